@@ -1,0 +1,54 @@
+// swift-tools-version:6.1
+// Tide: a declarative integration engine. The targets follow the pipeline
+// load (TideYAML) → evaluate (TideJQ) → map (TideMapping) → sink (TideCatalog),
+// with the C libraries each wrapped by exactly one thin Swift module.
+import PackageDescription
+
+let package = Package(
+    name: "Tide",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "tide", targets: ["tide"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // C libraries from Debian's -dev packages.
+        .systemLibrary(name: "CJQ", path: "Sources/CJQ",
+                       providers: [.apt(["libjq-dev"])]),
+        .systemLibrary(name: "CYAML", path: "Sources/CYAML", pkgConfig: "yaml-0.1",
+                       providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
+                       providers: [.apt(["libsqlite3-dev"])]),
+
+        // Source positions, diagnostics and the error vocabulary shared by every stage.
+        .target(name: "TideCore"),
+        // YAML → node tree with line/column on every node (libyaml's event API).
+        .target(name: "TideYAML", dependencies: ["TideCore", "CYAML"]),
+        // JSON values (libjq's jv) and compiled jq programs with Ocean's jq 1.8 builtins.
+        .target(name: "TideJQ", dependencies: ["TideCore", "CJQ"]),
+        // Port's model: entities and blueprints.
+        .target(name: "TideModel", dependencies: ["TideCore", "TideJQ"]),
+        // Ocean's port-app-config.yml and the entity processor.
+        .target(name: "TideMapping", dependencies: ["TideCore", "TideYAML", "TideJQ", "TideModel"]),
+        // The embedded catalog: a SQLite file with Port's entity semantics.
+        .target(name: "TideCatalog", dependencies: ["TideCore", "TideJQ", "TideModel", "CSQLite"]),
+        // The `tide` commands.
+        .target(name: "TideCLI", dependencies: [
+            "TideCore", "TideYAML", "TideJQ", "TideModel", "TideMapping", "TideCatalog",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "tide", dependencies: ["TideCLI"]),
+
+        .testTarget(name: "TideYAMLTests", dependencies: ["TideYAML"]),
+        .testTarget(name: "TideJQTests", dependencies: ["TideJQ"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TideMappingTests", dependencies: ["TideMapping", "TideYAML", "TideJQ"]),
+        .testTarget(name: "TideCatalogTests", dependencies: ["TideCatalog", "TideModel", "TideJQ"]),
+        .testTarget(name: "TideCLITests", dependencies: ["TideCLI"]),
+    ]
+)

@@ -1,0 +1,254 @@
+import CJQ
+import Foundation
+import Synchronization
+
+/// How a jq program is compiled and run.
+public struct JQOptions: Sendable, Hashable {
+    /// When false, `env` and `$ENV` are empty objects (Ocean's `allow_environment_variables_jq_access`).
+    public var allowEnvironment: Bool
+    /// The longest one input may take to evaluate before the program is halted and reported.
+    public var timeout: Duration
+
+    public init(allowEnvironment: Bool = true, timeout: Duration = .seconds(10)) {
+        self.allowEnvironment = allowEnvironment
+        self.timeout = timeout
+    }
+}
+
+/// A jq program that failed to compile, with libjq's own message.
+public struct JQCompileError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// libjq's messages, with line numbers relative to the user's program.
+    public var message: String
+    /// The 1-based line within the program that libjq blamed, when it said one.
+    public var line: Int?
+    public init(message: String, line: Int?) {
+        self.message = message
+        self.line = line
+    }
+    public var description: String { message }
+}
+
+/// A failure while running a program on one input.
+public enum JQRuntimeError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// `error(...)` or a type error, with jq's message.
+    case error(String)
+    /// The evaluation ran past `JQOptions.timeout` and was halted.
+    case timeout(Duration)
+    /// `halt_error` was called.
+    case halted(String)
+
+    public var description: String {
+        switch self {
+        case .error(let message): message
+        case .timeout(let limit): "jq program was stopped after running for \(limit) on one input (an infinite loop?)"
+        case .halted(let message): "jq program halted: \(message)"
+        }
+    }
+}
+
+/// A compiled jq program. Compile once, run on many inputs.
+///
+/// Not thread-safe (libjq's state is per program): give each thread its own program.
+public final class JQProgram {
+    public let source: String
+    public let options: JQOptions
+    private let state: OpaquePointer
+    private let slot: WatchdogSlot
+
+    public init(_ source: String, options: JQOptions = JQOptions()) throws(JQCompileError) {
+        self.source = source
+        self.options = options
+        guard let state = jq_init() else {
+            throw JQCompileError(message: "libjq could not allocate its state", line: nil)
+        }
+        let collector = MessageCollector()
+        let context = Unmanaged.passUnretained(collector).toOpaque()
+        jq_set_error_cb(state, { context, message in
+            let collector = Unmanaged<MessageCollector>.fromOpaque(context!).takeUnretainedValue()
+            collector.messages.append(JSON.dump(message, flags: 0))
+        }, context)
+        let prefix = JQPrelude.source + (options.allowEnvironment ? "" : JQPrelude.withoutEnvironment)
+        let compiled = jq_compile(state, prefix + source)
+        jq_set_error_cb(state, nil, nil)
+        if compiled == 0 {
+            var state: OpaquePointer? = state
+            jq_teardown(&state)
+            throw JQProgram.compileError(collector.messages, prefixLines: prefix.lineCount - 1)
+        }
+        // Send `debug` output nowhere rather than to Tide's own stderr.
+        jq_set_debug_cb(state, { _, message in jv_free(message) }, nil)
+        self.state = state
+        self.slot = WatchdogSlot(state: state, limit: options.timeout)
+        Watchdog.shared.register(slot)
+    }
+
+    deinit {
+        Watchdog.shared.unregister(slot)
+        slot.retire()
+        var state: OpaquePointer? = state
+        jq_teardown(&state)
+    }
+
+    /// The first output, `nil` when there is none (Ocean's `.first()`).
+    public func first(_ input: JSON) throws(JQRuntimeError) -> JSON? {
+        var outputs = start(input)
+        defer { outputs.finish() }
+        return try outputs.next()
+    }
+
+    /// Every output, or the first error.
+    public func all(_ input: JSON) throws(JQRuntimeError) -> [JSON] {
+        var outputs = start(input)
+        defer { outputs.finish() }
+        var results: [JSON] = []
+        while let value = try outputs.next() { results.append(value) }
+        return results
+    }
+
+    /// Runs the program and passes each output to `body` until it returns false.
+    public func forEach(_ input: JSON, _ body: (JSON) -> Bool) throws(JQRuntimeError) {
+        var outputs = start(input)
+        defer { outputs.finish() }
+        while let value = try outputs.next() {
+            if !body(value) { return }
+        }
+    }
+
+    private func start(_ input: JSON) -> Outputs {
+        slot.begin()
+        jq_start(state, input.retained(), 0)
+        return Outputs(program: self)
+    }
+
+    /// Pulls outputs from libjq; `finish()` must be called (the watchdog is armed until then).
+    private struct Outputs {
+        let program: JQProgram
+
+        mutating func next() throws(JQRuntimeError) -> JSON? {
+            let value = jq_next(program.state)
+            if jv_get_kind(value) != JV_KIND_INVALID { return JSON(owning: value) }
+            if program.slot.didTimeOut {
+                jv_free(value)
+                throw .timeout(program.options.timeout)
+            }
+            if jq_halted(program.state) != 0 {
+                jv_free(value)
+                let message = jq_get_error_message(program.state)
+                if jv_get_kind(message) == JV_KIND_INVALID {
+                    jv_free(message)
+                    return nil
+                }
+                let text = jv_get_kind(message) == JV_KIND_STRING
+                    ? JSON.contents(ofString: message) : JSON.dump(jv_copy(message), flags: 0)
+                jv_free(message)
+                throw .halted(text)
+            }
+            guard let message = JSON.consumeInvalidMessage(value) else { return nil }
+            throw .error(message)
+        }
+
+        func finish() { program.slot.end() }
+    }
+
+    static func compileError(_ messages: [String], prefixLines: Int) -> JQCompileError {
+        // libjq reports "... at <top-level>, line N:" counting the prelude; shift to the user's lines.
+        var line: Int?
+        let adjusted = messages.filter { !$0.hasSuffix("compile error") && !$0.hasSuffix("compile errors") }
+            .map { raw -> String in
+                var text = raw.hasPrefix("jq: error: ") ? String(raw.dropFirst("jq: error: ".count)) : raw
+                if let range = text.range(of: #"line \d+"#, options: .regularExpression),
+                   let number = Int(text[range].dropFirst(5)) {
+                    let user = max(1, number - prefixLines)
+                    if line == nil { line = user }
+                    text.replaceSubrange(range, with: "line \(user)")
+                }
+                // libjq echoes the whole program after the position; the user has it already.
+                if let cut = text.range(of: ":\n") { text = String(text[..<cut.lowerBound]) }
+                return text
+            }
+        let message = adjusted.isEmpty ? messages.joined(separator: "; ") : adjusted.joined(separator: "; ")
+        return JQCompileError(message: message.isEmpty ? "jq program does not compile" : message, line: line)
+    }
+}
+
+private final class MessageCollector {
+    var messages: [String] = []
+}
+
+extension String {
+    var lineCount: Int { reduce(into: 1) { count, character in if character == "\n" { count += 1 } } }
+}
+
+// MARK: - Watchdog
+
+/// One program's evaluation clock, shared with the watchdog thread.
+final class WatchdogSlot: @unchecked Sendable {
+    // libjq's `jq_state`; touched from the watchdog thread only through `jq_halt`, under `lock`.
+    private let state: OpaquePointer
+    let limitNanoseconds: UInt64
+    private struct Clock {
+        var startedAt: UInt64 = 0  // 0 while idle
+        var timedOut = false
+        var retired = false  // the jq_state is gone
+    }
+    private let lock = Mutex(Clock())
+
+    init(state: OpaquePointer, limit: Duration) {
+        self.state = state
+        let (seconds, attoseconds) = limit.components
+        limitNanoseconds = UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
+    }
+
+    func begin() {
+        lock.withLock { $0 = Clock(startedAt: Watchdog.now(), timedOut: false) }
+    }
+
+    func end() {
+        lock.withLock { $0.startedAt = 0 }
+    }
+
+    var didTimeOut: Bool { lock.withLock { $0.timedOut } }
+
+    /// Called before the program's state is torn down, so a late check never touches it.
+    func retire() { lock.withLock { $0.retired = true } }
+
+    /// Called by the watchdog: halts the running evaluation if it is past its limit.
+    func check(now: UInt64) {
+        lock.withLock { clock in
+            guard !clock.retired, clock.startedAt != 0, !clock.timedOut, now &- clock.startedAt > limitNanoseconds else { return }
+            clock.timedOut = true
+            // libjq checks `halted` at the top of its interpreter loop, so this stops the evaluation
+            // at its next instruction; jq_start clears it again for the next input.
+            jq_halt(state, jv_invalid(), jv_invalid())
+        }
+    }
+}
+
+/// A single background thread that stops jq evaluations running past their time limit,
+/// so a mapping such as `def f: f; f` cannot hang a resync.
+final class Watchdog: @unchecked Sendable {
+    static let shared = Watchdog()
+
+    private let slots = Mutex<[ObjectIdentifier: WatchdogSlot]>([:])
+
+    private init() {
+        let thread = Thread { [unowned self] in
+            while true {
+                Thread.sleep(forTimeInterval: 0.05)
+                let now = Watchdog.now()
+                for slot in slots.withLock({ Array($0.values) }) { slot.check(now: now) }
+            }
+        }
+        thread.name = "tide-jq-watchdog"
+        thread.start()
+    }
+
+    func register(_ slot: WatchdogSlot) { slots.withLock { $0[ObjectIdentifier(slot)] = slot } }
+    func unregister(_ slot: WatchdogSlot) { _ = slots.withLock { $0.removeValue(forKey: ObjectIdentifier(slot)) } }
+
+    static func now() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+    }
+}

@@ -1,0 +1,3 @@
+import TideCLI
+
+await TideCommand.main()

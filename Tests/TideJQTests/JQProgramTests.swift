@@ -1,0 +1,59 @@
+import Testing
+@testable import TideJQ
+
+@Suite struct JQProgramTests {
+    @Test func compilesOnceAndRunsOnManyInputs() throws {
+        let program = try JQProgram(".a + 1")
+        for value in 0..<100 {
+            let input = try JSON(parsing: #"{"a": \#(value)}"#)
+            #expect(try program.first(input)?.numberValue == Double(value + 1))
+        }
+    }
+
+    @Test func firstOutputOnlyAndEmptyIsNil() throws {
+        #expect(try JQProgram("1, 2").first(.null)?.numberValue == 1)
+        #expect(try JQProgram("empty").first(.null) == nil)
+        #expect(try JQProgram("1, 2, 3").all(.null).count == 3)
+    }
+
+    @Test func compileErrorCarriesLibjqMessageAndUserLine() {
+        #expect(throws: JQCompileError.self) { try JQProgram(".a | ") }
+        do {
+            _ = try JQProgram("1 +\n\n .a |")
+            Issue.record("expected a compile error")
+        } catch {
+            #expect(error.message.contains("syntax error"))
+            #expect(error.line == 3)
+        }
+    }
+
+    @Test func runtimeErrorMessageIsJqs() throws {
+        let program = try JQProgram(".a.b")
+        #expect(throws: JQRuntimeError.error(#"Cannot index string with string "b""#)) {
+            try program.first(try JSON(parsing: #"{"a": "x"}"#))
+        }
+        #expect(throws: JQRuntimeError.error(#"{"x":1} (not a string)"#)) {
+            try JQProgram("error({x: 1})").first(.null)
+        }
+    }
+
+    @Test func infiniteLoopIsStoppedAndProgramStaysUsable() throws {
+        let program = try JQProgram("if . == 0 then (def f: f; f) else . end",
+                                    options: JQOptions(timeout: .milliseconds(200)))
+        #expect(throws: JQRuntimeError.timeout(.milliseconds(200))) { try program.first(JSON(0)) }
+        #expect(try program.first(JSON(7))?.numberValue == 7)
+    }
+
+    @Test func environmentCanBeHidden() throws {
+        let hidden = try JQProgram("$ENV | length", options: JQOptions(allowEnvironment: false))
+        #expect(try hidden.first(.null)?.numberValue == 0)
+        let visible = try JQProgram("env | length")
+        #expect((try visible.first(.null)?.numberValue ?? 0) > 0)
+    }
+
+    @Test func deepNestingIsAParseErrorNotACrash() {
+        let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
+        #expect(throws: JSONParseError.self) { try JSON(parsing: deep) }
+        #expect(throws: JSONParseError.self) { try JSON(parsing: "\u{01}\u{ff}garbage") }
+    }
+}
