@@ -44,11 +44,13 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "tide", dependencies: ["TideCLI"]),
+        // What tests (and later `tide test`) need to drive the real thing: the built binary, fixture servers.
+        .target(name: "TideTesting"),
 
         .testTarget(name: "TideYAMLTests", dependencies: ["TideYAML"]),
         .testTarget(name: "TideJQTests", dependencies: ["TideJQ"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TideMappingTests", dependencies: ["TideMapping", "TideYAML", "TideJQ"]),
-        .testTarget(name: "TideCatalogTests", dependencies: ["TideCatalog", "TideModel", "TideJQ"]),
-        .testTarget(name: "TideCLITests", dependencies: ["TideCLI"]),
+        .testTarget(name: "TideCatalogTests", dependencies: ["TideCatalog", "TideModel", "TideJQ", "TideTesting"]),
+        .testTarget(name: "TideCLITests", dependencies: ["TideCLI", "TideTesting"]),
     ]
 )

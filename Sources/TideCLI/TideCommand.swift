@@ -5,7 +5,7 @@ public struct TideCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "tide",
         abstract: "Run data integrations written in YAML into a Port catalog.",
-        subcommands: []
+        subcommands: [MapCommand.self, CatalogCommand.self]
     )
     public init() {}
 }
