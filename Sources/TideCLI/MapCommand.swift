@@ -1,9 +1,109 @@
 import ArgumentParser
+import Foundation
+import TideCore
+import TideJQ
+import TideMapping
 
-/// `tide map`: run one port-app-config resource's mapping over raw records.
-struct MapCommand: AsyncParsableCommand {
+/// `tide map`: run one port-app-config resource's mapping over raw records — a mapping debugger.
+struct MapCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "map",
-        abstract: "Map raw records to Port entities with a port-app-config.yml, as Ocean would."
+        abstract: "Map raw records to Port entities with a port-app-config.yml, exactly as Ocean would.",
+        discussion: """
+        Entities go to standard output, one JSON object per line, with the keys Ocean would send.
+        The report (misconfigured fields, skipped items, selector errors, counts) goes to standard error.
+
+        RAW is a JSON array of records, JSON lines (one record per line), or - for standard input.
+        Exit status: 0 when every item mapped, 1 when some items had errors, 2 for unusable input.
+        """
     )
+
+    @Option(name: .long, help: ArgumentHelp("The port-app-config.yml to use.", valueName: "PORT_APP_CONFIG"))
+    var mapping: String
+
+    @Option(name: .long, help: "The resource kind to map (a `kind:` in the port-app-config).")
+    var kind: String
+
+    @Option(name: .long, help: ArgumentHelp("Which resource of that kind, counting from 0.", valueName: "N"))
+    var resource: Int = 0
+
+    @Option(name: .long, help: ArgumentHelp("Report format on standard error: text or json.", valueName: "FORMAT"))
+    var report: ReportFormat = .text
+
+    @Flag(name: .long, help: "Hide the environment from jq (`env`, `$ENV`), like OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS=false.")
+    var noEnv = false
+
+    @Argument(help: ArgumentHelp("Raw records: a JSON array, JSON lines, or - for standard input.", valueName: "RAW"))
+    var raw: String
+
+    enum ReportFormat: String, ExpressibleByArgument { case text, json }
+
+    func run() throws {
+        let config: PortAppConfig
+        do { config = try PortAppConfig.load(contentsOf: mapping) } catch {
+            Terminal.error(error.description)
+            throw ExitCode(2)
+        }
+        for warning in config.warnings where report == .text { Terminal.error(warning.description) }
+        let candidates = config.resources(ofKind: kind)
+        guard resource >= 0, resource < candidates.count else {
+            let kinds = Array(Set(config.resources.map(\.kind))).sorted()
+            if candidates.isEmpty {
+                Terminal.error("\(mapping): no resource has kind \"\(kind)\"; the kinds here are: \(kinds.joined(separator: ", "))")
+            } else {
+                Terminal.error("\(mapping): there are \(candidates.count) resources of kind \"\(kind)\"; --resource must be 0…\(candidates.count - 1)")
+            }
+            throw ExitCode(2)
+        }
+        let options = MappingOptions(allowEnvironment: !noEnv && Environment.oceanAllowsJQEnvironment)
+        let mapper = ResourceMapper(resource: candidates[resource], options: options)
+
+        let descriptor: Int32
+        if raw == "-" {
+            descriptor = STDIN_FILENO
+        } else {
+            descriptor = open(raw, O_RDONLY)
+            guard descriptor >= 0 else {
+                Terminal.error("cannot read RAW file \(raw): \(String(cString: strerror(errno)))")
+                throw ExitCode(2)
+            }
+        }
+        defer { if descriptor != STDIN_FILENO { close(descriptor) } }
+
+        var mappingReport = MappingReport()
+        let output = OutputBuffer(descriptor: STDOUT_FILENO)
+        let emit: (ItemOutcome) -> Void = { outcome in
+            if case .entity(let entity, _) = outcome { output.writeLine(entity.jsonText()) }
+        }
+        let stream = JSONStream(descriptor: descriptor)
+        var inputError: String?
+        do {
+            while let value = try stream.next() {
+                switch value.kind {
+                case .object:
+                    mapper.map(record: value, report: &mappingReport, emit)
+                case .array:
+                    for record in value.arrayElements { mapper.map(record: record, report: &mappingReport, emit) }
+                default:
+                    inputError = "\(rawName): value \(stream.count) is a \(value.kind.name); RAW must hold records (JSON objects): a JSON array of them, or one per line"
+                }
+                if inputError != nil { break }
+            }
+        } catch {
+            inputError = "\(rawName): not valid JSON: \(error)"
+        }
+        output.flush()
+
+        switch report {
+        case .text: Terminal.error(mappingReport.humanText(title: "tide map \(kind)[\(resource)]"))
+        case .json: Terminal.error(mappingReport.json().serialized())
+        }
+        if let inputError {
+            Terminal.error("error: \(inputError)")
+            throw ExitCode(2)
+        }
+        if mappingReport.errorCount > 0 { throw ExitCode(1) }
+    }
+
+    private var rawName: String { raw == "-" ? "standard input" : raw }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 
 /// `tide`: run data integrations written in YAML.
+@available(macOS 10.15, *)
 public struct TideCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "tide",
@@ -8,4 +9,21 @@ public struct TideCommand: AsyncParsableCommand {
         subcommands: [MapCommand.self, CatalogCommand.self]
     )
     public init() {}
+}
+
+extension TideCommand {
+    /// Parses the command line and runs the chosen command, async or not.
+    /// (`main()` from an executable's top-level code resolves to the synchronous overload.)
+    public static func runFromCommandLine() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

@@ -1,3 +1,3 @@
 import TideCLI
 
-await TideCommand.main()
+await TideCommand.runFromCommandLine()

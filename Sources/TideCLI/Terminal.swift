@@ -1,0 +1,53 @@
+import Foundation
+
+/// Standard error, where Tide's reports and errors go (standard output carries only data).
+enum Terminal {
+    static func error(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+}
+
+/// Buffered writes to a file descriptor: one `write` per 64 KiB instead of one per line.
+final class OutputBuffer {
+    private let descriptor: Int32
+    private var bytes: [UInt8] = []
+    private let capacity = 1 << 16
+
+    init(descriptor: Int32) {
+        self.descriptor = descriptor
+        bytes.reserveCapacity(capacity)
+    }
+
+    deinit { flush() }
+
+    func writeLine(_ line: String) {
+        bytes.append(contentsOf: line.utf8)
+        bytes.append(0x0A)
+        if bytes.count >= capacity { flush() }
+    }
+
+    func flush() {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                // A closed pipe (`tide map … | head`) is not an error worth a report.
+                break
+            }
+            offset += written
+        }
+        bytes.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Ocean settings read from the environment the way Ocean reads them.
+enum Environment {
+    static func value(_ name: String) -> String? { ProcessInfo.processInfo.environment[name] }
+
+    /// `OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS`, default true.
+    static var oceanAllowsJQEnvironment: Bool {
+        guard let text = value("OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS")?.lowercased() else { return true }
+        return !["false", "0", "no", "off"].contains(text)
+    }
+}

@@ -1,0 +1,296 @@
+import TideCore
+import TideJQ
+import TideModel
+
+/// What became of one record (after `itemsToParse` expansion).
+public enum ItemOutcome {
+    /// An entity to write. `passedSelector` is false only when mapping with `parseAll`
+    /// (live events compute such entities so they can be deleted).
+    case entity(Entity, passedSelector: Bool)
+    /// The selector returned false.
+    case filtered
+    /// The entity could not be formed (identifier or blueprint missing); Ocean skips these silently.
+    case skipped(reason: String)
+    /// A per-item error: the selector failed or gave a non-boolean, the record is not an object,
+    /// or evaluation timed out. Ocean counts these as resync errors (no stale deletion).
+    case error(String)
+}
+
+public struct MappingOptions: Sendable, Hashable {
+    /// Ocean's `OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS` (default true).
+    public var allowEnvironment: Bool
+    /// Longest time one record's evaluation may take.
+    public var timeout: Duration
+    /// Map records whose selector is false too (live events need them to delete).
+    public var parseAll: Bool
+
+    public init(allowEnvironment: Bool = true, timeout: Duration = .seconds(10), parseAll: Bool = false) {
+        self.allowEnvironment = allowEnvironment
+        self.timeout = timeout
+        self.parseAll = parseAll
+    }
+}
+
+/// One resource's selector and entity mapping compiled into a single jq program that yields
+/// the selector result, the whole entity and the list of misconfigured fields in one run, so a
+/// record costs one jq execution however many fields it maps.
+///
+/// Not thread-safe (it owns a libjq program): make one per thread.
+public final class ResourceMapper {
+    public let resource: ResourceConfig
+    public let options: MappingOptions
+    /// Leaves of the mapping in evaluation order.
+    let leaves: [Leaf]
+    /// Fields whose expression does not compile: always null, always reported.
+    public let compileProblems: [FieldProblem]
+    private let program: JQProgram?
+    /// Set when the selector itself does not compile: every record is then an error.
+    private let selectorCompileError: String?
+    private let expander: ItemsExpander?
+
+    struct Leaf {
+        var path: String
+        var expression: JQExpression
+        /// libjq's message when the expression does not compile on its own.
+        var compileError: String?
+        var compiles: Bool { compileError == nil }
+    }
+
+    public init(resource: ResourceConfig, options: MappingOptions = MappingOptions()) {
+        self.resource = resource
+        self.options = options
+        var leaves: [Leaf] = []
+        for field in resource.port.entity.fields { Self.collect(field.tree, path: field.name, into: &leaves) }
+        let jqOptions = JQOptions(allowEnvironment: options.allowEnvironment, timeout: options.timeout)
+
+        var selectorError: String?
+        var program = try? JQProgram(Self.programText(selector: resource.selector.query, fields: resource.port.entity.fields, leaves: leaves,
+                                                      parseAll: options.parseAll), options: jqOptions)
+        if program == nil {
+            // Find the culprits one by one, then build the program from the fields that compile.
+            do { _ = try JQProgram(resource.selector.query.oceanProgram, options: jqOptions) } catch {
+                selectorError = error.message
+            }
+            for index in leaves.indices {
+                do { _ = try JQProgram(leaves[index].expression.oceanProgram, options: jqOptions) } catch {
+                    leaves[index].compileError = error.message
+                }
+            }
+            if selectorError == nil {
+                program = try? JQProgram(Self.programText(selector: resource.selector.query, fields: resource.port.entity.fields, leaves: leaves,
+                                                          parseAll: options.parseAll), options: jqOptions)
+                if program == nil { selectorError = "the mapping could not be compiled as one program" }
+            }
+        }
+        self.leaves = leaves
+        self.program = program
+        selectorCompileError = selectorError
+        compileProblems = leaves.compactMap { leaf in
+            leaf.compileError.map { FieldProblem(path: leaf.path, expression: leaf.expression, problem: .compileError($0)) }
+        }
+        expander = resource.port.itemsToParse.map {
+            ItemsExpander(expression: $0, name: resource.port.itemsToParseName,
+                          topLevelTransform: resource.port.itemsToParseTopLevelTransform, options: jqOptions)
+        }
+    }
+
+    private static func collect(_ tree: MappingTree, path: String, into leaves: inout [Leaf]) {
+        switch tree {
+        case .expression(let expression): leaves.append(Leaf(path: path, expression: expression))
+        case .object(let members): for member in members { collect(member.value, path: path + "." + member.key, into: &leaves) }
+        case .array(let items): for (index, item) in items.enumerated() { collect(item, path: "\(path)[\(index)]", into: &leaves) }
+        }
+    }
+
+    /// Maps one raw record from the third party, expanding `itemsToParse` first.
+    /// Every outcome and misconfiguration is also counted in `report`.
+    public func map(record: JSON, report: inout MappingReport, _ emit: (ItemOutcome) -> Void) {
+        report.records += 1
+        guard record.kind == .object else {
+            let outcome = ItemOutcome.error("the record is a \(record.kind.name), not an object")
+            report.count(outcome)
+            emit(outcome)
+            return
+        }
+        guard let expander else {
+            let outcome = mapItem(record, report: &report)
+            report.count(outcome)
+            emit(outcome)
+            return
+        }
+        switch expander.expand(record) {
+        case .items(let items):
+            for item in items {
+                let outcome = mapItem(item, report: &report)
+                report.count(outcome)
+                emit(outcome)
+            }
+        case .skipped(let warning):
+            report.note(itemsToParse: warning)
+        }
+    }
+
+    /// Maps one item (a record, or a record merged with one element of `itemsToParse`).
+    public func mapItem(_ item: JSON, report: inout MappingReport) -> ItemOutcome {
+        report.items += 1
+        if let selectorCompileError {
+            return .error("selector query \(resource.selector.query.source) does not compile: \(selectorCompileError)")
+        }
+        guard let program else { return .error("the mapping could not be compiled") }
+        let result: JSON
+        do {
+            guard let output = try program.first(item) else { return .error("the mapping produced no output") }
+            result = output
+        } catch {
+            return .error(error.description)
+        }
+        switch selectorVerdict(result[0]) {
+        case .failure(let failure): return .error(failure.message)
+        case .success(let passed):
+            if !passed && !options.parseAll { return .filtered }
+            guard let entityObject = result[1] else { return .error("the mapping produced no entity") }
+            recordProblems(result[2], report: &report)
+            let outcome = makeEntity(entityObject, report: &report)
+            if case .entity(let entity, _) = outcome {
+                return passed ? outcome : .entity(entity, passedSelector: false)
+            }
+            return outcome
+        }
+    }
+
+    /// Ocean requires the selector's first output to be a JSON boolean; anything else is an error.
+    private func selectorVerdict(_ slot: JSON?) -> Result<Bool, SelectorFailure> {
+        let query = resource.selector.query.source
+        guard let slot else { return .failure(SelectorFailure("selector query \(query) produced nothing")) }
+        if let message = slot["__tide_error"] {
+            return .failure(SelectorFailure("selector query \(query) failed: \(message.stringValue ?? message.serialized())"))
+        }
+        guard let value = slot[0] else {
+            return .failure(SelectorFailure("selector query \(query) produced no output; it must produce true or false"))
+        }
+        guard let verdict = value.boolValue else {
+            return .failure(SelectorFailure("Expected boolean value for selector query \(query), got \(value.serialized()) of type \(value.kind.name) instead"))
+        }
+        return .success(verdict)
+    }
+
+    private func recordProblems(_ list: JSON?, report: inout MappingReport) {
+        for problem in compileProblems { report.note(problem) }
+        guard let list, list.count > 0 else { return }
+        for entry in list.arrayElements {
+            guard let index = entry[0]?.numberValue.map(Int.init), leaves.indices.contains(index),
+                  let slot = entry[1] else { continue }
+            let leaf = leaves[index]
+            let problem: FieldProblem.Problem
+            if let message = slot["__tide_error"] {
+                problem = .error(message.stringValue ?? message.serialized())
+            } else if slot.count == 0 {
+                problem = .noOutput
+            } else {
+                problem = .null
+            }
+            report.note(FieldProblem(path: leaf.path, expression: leaf.expression, problem: problem))
+        }
+    }
+
+    private func makeEntity(_ object: JSON, report: inout MappingReport) -> ItemOutcome {
+        let identifier = object["identifier"] ?? .null
+        guard identifier.isTruthyInPython else {
+            return .skipped(reason: "identifier evaluated to \(identifier.serialized())")
+        }
+        let blueprint = object["blueprint"] ?? .null
+        guard blueprint.isTruthyInPython else {
+            return .skipped(reason: "blueprint evaluated to \(blueprint.serialized())")
+        }
+        guard let blueprintName = blueprint.stringValue else {
+            return .skipped(reason: "blueprint evaluated to \(blueprint.serialized()), not a string")
+        }
+        var entity = Entity(identifier: RawJSON(identifier), blueprint: blueprintName)
+        for field in resource.port.entity.fields {
+            guard let value = object[field.name] else { continue }
+            switch field.name {
+            case "title": entity.title = RawJSON(value)
+            case "icon": entity.icon = pythonString(value, field: "icon", allowCollections: false, report: &report)
+            case "team": entity.team = pythonString(value, field: "team", allowCollections: true, report: &report)
+            case "properties": entity.properties = RawJSON(value)
+            case "relations": entity.relations = RawJSON(value)
+            default: break
+            }
+        }
+        return .entity(entity, passedSelector: true)
+    }
+
+    /// Ocean's entity model declares `icon` (and scalar `team`) as strings, so pydantic turns
+    /// numbers and booleans into their Python text (`1`, `1.5`, `True`).
+    private func pythonString(_ value: JSON, field: String, allowCollections: Bool,
+                              report: inout MappingReport) -> RawJSON {
+        switch value.kind {
+        case .null, .string: return RawJSON(value)
+        case .bool: return RawJSON(JSON(value.boolValue == true ? "True" : "False"))
+        case .number: return RawJSON(JSON(PythonText.number(value.numberValue ?? 0)))
+        case .array, .object:
+            if allowCollections { return RawJSON(value) }
+            report.note(FieldProblem(path: field, expression: JQExpression(""),
+                                     problem: .error("\(field) must be a string, got a \(value.kind.name)")))
+            return .null
+        }
+    }
+
+    /// The single program: selector first; fields only for records that pass (or all, with parseAll).
+    /// It yields `[selector, entity, problems]`, or `[selector]` for a record that is filtered out.
+    /// Each slot is `[value]`, `[]` (no output) or `{"__tide_error": message}`.
+    static func programText(selector: JQExpression, fields: [(name: String, tree: MappingTree)],
+                            leaves: [Leaf], parseAll: Bool) -> String {
+        // The newline before each closing parenthesis ends any `#` comment in the user's expression.
+        var text = """
+        def _tide_first(f): [label $__tide_out | f | ., break $__tide_out];
+        def _tide_value: if type == "array" then .[0] else null end;
+        def _tide_problem($i): if type == "array" and length == 1 and .[0] != null then empty else [$i, .] end;
+        (try _tide_first((\(selector.oceanProgram)
+        )) catch {"__tide_error": .}) as $__tide_selector
+        | if $__tide_selector == [true]\(parseAll ? " or true" : "") then
+
+        """
+        for (index, leaf) in leaves.enumerated() where leaf.compiles {
+            text += "(try _tide_first((\(leaf.expression.oceanProgram)\n)) catch {\"__tide_error\": .}) as $__tide_\(index) |\n"
+        }
+        // Rebuild the mapping's shape with each leaf replaced by its value; `collect` numbered
+        // the leaves in this same depth-first order.
+        var next = 0
+        func shape(_ tree: MappingTree) -> String {
+            switch tree {
+            case .expression:
+                defer { next += 1 }
+                return leaves[next].compiles ? "($__tide_\(next) | _tide_value)" : "null"
+            case .object(let members):
+                return "{" + members.map { JSON($0.key).serialized() + ": " + shape($0.value) }.joined(separator: ", ") + "}"
+            case .array(let items):
+                return "[" + items.map(shape).joined(separator: ", ") + "]"
+            }
+        }
+        let entity = "{" + fields.map { JSON($0.name).serialized() + ": " + shape($0.tree) }.joined(separator: ", ") + "}"
+        let problems = leaves.indices.filter { leaves[$0].compiles }
+            .map { "($__tide_\($0) | _tide_problem(\($0)))" }.joined(separator: ", ")
+        text += "[$__tide_selector, \(entity), [\(problems)]]\nelse [$__tide_selector] end"
+        return text
+    }
+}
+
+struct SelectorFailure: Error {
+    var message: String
+    init(_ message: String) { self.message = message }
+}
+
+extension JSON.Kind {
+    /// jq's name for the type, as in its messages.
+    public var name: String {
+        switch self {
+        case .null: "null"
+        case .bool: "boolean"
+        case .number: "number"
+        case .string: "string"
+        case .array: "array"
+        case .object: "object"
+        }
+    }
+}
