@@ -213,9 +213,11 @@ final class WatchdogSlot: @unchecked Sendable {
     func retire() { lock.withLock { $0.retired = true } }
 
     /// Called by the watchdog: halts the running evaluation if it is past its limit.
-    func check(now: UInt64) {
+    func check() {
         lock.withLock { clock in
-            guard !clock.retired, clock.startedAt != 0, !clock.timedOut, now &- clock.startedAt > limitNanoseconds else { return }
+            // Read the clock under the lock: a `now` taken earlier could predate this evaluation.
+            guard !clock.retired, clock.startedAt != 0, !clock.timedOut,
+                  Watchdog.now() - clock.startedAt > limitNanoseconds else { return }
             clock.timedOut = true
             // libjq checks `halted` at the top of its interpreter loop, so this stops the evaluation
             // at its next instruction; jq_start clears it again for the next input.
@@ -235,8 +237,7 @@ final class Watchdog: @unchecked Sendable {
         let thread = Thread { [unowned self] in
             while true {
                 Thread.sleep(forTimeInterval: 0.05)
-                let now = Watchdog.now()
-                for slot in slots.withLock({ Array($0.values) }) { slot.check(now: now) }
+                for slot in slots.withLock({ Array($0.values) }) { slot.check() }
             }
         }
         thread.name = "tide-jq-watchdog"
