@@ -13,6 +13,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         // C libraries from Debian's -dev packages.
@@ -35,6 +36,8 @@ let package = Package(
         .target(name: "TideModel", dependencies: ["TideCore", "TideJQ"]),
         // Ocean's port-app-config.yml and the entity processor.
         .target(name: "TideMapping", dependencies: ["TideCore", "TideYAML", "TideJQ", "TideModel"]),
+        // HTTP client on libcurl's multi interface: retries, rate limits, redacted errors.
+        .target(name: "TideHTTP", dependencies: ["TideCore", "CCurl"]),
         // The embedded catalog: a SQLite file with Port's entity semantics.
         .target(name: "TideCatalog", dependencies: ["TideCore", "TideJQ", "TideModel", "CSQLite"]),
         // The `tide` commands.
@@ -45,12 +48,17 @@ let package = Package(
         ]),
         .executableTarget(name: "tide", dependencies: ["TideCLI"]),
         // What tests (and later `tide test`) need to drive the real thing: the built binary, fixture servers.
-        .target(name: "TideTesting"),
+        .target(name: "TideTesting", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
 
         .testTarget(name: "TideYAMLTests", dependencies: ["TideYAML"]),
         .testTarget(name: "TideJQTests", dependencies: ["TideJQ"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TideMappingTests", dependencies: ["TideMapping", "TideYAML", "TideJQ"]),
         .testTarget(name: "TideCatalogTests", dependencies: ["TideCatalog", "TideModel", "TideJQ", "TideTesting"]),
         .testTarget(name: "TideCLITests", dependencies: ["TideCLI", "TideTesting"]),
+        .testTarget(name: "TideHTTPTests", dependencies: ["TideHTTP", "TideTesting"]),
     ]
 )
