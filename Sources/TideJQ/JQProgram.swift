@@ -65,7 +65,13 @@ public final class JQProgram {
         let context = Unmanaged.passUnretained(collector).toOpaque()
         jq_set_error_cb(state, { context, message in
             let collector = Unmanaged<MessageCollector>.fromOpaque(context!).takeUnretainedValue()
-            collector.messages.append(JSON.dump(message, flags: 0))
+            // Messages are strings; anything else is shown as JSON.
+            if jv_get_kind(message) == JV_KIND_STRING {
+                collector.messages.append(JSON.contents(ofString: message))
+                jv_free(message)
+            } else {
+                collector.messages.append(JSON.dump(message, flags: 0))
+            }
         }, context)
         let prefix = JQPrelude.source + (options.allowEnvironment ? "" : JQPrelude.withoutEnvironment)
         let compiled = jq_compile(state, prefix + source)
@@ -162,6 +168,7 @@ public final class JQProgram {
                     if line == nil { line = user }
                     text.replaceSubrange(range, with: "line \(user)")
                 }
+                text = text.replacingOccurrences(of: " (Unix shell quoting issues?)", with: "")
                 // libjq echoes the whole program after the position; the user has it already.
                 if let cut = text.range(of: ":\n") { text = String(text[..<cut.lowerBound]) }
                 return text
