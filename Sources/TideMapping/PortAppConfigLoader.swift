@@ -75,8 +75,8 @@ private struct ConfigReader {
                     error(pair.value, "resources must be a list, found a \(pair.value.typeName)")
                     continue
                 }
-                for item in items {
-                    if let resource = readResource(item, index: config.resources.count) {
+                for (index, item) in items.enumerated() {
+                    if let resource = readResource(item, index: index) {
                         config.resources.append(resource)
                     }
                 }
@@ -100,13 +100,15 @@ private struct ConfigReader {
             if let text = string(kindNode) { kind = text } else { valid = false }
         } else { valid = false }
 
+        // Name the resource by its kind, or by its position when the kind is missing.
+        let label = kind.isEmpty ? "#\(index)" : "\"\(kind)\""
         var selector: Selector?
-        if let selectorNode = required(node, "selector", in: "resource \"\(kind)\"") {
-            selector = readSelector(selectorNode, kind: kind)
+        if let selectorNode = required(node, "selector", in: "resource \(label)") {
+            selector = readSelector(selectorNode, label: label)
         }
         var port: PortMapping?
-        if let portNode = required(node, "port", in: "resource \"\(kind)\"") {
-            port = readPort(portNode, kind: kind)
+        if let portNode = required(node, "port", in: "resource \(label)") {
+            port = readPort(portNode, label: label)
         }
         var enableDelete: Bool?
         if let node = node["enableDelete"] {
@@ -129,13 +131,13 @@ private struct ConfigReader {
                               enableDelete: enableDelete, location: node.location)
     }
 
-    mutating func readSelector(_ node: YAMLNode, kind: String) -> Selector? {
+    mutating func readSelector(_ node: YAMLNode, label: String) -> Selector? {
         guard let pairs = node.pairs else {
             error(node, "selector must be a mapping, found a \(node.typeName)")
             return nil
         }
         guard let queryNode = node["query"] else {
-            error(node, "selector of resource \"\(kind)\" has no query",
+            error(node, "selector of resource \(label) has no query",
                   hint: "Ocean requires one; write query: 'true' to keep every record")
             return nil
         }
@@ -147,7 +149,7 @@ private struct ConfigReader {
         return Selector(query: query, fields: fields)
     }
 
-    mutating func readPort(_ node: YAMLNode, kind: String) -> PortMapping? {
+    mutating func readPort(_ node: YAMLNode, label: String) -> PortMapping? {
         guard node.pairs != nil else {
             error(node, "port must be a mapping, found a \(node.typeName)")
             return nil
@@ -165,7 +167,7 @@ private struct ConfigReader {
             fields.append((name, tree(value, path: name)))
         }
         for key in ["identifier", "blueprint"] where mappingsNode[key] == nil {
-            error(mappingsNode, "port.entity.mappings of resource \"\(kind)\" has no \(key)",
+            error(mappingsNode, "port.entity.mappings of resource \(label) has no \(key)",
                   hint: key == "blueprint" ? "a literal blueprint is written as a jq string: '\"myBlueprint\"'" : nil)
         }
         for key in ["properties", "relations"] {
