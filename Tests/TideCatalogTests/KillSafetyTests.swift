@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+import TideCatalog
+import TideModel
+import TideTesting
+
+/// Runs the real `tide catalog import`, kills it with SIGKILL while it writes, and checks that
+/// the catalog holds only whole batches of whole entities.
+@Suite struct KillSafetyTests {
+    static let total = 200_000
+    static let batchSize = 500
+
+    static func line(_ index: Int) -> String {
+        #"{"identifier":"e-\#(index)","blueprint":"svc","title":"Entity \#(index)","properties":\#(properties(index)),"relations":\#(relations(index))}"#
+    }
+    static func properties(_ index: Int) -> String { #"{"index":\#(index),"name":"entity-\#(index)","padding":"\#(String(repeating: "x", count: 64))"}"# }
+    static func relations(_ index: Int) -> String { #"{"owner":"team-\#(index % 10)"}"# }
+
+    // Synchronous on purpose: once started, the polling loop owns its thread, so other tests
+    // saturating the shared task pool cannot delay the kill until the import has finished.
+    @Test func killedImportLeavesWholeBatches() throws {
+        let binary = TideBinary.url
+        try #require(FileManager.default.isExecutableFile(atPath: binary.path),
+                     "the tide binary is missing at \(binary.path); run `swift build` (with the same --scratch-path) before the tests")
+        try withTemporaryFolder { folder in
+            let input = folder.appendingPathComponent("entities.jsonl")
+            let database = folder.appendingPathComponent("catalog.sqlite").path
+            FileManager.default.createFile(atPath: input.path, contents: nil)
+            let writer = try FileHandle(forWritingTo: input)
+            var chunk = ""
+            for index in 0..<Self.total {
+                chunk += Self.line(index) + "\n"
+                if chunk.utf8.count > 1 << 20 { writer.write(Data(chunk.utf8)); chunk = "" }
+            }
+            writer.write(Data(chunk.utf8))
+            try writer.close()
+
+            let process = Process()
+            process.executableURL = binary
+            process.arguments = ["catalog", "import", "--catalog", database, "--batch-size", String(Self.batchSize), input.path]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+
+            // Wait until several batches are committed, reading through a second connection.
+            var seen = 0
+            let deadline = ContinuousClock.now + .seconds(60)
+            while seen < 10 * Self.batchSize, process.isRunning, ContinuousClock.now < deadline {
+                usleep(10_000)
+                guard FileManager.default.fileExists(atPath: database),
+                      let catalog = try? Catalog(path: database, create: false) else { continue }
+                seen = (try? catalog.entityCount()) ?? 0
+            }
+            // A little longer, so the kill lands inside a later batch rather than between two.
+            usleep(37_000)
+            let wasRunning = process.isRunning
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            try #require(wasRunning, "the import finished (status \(process.terminationStatus)) before it could be killed; raise `total`")
+            #expect(process.terminationReason == .uncaughtSignal)
+
+            let catalog = try Catalog(path: database, create: false)
+            #expect(try catalog.integrityCheck() == "ok")
+            let count = try catalog.entityCount()
+            print("kill safety: saw \(seen) entities committed, killed, found \(count) of \(Self.total)")
+            #expect(count >= seen, "batches seen committed before the kill survive it")
+            #expect(count < Self.total)
+            #expect(count % Self.batchSize == 0, "\(count) entities is not a whole number of batches of \(Self.batchSize)")
+            // Batches are written in input order, so exactly entities 0..<count exist, each complete.
+            var incomplete: [String] = []
+            var identifiers = Set<String>()
+            try catalog.forEachEntity(blueprint: "svc") { stored in
+                identifiers.insert(stored.identifier)
+                guard let index = Int(stored.identifier.dropFirst(2)),
+                      stored.title == RawJSON("\"Entity \(index)\""),
+                      stored.properties.text == Self.properties(index),
+                      stored.relations.text == Self.relations(index),
+                      stored.datasource != nil else {
+                    incomplete.append(stored.jsonText)
+                    return
+                }
+            }
+            #expect(incomplete.isEmpty, "incomplete entities: \(incomplete.prefix(3))")
+            #expect(identifiers == Set((0..<count).map { "e-\($0)" }))
+        }
+    }
+}
