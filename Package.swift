@@ -38,6 +38,10 @@ let package = Package(
         .target(name: "TideMapping", dependencies: ["TideCore", "TideYAML", "TideJQ", "TideModel"]),
         // HTTP client on libcurl's multi interface: retries, rate limits, redacted errors.
         .target(name: "TideHTTP", dependencies: ["TideCore", "CCurl"]),
+        // Declarative specs of Tide's YAML formats: validation, defaults, JSON Schema, docs.
+        .target(name: "TideSpec", dependencies: ["TideCore", "TideYAML", "TideJQ"]),
+        // integration.yml: the model of an integration and its loader, templates included.
+        .target(name: "TideIntegration", dependencies: ["TideCore", "TideYAML", "TideJQ", "TideSpec", "TideModel", "TideMapping"]),
         // The embedded catalog: a SQLite file with Port's entity semantics.
         .target(name: "TideCatalog", dependencies: ["TideCore", "TideJQ", "TideModel", "CSQLite"]),
         // The `tide` commands.
@@ -60,5 +64,6 @@ let package = Package(
         .testTarget(name: "TideCatalogTests", dependencies: ["TideCatalog", "TideModel", "TideJQ", "TideTesting"]),
         .testTarget(name: "TideCLITests", dependencies: ["TideCLI", "TideTesting"]),
         .testTarget(name: "TideHTTPTests", dependencies: ["TideHTTP", "TideTesting"]),
+        .testTarget(name: "TideIntegrationTests", dependencies: ["TideIntegration", "TideSpec", "TideYAML", "TideJQ"]),
     ]
 )

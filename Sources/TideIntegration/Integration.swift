@@ -1,0 +1,139 @@
+import TideCore
+import TideMapping
+import TideModel
+
+/// A loaded integration directory: `integration.yml` plus Ocean's `.port/resources`.
+public struct Integration: Sendable {
+    public var directory: String
+    public var name: String
+    public var title: String?
+    public var description: String?
+    public var icon: String?
+    public var version: String
+    public var configuration: [ConfigurationField]
+    public var http: HTTPSettings
+    /// In file order.
+    public var kinds: [KindDefinition]
+    /// `.port/resources/port-app-config.yml`, the default mapping.
+    public var defaultMapping: PortAppConfig?
+    /// `.port/resources/blueprints.json`.
+    public var blueprints: [Blueprint]
+    /// Findings that do not stop a run.
+    public var warnings: [Diagnostic]
+
+    public func kind(_ name: String) -> KindDefinition? { kinds.first { $0.name == name } }
+    public var sensitiveFields: [String] { configuration.filter(\.sensitive).map(\.name) }
+}
+
+public struct ConfigurationField: Sendable {
+    public enum ValueType: String, Sendable { case string, integer, boolean, object, array, url }
+    public var name: String
+    public var type: ValueType
+    public var required: Bool
+    /// JSON text.
+    public var defaultValue: String?
+    public var sensitive: Bool
+    public var description: String?
+    public var location: SourceLocation?
+}
+
+/// A string that may contain `{{ jq }}`, as written.
+public struct TemplateSource: Sendable, Hashable, CustomStringConvertible {
+    public var text: String
+    public var location: SourceLocation?
+    public init(_ text: String, location: SourceLocation? = nil) {
+        self.text = text
+        self.location = location
+    }
+    public var description: String { text }
+}
+
+/// A JSON value whose strings may be templates (request bodies).
+public indirect enum JSONTemplate: Sendable {
+    case literal(String)  // JSON text of a non-string scalar
+    case string(TemplateSource)
+    case array([JSONTemplate])
+    case object([(key: String, value: JSONTemplate)])
+}
+
+public struct HTTPSettings: Sendable {
+    public var baseURL: TemplateSource
+    public var headers: [(name: String, value: TemplateSource)]
+    public var auth: [AuthScheme]
+    public var connectTimeout: Double
+    public var totalTimeout: Double
+    public var concurrency: Int
+    public var retryAttempts: Int
+    public var retryStatuses: [Int]
+    public var retryMaxWait: Double
+    public var rateLimit: (requests: Int, per: Double)?
+    public var verifyTLS: Bool
+}
+
+public struct AuthScheme: Sendable {
+    public enum Method: Sendable {
+        case none
+        case basic(username: TemplateSource, password: TemplateSource)
+        case bearer(token: TemplateSource)
+        case apiKey(name: String, value: TemplateSource, inQuery: Bool)
+        case login(LoginAuth)
+    }
+    public var method: Method
+    /// jq over `{config}`; nil means always.
+    public var when: JQExpression?
+    public var location: SourceLocation?
+}
+
+public struct LoginAuth: Sendable {
+    public var request: RequestDefinition
+    /// Form fields, when the login is a form post.
+    public var form: [(name: String, value: TemplateSource)]
+    public var token: JQExpression
+    public var expiresIn: JQExpression?
+    public var header: TemplateSource
+}
+
+public struct RequestDefinition: Sendable {
+    public var method: String
+    public var path: TemplateSource?
+    public var url: TemplateSource?
+    public var query: [(name: String, value: TemplateSource)]
+    public var headers: [(name: String, value: TemplateSource)]
+    public var body: JSONTemplate?
+    /// nil: only safe methods are retried.
+    public var retryable: Bool?
+}
+
+public struct SelectorField: Sendable {
+    public var name: String
+    public var type: String
+    /// JSON text.
+    public var defaultValue: String?
+    public var description: String?
+    public var location: SourceLocation?
+}
+
+public struct KindDefinition: Sendable {
+    public var name: String
+    public var description: String?
+    public var parent: String?
+    public var selector: [SelectorField]
+    public var request: RequestDefinition
+    public var records: JQExpression
+    public var pagination: Pagination
+    public var location: SourceLocation?
+}
+
+public struct Pagination: Sendable {
+    public enum Strategy: Sendable {
+        case none
+        case offset(offsetParam: String, limitParam: String, limit: Int, start: Int, inBody: Bool, total: JQExpression?)
+        case page(pageParam: String, sizeParam: String, size: Int, start: Int, inBody: Bool, total: JQExpression?)
+        case cursor(cursor: JQExpression, param: String, inBody: Bool)
+        case nextURL(next: JQExpression)
+        case linkHeader(rel: String)
+    }
+    public var strategy: Strategy
+    public var stop: JQExpression?
+    public var maxPages: Int?
+}

@@ -1,0 +1,154 @@
+import TideSpec
+
+/// The definition of `integration.yml`. Loading, lint, `tide schema` and the format reference
+/// are all derived from this one tree.
+public enum IntegrationSpec {
+    static let template = SpecType.string(.template)
+    static let jq = SpecType.string(.jq)
+    static let templates = SpecType.map(.string(.template))
+
+    static let configurationField = SpecType.object(ObjectSpec("A setting of the installation, as in Ocean's spec.yaml.", fields: [
+        FieldSpec("name", .string(), required: true, "camelCase name; the environment variable is OCEAN__INTEGRATION__CONFIG__<SNAKE_CASE>."),
+        FieldSpec("type", .enumeration(["string", "integer", "boolean", "object", "array", "url"]), default: "\"string\"",
+                  "Value type; a url loses its trailing slash."),
+        FieldSpec("required", .boolean, default: "false", "A run stops before any request when a required value is missing."),
+        FieldSpec("default", .json, "Value used when none is given."),
+        FieldSpec("sensitive", .boolean, default: "false", "Never shown in logs, errors or --dry-run output."),
+        FieldSpec("description", .string(), "What the setting is for."),
+    ]))
+
+    static let loginRequest = SpecType.object(ObjectSpec("The request that obtains a token.", fields: [
+        FieldSpec("method", .enumeration(["GET", "POST", "PUT"]), default: "\"POST\"", "HTTP method."),
+        FieldSpec("path", template, "Path below baseUrl."),
+        FieldSpec("url", template, "Absolute URL, instead of path."),
+        FieldSpec("query", templates, "Query parameters."),
+        FieldSpec("headers", templates, "Headers."),
+        FieldSpec("body", .json, "JSON body; strings may be templates."),
+        FieldSpec("form", templates, "Form fields (application/x-www-form-urlencoded), instead of body."),
+    ]))
+
+    static let auth = SpecType.tagged(TaggedSpec(variants: [
+        .init("none", ObjectSpec("No authentication.", fields: [])),
+        .init("basic", ObjectSpec("HTTP Basic authentication.", fields: [
+            FieldSpec("username", template, required: true, "User name."),
+            FieldSpec("password", template, required: true, "Password or API token."),
+        ])),
+        .init("bearer", ObjectSpec("Authorization: Bearer <token>.", fields: [
+            FieldSpec("token", template, required: true, "The token."),
+        ])),
+        .init("apiKey", ObjectSpec("An API key in a header or a query parameter.", fields: [
+            FieldSpec("name", .string(), required: true, "Header or query parameter name."),
+            FieldSpec("value", template, required: true, "The key; may be prefixed, e.g. \"Token token={{ .config.token }}\"."),
+            FieldSpec("in", .enumeration(["header", "query"]), default: "\"header\"", "Where the key goes."),
+        ])),
+        .init("login", ObjectSpec("Log in with a request whose response yields a token; renewed before expiry and on 401.", fields: [
+            FieldSpec("request", loginRequest, required: true, "The login request."),
+            FieldSpec("token", jq, required: true, "jq over the login response body giving the token."),
+            FieldSpec("expiresIn", jq, "jq over the login response body giving the token's lifetime in seconds."),
+            FieldSpec("header", template, default: "\"Bearer {{ .token }}\"", "Authorization header value; sees .token."),
+        ])),
+    ], defaultVariant: nil, commonFields: [
+        FieldSpec("when", jq, "jq over {config}; the first scheme whose `when` is true (or absent) is used."),
+    ]))
+
+    static let timeout = SpecType.object(ObjectSpec("Timeouts in seconds.", fields: [
+        FieldSpec("connect", .number(minimum: 0.001), default: "10", "Connection timeout."),
+        FieldSpec("total", .number(minimum: 0.001), default: "60", "Whole-request timeout."),
+    ]))
+
+    static let retry = SpecType.object(ObjectSpec("Retries of failed requests, with exponential backoff and jitter.", fields: [
+        FieldSpec("attempts", .integer(minimum: 1, maximum: 50), default: "5", "Attempts in all, the first included."),
+        FieldSpec("statuses", .array(.integer(minimum: 100, maximum: 599)), default: "[429, 502, 503, 504]",
+                  "Statuses retried, besides connection errors and timeouts."),
+        FieldSpec("maxWait", .number(minimum: 0), default: "120", "Most seconds spent waiting between attempts, Retry-After included."),
+    ]))
+
+    static let rateLimit = SpecType.object(ObjectSpec("A proactive request budget.", fields: [
+        FieldSpec("requests", .integer(minimum: 1), required: true, "Requests allowed…"),
+        FieldSpec("per", .number(minimum: 0.001), required: true, "…per this many seconds."),
+    ]))
+
+    static let http = SpecType.object(ObjectSpec("How to reach the third party's API.", fields: [
+        FieldSpec("baseUrl", template, required: true, "Base URL that request paths are appended to."),
+        FieldSpec("headers", templates, "Headers sent with every request; a null value is not sent."),
+        FieldSpec("auth", .either([auth, .array(auth)]), "Authentication: one scheme, or a list tried by `when`."),
+        FieldSpec("timeout", timeout, "Timeouts."),
+        FieldSpec("concurrency", .integer(minimum: 1, maximum: 256), default: "10", "Requests in flight at once."),
+        FieldSpec("retry", retry, "Retry policy."),
+        FieldSpec("rateLimit", rateLimit, "At most `requests` requests per `per` seconds."),
+        FieldSpec("verifyTLS", .boolean, default: "true", "Verify TLS certificates (turning this off is unsafe)."),
+    ]))
+
+    static let selectorField = SpecType.object(ObjectSpec("A selector field that a port-app-config resource may set.", fields: [
+        FieldSpec("type", .enumeration(["string", "integer", "number", "boolean", "array", "object"]), default: "\"string\"", "Value type."),
+        FieldSpec("default", .json, "Value when the resource does not set it."),
+        FieldSpec("description", .string(), "What it does."),
+        FieldSpec("enum", .array(.json), "Allowed values."),
+    ]))
+
+    static let request = SpecType.object(ObjectSpec("The request that fetches a page.", fields: [
+        FieldSpec("method", .enumeration(["GET", "POST", "PUT", "PATCH"]), default: "\"GET\"", "HTTP method."),
+        FieldSpec("path", template, "Path appended to http.baseUrl."),
+        FieldSpec("url", template, "Absolute URL, instead of path."),
+        FieldSpec("query", templates, "Query parameters; a null value drops the parameter."),
+        FieldSpec("headers", templates, "Headers for this kind."),
+        FieldSpec("body", .json, "JSON body; strings may be templates, which keep their JSON type; null drops the key."),
+        FieldSpec("retryable", .boolean, "Whether a failed request may be sent again (GET always may); set it for POSTs that only read, such as searches."),
+    ]))
+
+    static let paginationPlace = SpecType.enumeration(["query", "body"])
+    static let pagination = SpecType.tagged(TaggedSpec(variants: [
+        .init("none", ObjectSpec("One request.", fields: [])),
+        .init("offset", ObjectSpec("An offset and a page size.", fields: [
+            FieldSpec("offsetParam", .string(), default: "\"offset\"", "Name of the offset parameter."),
+            FieldSpec("limitParam", .string(), default: "\"limit\"", "Name of the page-size parameter."),
+            FieldSpec("limit", .integer(minimum: 1), default: "50", "Page size."),
+            FieldSpec("start", .integer(minimum: 0), default: "0", "First offset."),
+            FieldSpec("in", paginationPlace, default: "\"query\"", "Where the parameters go."),
+            FieldSpec("total", jq, "jq giving the total number of records; reading stops there."),
+        ])),
+        .init("page", ObjectSpec("A page number and a page size.", fields: [
+            FieldSpec("pageParam", .string(), default: "\"page\"", "Name of the page parameter."),
+            FieldSpec("sizeParam", .string(), default: "\"size\"", "Name of the page-size parameter."),
+            FieldSpec("size", .integer(minimum: 1), default: "50", "Page size."),
+            FieldSpec("start", .integer(minimum: 0), default: "1", "First page number."),
+            FieldSpec("in", paginationPlace, default: "\"query\"", "Where the parameters go."),
+            FieldSpec("total", jq, "jq giving the total number of pages; reading stops there."),
+        ])),
+        .init("cursor", ObjectSpec("A token from each response sent with the next request.", fields: [
+            FieldSpec("cursor", jq, required: true, "jq giving the next cursor; null or empty ends."),
+            FieldSpec("param", .string(), required: true, "Name of the parameter that carries the cursor."),
+            FieldSpec("in", paginationPlace, default: "\"query\"", "Where the cursor goes."),
+        ])),
+        .init("nextUrl", ObjectSpec("The response gives the next page's URL.", fields: [
+            FieldSpec("next", jq, required: true, "jq giving the next URL (absolute, or relative to baseUrl); null or empty ends."),
+        ])),
+        .init("linkHeader", ObjectSpec("RFC 8288 Link header.", fields: [
+            FieldSpec("rel", .string(), default: "\"next\"", "Relation to follow."),
+        ])),
+    ], defaultVariant: "none", commonFields: [
+        FieldSpec("stop", jq, "jq over the response body (with $headers and $page) that ends pagination when true."),
+        FieldSpec("maxPages", .integer(minimum: 1), "Most pages read; more is an error."),
+    ]))
+
+    static let kind = SpecType.object(ObjectSpec("A kind of record that port-app-config resources name.", fields: [
+        FieldSpec("description", .string(), "What the records are."),
+        FieldSpec("parent", .string(), "A kind whose every record runs this kind's request once (available as .parent)."),
+        FieldSpec("selector", .map(selectorField), "Selector fields a resource may set, with their defaults."),
+        FieldSpec("request", request, required: true, "The request."),
+        FieldSpec("records", jq, default: "\".\"", "jq over the response body giving the page's records."),
+        FieldSpec("pagination", pagination, "How to get the next page."),
+    ]))
+
+    /// The whole file.
+    public static let root = SpecType.object(ObjectSpec("A Tide integration.", fields: [
+        FieldSpec("name", .string(), required: true, "Integration type, as Ocean's OCEAN__INTEGRATION__TYPE."),
+        FieldSpec("title", .string(), "Display name."),
+        FieldSpec("description", .string(), "What it brings into the catalog."),
+        FieldSpec("icon", .string(), "Port icon name."),
+        FieldSpec("version", .string(), default: "\"0.1.0\"", "Integration version (part of Port's datasource)."),
+        FieldSpec("configuration", .array(configurationField), "Installation settings."),
+        FieldSpec("http", http, required: true, "The API."),
+        FieldSpec("kinds", .map(kind), required: true, "Kinds of records, by name."),
+    ]))
+}

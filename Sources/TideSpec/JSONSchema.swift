@@ -1,0 +1,82 @@
+import TideJQ
+
+/// JSON Schema (2020-12) for a spec, so editors validate and complete the YAML that Tide reads.
+public enum JSONSchemaExporter {
+    public static func schema(for type: SpecType, id: String, title: String, description: String) -> JSON {
+        var pairs: [(String, JSON)] = [
+            ("$schema", JSON("https://json-schema.org/draft/2020-12/schema")),
+            ("$id", JSON(id)),
+            ("title", JSON(title)),
+            ("description", JSON(description)),
+        ]
+        pairs += members(of: type)
+        return JSON(orderedObject: pairs)
+    }
+
+    static func node(_ type: SpecType, description: String? = nil, defaultValue: String? = nil) -> JSON {
+        var pairs: [(String, JSON)] = []
+        if let description, !description.isEmpty { pairs.append(("description", JSON(description))) }
+        if let defaultValue, let value = try? JSON(parsing: defaultValue) { pairs.append(("default", value)) }
+        pairs += members(of: type)
+        return JSON(orderedObject: pairs)
+    }
+
+    static func members(of type: SpecType) -> [(String, JSON)] {
+        switch type {
+        case .string(let format):
+            var pairs: [(String, JSON)] = [("type", JSON("string"))]
+            switch format {
+            case .jq: pairs.append(("x-tide-format", JSON("jq")))
+            case .template: pairs.append(("x-tide-format", JSON("template")))
+            case .url: pairs.append(("x-tide-format", JSON("url")))
+            case .plain: break
+            }
+            return pairs
+        case .integer(let minimum, let maximum):
+            var pairs: [(String, JSON)] = [("type", JSON("integer"))]
+            if let minimum { pairs.append(("minimum", JSON(minimum))) }
+            if let maximum { pairs.append(("maximum", JSON(maximum))) }
+            return pairs
+        case .number(let minimum, let maximum):
+            var pairs: [(String, JSON)] = [("type", JSON("number"))]
+            if let minimum { pairs.append(("minimum", JSON(minimum))) }
+            if let maximum { pairs.append(("maximum", JSON(maximum))) }
+            return pairs
+        case .boolean:
+            return [("type", JSON("boolean"))]
+        case .enumeration(let options):
+            return [("enum", JSON(array: options.map { JSON($0) }))]
+        case .object(let spec):
+            return objectMembers(spec.fields, allowsOtherKeys: spec.allowsOtherKeys, extra: [])
+        case .array(let element):
+            return [("type", JSON("array")), ("items", node(element))]
+        case .map(let value):
+            return [("type", JSON("object")), ("additionalProperties", node(value))]
+        case .tagged(let tagged):
+            let variants = tagged.variants.map { variant -> JSON in
+                var tagSchema: [(String, JSON)] = [("const", JSON(variant.name))]
+                if !variant.spec.description.isEmpty { tagSchema.append(("description", JSON(variant.spec.description))) }
+                let required = tagged.defaultVariant == variant.name ? [] : [tagged.tag]
+                return JSON(orderedObject: objectMembers(variant.spec.fields + tagged.commonFields,
+                                                         allowsOtherKeys: variant.spec.allowsOtherKeys,
+                                                         extra: [(tagged.tag, JSON(orderedObject: tagSchema))],
+                                                         extraRequired: required))
+            }
+            return [("type", JSON("object")), ("oneOf", JSON(array: variants))]
+        case .either(let alternatives):
+            return [("anyOf", JSON(array: alternatives.map { node($0) }))]
+        case .json:
+            return []
+        }
+    }
+
+    static func objectMembers(_ fields: [FieldSpec], allowsOtherKeys: Bool, extra: [(String, JSON)],
+                              extraRequired: [String] = []) -> [(String, JSON)] {
+        let properties = extra + fields.map { ($0.name, node($0.type, description: $0.description, defaultValue: $0.defaultValue)) }
+        var pairs: [(String, JSON)] = [("type", JSON("object")), ("properties", JSON(orderedObject: properties))]
+        let required = extraRequired + fields.filter(\.required).map(\.name)
+        if !required.isEmpty { pairs.append(("required", JSON(array: required.map { JSON($0) }))) }
+        if !allowsOtherKeys { pairs.append(("additionalProperties", JSON(false))) }
+        return pairs
+    }
+}
