@@ -42,6 +42,8 @@ let package = Package(
         .target(name: "TideSpec", dependencies: ["TideCore", "TideYAML", "TideJQ"]),
         // integration.yml: the model of an integration and its loader, templates included.
         .target(name: "TideIntegration", dependencies: ["TideCore", "TideYAML", "TideJQ", "TideSpec", "TideModel", "TideMapping"]),
+        // Fetching pages of a kind: requests from templates, auth, pagination, parent fan-out.
+        .target(name: "TideFetch", dependencies: ["TideCore", "TideJQ", "TideHTTP", "TideIntegration"]),
         // The embedded catalog: a SQLite file with Port's entity semantics.
         .target(name: "TideCatalog", dependencies: ["TideCore", "TideJQ", "TideModel", "CSQLite"]),
         // The `tide` commands.
@@ -64,6 +66,7 @@ let package = Package(
         .testTarget(name: "TideCatalogTests", dependencies: ["TideCatalog", "TideModel", "TideJQ", "TideTesting"]),
         .testTarget(name: "TideCLITests", dependencies: ["TideCLI", "TideTesting"]),
         .testTarget(name: "TideHTTPTests", dependencies: ["TideHTTP", "TideTesting"]),
+        .testTarget(name: "TideFetchTests", dependencies: ["TideFetch", "TideIntegration", "TideHTTP", "TideJQ", "TideTesting"]),
         .testTarget(name: "TideIntegrationTests", dependencies: ["TideIntegration", "TideSpec", "TideYAML", "TideJQ"]),
     ]
 )
