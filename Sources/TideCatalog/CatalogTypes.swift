@@ -36,49 +36,6 @@ public struct CatalogError: Error, Sendable, Equatable, CustomStringConvertible 
     public var description: String { "\(path): \(message)" }
 }
 
-/// A catalog entity's key: Port identifies an entity by its blueprint and identifier.
-public struct EntityKey: Sendable, Hashable, Comparable, CustomStringConvertible {
-    public var blueprint: String
-    public var identifier: String
-    public init(blueprint: String, identifier: String) {
-        self.blueprint = blueprint
-        self.identifier = identifier
-    }
-    public static func < (a: EntityKey, b: EntityKey) -> Bool {
-        (a.blueprint, a.identifier) < (b.blueprint, b.identifier)
-    }
-    public var description: String { "\(blueprint)/\(identifier)" }
-}
-
-/// What happened to one entity of an upserted batch, at the entity's index in the batch.
-public struct UpsertResult: Sendable, Hashable {
-    public enum Outcome: Sendable, Hashable {
-        case created
-        case updated
-        /// Not written; the reason reads as a sentence about this entity.
-        case failed(String)
-    }
-
-    public var index: Int
-    public var blueprint: String
-    /// The identifier written, after resolving a search-query identifier; nil when it failed
-    /// before one was known.
-    public var identifier: String?
-    public var outcome: Outcome
-    /// Written, but something was off (a single relation whose search query matched 0 or several
-    /// entities was stored as null).
-    public var warnings: [String]
-
-    public var succeeded: Bool {
-        if case .failed = outcome { return false }
-        return true
-    }
-    public var failureReason: String? {
-        if case .failed(let reason) = outcome { return reason }
-        return nil
-    }
-}
-
 /// A blueprint as listed by the catalog: stored definitions and blueprints that only have entities.
 public struct BlueprintSummary: Sendable, Hashable {
     public var identifier: String

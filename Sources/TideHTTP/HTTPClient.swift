@@ -1,0 +1,210 @@
+import Foundation
+
+/// An HTTP client for integrations: libcurl underneath, `async` on top.
+///
+/// ```swift
+/// let client = HTTPClient(configuration: .init(secrets: [apiToken]))
+/// let response = try await client.send(HTTPRequest(url: "https://x.atlassian.net/rest/api/3/project/search"))
+/// await client.shutdown()
+/// ```
+///
+/// **Threading.** The client is `Sendable`: share one instance between tasks. Transfers run on a
+/// single engine thread driving libcurl's multi interface; callers suspend on a continuation and
+/// no thread blocks per request. Configuration is immutable; the only mutable state (the
+/// concurrency queue, the token bucket, the engine's command queue) sits behind locks.
+///
+/// **Per request**, each attempt first takes one of `maxConcurrentRequests` slots (FIFO), then
+/// a rate-limit token if a `rateLimit` is set, and releases the slot when the attempt ends, so
+/// waits between retries do not hold a slot. See `RetryPolicy` for when attempts repeat.
+///
+/// **Shutdown.** Call `shutdown()` when done; it fails transfers still running as `.cancelled`
+/// and frees every libcurl handle. Dropping the last reference does the same without waiting.
+public final class HTTPClient: Sendable {
+    public struct Configuration: Sendable {
+        /// Time allowed to establish a connection (TCP and TLS).
+        public var connectTimeout: Duration
+        /// Time allowed for one whole attempt, connection included.
+        public var timeout: Duration
+        /// Requests in flight at once; the rest wait in FIFO order.
+        public var maxConcurrentRequests: Int
+        /// A proactive limit on requests started (every attempt counts), or nil for none.
+        public var rateLimit: RateLimit?
+        /// Responses with a larger body fail with `.tooLarge` instead of growing memory.
+        public var maxResponseBodyBytes: Int
+        public var retry: RetryPolicy
+        /// Verify the server's certificate and host name. Turning this off is **unsafe**: anyone
+        /// on the path can read and change the traffic, credentials included. Only for test
+        /// servers with self-signed certificates.
+        public var verifyTLS: Bool
+        public var followRedirects: Bool
+        public var maxRedirects: Int
+        /// Sent with every request unless the request sets the same header itself.
+        public var defaultHeaders: HTTPHeaders
+        /// Values (from `sensitive` configuration) that must never appear in an error or log line.
+        public var secrets: [String]
+
+        public init(connectTimeout: Duration = .seconds(10), timeout: Duration = .seconds(60),
+                    maxConcurrentRequests: Int = 32, rateLimit: RateLimit? = nil,
+                    maxResponseBodyBytes: Int = 256 << 20, retry: RetryPolicy = .default,
+                    verifyTLS: Bool = true, followRedirects: Bool = true, maxRedirects: Int = 10,
+                    defaultHeaders: HTTPHeaders = ["User-Agent": "tide"], secrets: [String] = [])
+        {
+            self.connectTimeout = connectTimeout
+            self.timeout = timeout
+            self.maxConcurrentRequests = max(1, maxConcurrentRequests)
+            self.rateLimit = rateLimit
+            self.maxResponseBodyBytes = max(0, maxResponseBodyBytes)
+            self.retry = retry
+            self.verifyTLS = verifyTLS
+            self.followRedirects = followRedirects
+            self.maxRedirects = maxRedirects
+            self.defaultHeaders = defaultHeaders
+            self.secrets = secrets
+        }
+    }
+
+    public let configuration: Configuration
+    /// The redaction applied to every error this client throws; use it for your own log lines too.
+    public let redactor: Redactor
+    private let engine: CurlEngine
+    private let slots: FIFOSemaphore
+    private let bucket: TokenBucket?
+
+    public init(configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+        redactor = Redactor(secrets: configuration.secrets)
+        engine = CurlEngine(poolLimit: configuration.maxConcurrentRequests,
+                            maxIdleConnections: max(8, configuration.maxConcurrentRequests))
+        slots = FIFOSemaphore(limit: configuration.maxConcurrentRequests)
+        bucket = configuration.rateLimit.map(TokenBucket.init)
+    }
+
+    deinit { engine.requestStop() }
+
+    /// Stops the engine thread and frees its handles; requests still running fail as `.cancelled`.
+    public func shutdown() async { await engine.stop() }
+
+    /// Sends `request`, retrying as the policy allows, and returns the final response.
+    ///
+    /// Throws `HTTPError` for a connection failure, a timeout, an oversized body, cancellation, or
+    /// (unless `request.throwsOnErrorStatus` is false) a status outside 200–399.
+    public func send(_ request: HTTPRequest) async throws(HTTPError) -> HTTPResponse {
+        var request = request
+        for field in configuration.defaultHeaders where !request.headers.contains(field.name) {
+            request.headers.add(field.name, field.value)
+        }
+        let policy = configuration.retry
+        let settings = TransferSettings(
+            connectTimeout: request.connectTimeout ?? configuration.connectTimeout,
+            timeout: request.timeout ?? configuration.timeout,
+            maxBodyBytes: configuration.maxResponseBodyBytes, verifyTLS: configuration.verifyTLS,
+            followRedirects: configuration.followRedirects, maxRedirects: configuration.maxRedirects)
+
+        let started = ContinuousClock.now
+        var attempts = 0
+        var waited = Duration.zero
+        var queued = Duration.zero
+
+        while true {
+            attempts += 1
+            let queueStart = ContinuousClock.now
+            guard await slots.acquire() else { throw cancelled(request, attempts: attempts - 1) }
+            if let bucket {
+                let wait = bucket.reserve()
+                if wait > .zero {
+                    do { try await Task.sleep(for: wait) } catch {
+                        bucket.refund()
+                        slots.release()
+                        throw cancelled(request, attempts: attempts - 1)
+                    }
+                }
+            }
+            queued += ContinuousClock.now - queueStart
+            let outcome = await engine.perform(request, settings: settings)
+            slots.release()
+
+            // Decide: return, throw, or wait and go round again.
+            let failure: HTTPError
+            let wait: Duration
+            switch outcome {
+            case .response(let response):
+                let result = HTTPResponse(
+                    status: response.status, reason: response.reason, headers: response.headers,
+                    body: response.body, url: response.url,
+                    timing: HTTPTiming(total: ContinuousClock.now - started, lastAttempt: response.duration,
+                                       queued: queued, retryWait: waited, attempts: attempts))
+                let failed = !(200..<400).contains(response.status)
+                let retryable = policy.retryableStatuses.contains(response.status) && request.mayRetry
+                if !retryable || attempts >= policy.maxAttempts {
+                    if failed && request.throwsOnErrorStatus {
+                        throw statusError(request, response, attempts: attempts)
+                    }
+                    return result
+                }
+                let error = statusError(request, response, attempts: attempts)
+                if policy.honourServerDelay, let asked = RetryPolicy.serverDelay(in: response.headers) {
+                    if asked > policy.maxTotalWait - waited {
+                        // Fail now: sleeping far beyond the budget would look like a hang.
+                        if !request.throwsOnErrorStatus { return result }
+                        throw error.adding(detail:
+                            "the server asked to wait \(Self.format(asked)), more than the retry wait limit of \(Self.format(policy.maxTotalWait))" +
+                            (waited > .zero ? " (\(Self.format(waited)) already spent)" : ""))
+                    }
+                    wait = asked
+                } else {
+                    wait = policy.backoff(afterAttempt: attempts)
+                }
+                failure = error
+            case .failure(let problem):
+                let error = HTTPError(kind: problem.kind, method: request.method, url: redactor.redactURL(request.url),
+                                      attempts: attempts, detail: redactor.redact(problem.detail))
+                let retryableKind = problem.kind == .connection || problem.kind == .timeout
+                guard retryableKind, policy.retryConnectionErrors, request.mayRetry || problem.notSent,
+                      attempts < policy.maxAttempts else { throw error }
+                wait = policy.backoff(afterAttempt: attempts)
+                failure = error
+            }
+
+            if wait > policy.maxTotalWait - waited {
+                throw failure.adding(detail: "stopped retrying: the next wait of \(Self.format(wait)) would pass the retry wait limit of \(Self.format(policy.maxTotalWait))")
+            }
+            if wait > .zero {
+                do { try await Task.sleep(for: wait) } catch { throw cancelled(request, attempts: attempts) }
+            } else if Task.isCancelled {
+                throw cancelled(request, attempts: attempts)
+            }
+            waited += wait
+        }
+    }
+
+    // MARK: Errors
+
+    private func cancelled(_ request: HTTPRequest, attempts: Int) -> HTTPError {
+        HTTPError(kind: .cancelled, method: request.method, url: redactor.redactURL(request.url),
+                  attempts: attempts, detail: "the task was cancelled")
+    }
+
+    private func statusError(_ request: HTTPRequest, _ response: AttemptOutcome.Response, attempts: Int) -> HTTPError {
+        var headers = HTTPHeaders()
+        for field in response.headers { headers.add(field.name, redactor.redact(field.value)) }
+        return HTTPError(kind: .status, method: request.method, url: redactor.redactURL(request.url),
+                         status: response.status, reason: response.reason,
+                         bodyExcerpt: HTTPError.excerpt(of: response.body, redactor: redactor),
+                         attempts: attempts, responseHeaders: headers)
+    }
+
+    static func format(_ duration: Duration) -> String {
+        let seconds = duration.seconds
+        if seconds < 1 { return "\(Int((seconds * 1000).rounded())) ms" }
+        if seconds == seconds.rounded() { return "\(Int(seconds)) s" }
+        return String(format: "%.1f s", seconds)
+    }
+}
+
+extension HTTPError {
+    func adding(detail more: String) -> HTTPError {
+        var copy = self
+        copy.detail = [detail, more].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: "; ")
+        return copy
+    }
+}
