@@ -52,3 +52,42 @@ public struct UpsertResult: Sendable, Hashable {
         return nil
     }
 }
+
+/// How Port is asked to write entities (the port-app-config's top-level flags).
+public struct WriteOptions: Sendable, Hashable {
+    /// Port's `merge=`: new properties merge into the stored entity instead of replacing it.
+    public var merge: Bool
+    /// Port's `create_missing_related_entities=`.
+    public var createMissingRelatedEntities: Bool
+    public init(merge: Bool = true, createMissingRelatedEntities: Bool = true) {
+        self.merge = merge
+        self.createMissingRelatedEntities = createMissingRelatedEntities
+    }
+}
+
+/// What reconciliation may delete: entities this installation owns that the resync did not write.
+public struct StaleEntities: Sendable {
+    /// Owned, last written before the resync started, and not written by it.
+    public var keys: [EntityKey]
+    /// How many entities the installation owned when the resync started (the threshold's base).
+    public var ownedBefore: Int
+    public init(keys: [EntityKey], ownedBefore: Int) {
+        self.keys = keys
+        self.ownedBefore = ownedBefore
+    }
+}
+
+/// Where entities go: the embedded catalog or Port's API. One resync talks to exactly one sink,
+/// from one task at a time.
+public protocol EntitySink: Sendable {
+    /// Makes the blueprints known before entities arrive.
+    func prepare(blueprints: [Blueprint]) async throws
+    /// Writes one page of entities; per-entity failures come back as results, not as errors.
+    func upsert(_ entities: [Entity], options: WriteOptions) async throws -> [UpsertResult]
+    /// Entities owned by this installation that were last written before `resyncStart`.
+    func staleEntities(resyncStart: Date) async throws -> StaleEntities
+    /// Of `candidates`, those that an entity written since `resyncStart` points at by a relation.
+    func relationTargets(among candidates: [EntityKey], writtenSince resyncStart: Date) async throws -> Set<EntityKey>
+    /// Deletes entities; returns how many were deleted.
+    func delete(_ keys: [EntityKey], deleteDependents: Bool) async throws -> Int
+}
