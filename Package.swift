@@ -35,7 +35,7 @@ let package = Package(
         // Port's model: entities and blueprints.
         .target(name: "TideModel", dependencies: ["TideCore", "TideJQ"]),
         // Ocean's port-app-config.yml and the entity processor.
-        .target(name: "TideMapping", dependencies: ["TideCore", "TideYAML", "TideJQ", "TideModel"]),
+        .target(name: "TideMapping", dependencies: ["TideCore", "TideYAML", "TideJQ", "TideModel", "TideSpec"]),
         // HTTP client on libcurl's multi interface: retries, rate limits, redacted errors.
         .target(name: "TideHTTP", dependencies: ["TideCore", "CCurl"]),
         // Declarative specs of Tide's YAML formats: validation, defaults, JSON Schema, docs.
@@ -44,17 +44,22 @@ let package = Package(
         .target(name: "TideIntegration", dependencies: ["TideCore", "TideYAML", "TideJQ", "TideSpec", "TideModel", "TideMapping"]),
         // Fetching pages of a kind: requests from templates, auth, pagination, parent fan-out.
         .target(name: "TideFetch", dependencies: ["TideCore", "TideJQ", "TideHTTP", "TideIntegration"]),
+        // The resync: fetch → map → sink, page by page, then reconcile.
+        .target(name: "TideEngine", dependencies: ["TideCore", "TideJQ", "TideModel", "TideMapping", "TideIntegration", "TideFetch", "TideHTTP"]),
+        // `tide lint`: every finding about an integration that can be known without the network.
+        .target(name: "TideLint", dependencies: ["TideCore", "TideYAML", "TideJQ", "TideSpec", "TideModel", "TideMapping", "TideIntegration"]),
         // The embedded catalog: a SQLite file with Port's entity semantics.
         .target(name: "TideCatalog", dependencies: ["TideCore", "TideJQ", "TideModel", "CSQLite"]),
         // The `tide` commands.
         .target(name: "TideCLI", dependencies: [
-            "TideCore", "TideYAML", "TideJQ", "TideModel", "TideMapping", "TideCatalog",
+            "TideCore", "TideYAML", "TideJQ", "TideModel", "TideMapping", "TideCatalog", "TideIntegration", "TideEngine", "TideLint", "TideTesting",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "tide", dependencies: ["TideCLI"]),
         // What tests (and later `tide test`) need to drive the real thing: the built binary, fixture servers.
         .target(name: "TideTesting", dependencies: [
+            "TideYAML",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -64,9 +69,11 @@ let package = Package(
         .testTarget(name: "TideJQTests", dependencies: ["TideJQ"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TideMappingTests", dependencies: ["TideMapping", "TideYAML", "TideJQ"]),
         .testTarget(name: "TideCatalogTests", dependencies: ["TideCatalog", "TideModel", "TideJQ", "TideTesting"]),
-        .testTarget(name: "TideCLITests", dependencies: ["TideCLI", "TideTesting"]),
+        .testTarget(name: "TideCLITests", dependencies: ["TideCLI", "TideTesting", "TideHTTP", "TideModel", "TideMapping"]),
         .testTarget(name: "TideHTTPTests", dependencies: ["TideHTTP", "TideTesting"]),
         .testTarget(name: "TideFetchTests", dependencies: ["TideFetch", "TideIntegration", "TideHTTP", "TideJQ", "TideTesting"]),
+        .testTarget(name: "TideEngineTests", dependencies: ["TideEngine", "TideCatalog", "TideIntegration", "TideMapping", "TideModel", "TideTesting"]),
+        .testTarget(name: "TideLintTests", dependencies: ["TideLint", "TideIntegration", "TideSpec", "TideCore"], resources: [.copy("Corpus")]),
         .testTarget(name: "TideIntegrationTests", dependencies: ["TideIntegration", "TideSpec", "TideYAML", "TideJQ"]),
     ]
 )

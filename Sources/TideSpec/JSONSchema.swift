@@ -1,3 +1,4 @@
+import TideCore
 import TideJQ
 
 /// JSON Schema (2020-12) for a spec, so editors validate and complete the YAML that Tide reads.
@@ -47,7 +48,7 @@ public enum JSONSchemaExporter {
         case .enumeration(let options):
             return [("enum", JSON(array: options.map { JSON($0) }))]
         case .object(let spec):
-            return objectMembers(spec.fields, allowsOtherKeys: spec.allowsOtherKeys, extra: [])
+            return objectMembers(spec.fields, allowsOtherKeys: spec.closedInSchema == false, extra: [])
         case .array(let element):
             return [("type", JSON("array")), ("items", node(element))]
         case .map(let value):
@@ -58,7 +59,7 @@ public enum JSONSchemaExporter {
                 if !variant.spec.description.isEmpty { tagSchema.append(("description", JSON(variant.spec.description))) }
                 let required = tagged.defaultVariant == variant.name ? [] : [tagged.tag]
                 return JSON(orderedObject: objectMembers(variant.spec.fields + tagged.commonFields,
-                                                         allowsOtherKeys: variant.spec.allowsOtherKeys,
+                                                         allowsOtherKeys: variant.spec.closedInSchema == false,
                                                          extra: [(tagged.tag, JSON(orderedObject: tagSchema))],
                                                          extraRequired: required))
             }
@@ -72,11 +73,26 @@ public enum JSONSchemaExporter {
 
     static func objectMembers(_ fields: [FieldSpec], allowsOtherKeys: Bool, extra: [(String, JSON)],
                               extraRequired: [String] = []) -> [(String, JSON)] {
-        let properties = extra + fields.map { ($0.name, node($0.type, description: $0.description, defaultValue: $0.defaultValue)) }
+        let properties = extra + fields.map { field -> (String, JSON) in
+            let schema = node(field.type, description: field.description, defaultValue: field.defaultValue)
+            guard field.nullable else { return (field.name, schema) }
+            // An empty value means "not set": allow null beside the type.
+            var pairs: [(String, JSON)] = []
+            if !field.description.isEmpty { pairs.append(("description", JSON(field.description))) }
+            pairs.append(("anyOf", JSON(array: [node(field.type), JSON(orderedObject: [("type", JSON("null"))])])))
+            return (field.name, JSON(orderedObject: pairs))
+        }
         var pairs: [(String, JSON)] = [("type", JSON("object")), ("properties", JSON(orderedObject: properties))]
         let required = extraRequired + fields.filter(\.required).map(\.name)
         if !required.isEmpty { pairs.append(("required", JSON(array: required.map { JSON($0) }))) }
         if !allowsOtherKeys { pairs.append(("additionalProperties", JSON(false))) }
         return pairs
     }
+}
+
+extension ObjectSpec {
+    /// Whether the schema rejects keys the spec does not list. Objects whose unknown keys are only
+    /// warnings stay open: files with such keys are valid (Ocean ignores them), and an editor
+    /// must not mark them as errors; `tide lint` still warns.
+    var closedInSchema: Bool { !allowsOtherKeys && unknownKeys == .error }
 }

@@ -1,3 +1,5 @@
+import TideCore
+
 /// A declarative description of a YAML format: the single source from which Tide validates
 /// files (with positions), fills defaults, exports JSON Schema and writes reference docs, so the
 /// four cannot drift apart.
@@ -37,28 +39,41 @@ public struct FieldSpec: Sendable {
     public var defaultValue: String?
     public var description: String
     public var examples: [String]
+    /// Whether an empty value (`key:` or `key: null`) is accepted as if the key were absent, for
+    /// formats whose readers treat null as "not set" (Ocean's Optional fields).
+    public var nullable: Bool
+    /// What to tell the user when this required field is missing.
+    public var hint: String?
 
     public init(_ name: String, _ type: SpecType, required: Bool = false, default defaultValue: String? = nil,
-                _ description: String, examples: [String] = []) {
+                _ description: String, examples: [String] = [], nullable: Bool = false, hint: String? = nil) {
         self.name = name
         self.type = type
         self.required = required
         self.defaultValue = defaultValue
         self.description = description
         self.examples = examples
+        self.nullable = nullable
+        self.hint = hint
     }
 }
 
 public struct ObjectSpec: Sendable {
     public var fields: [FieldSpec]
-    /// Whether keys not listed are accepted (they are reported as unknown otherwise).
+    /// Whether keys not listed are accepted silently (they are reported as unknown otherwise).
     public var allowsOtherKeys: Bool
     public var description: String
+    /// How an unknown or repeated key is reported. Tide's own formats make it an error; formats
+    /// read as Ocean reads them (port-app-config), where PyYAML and pydantic ignore such keys,
+    /// make it a warning so a file Ocean accepts still loads.
+    public var unknownKeys: Diagnostic.Severity
 
-    public init(_ description: String = "", fields: [FieldSpec], allowsOtherKeys: Bool = false) {
+    public init(_ description: String = "", fields: [FieldSpec], allowsOtherKeys: Bool = false,
+                unknownKeys: Diagnostic.Severity = .error) {
         self.fields = fields
         self.allowsOtherKeys = allowsOtherKeys
         self.description = description
+        self.unknownKeys = unknownKeys
     }
 
     public func field(_ name: String) -> FieldSpec? { fields.first { $0.name == name } }

@@ -14,8 +14,52 @@ public struct SpecValidator {
         return validator.diagnostics.sorted()
     }
 
-    mutating func report(_ node: YAMLNode, _ message: String, rule: String, hint: String? = nil) {
-        diagnostics.append(Diagnostic(.error, at: node.location, message, rule: rule, hint: hint))
+    /// How unknown and repeated keys are reported in the object being checked (and in the maps
+    /// and JSON values inside it); see `ObjectSpec.unknownKeys`.
+    var keySeverity: Diagnostic.Severity = .error
+
+    mutating func report(_ node: YAMLNode, _ message: String, rule: String, hint: String? = nil,
+                         severity: Diagnostic.Severity = .error) {
+        diagnostics.append(Diagnostic(severity, at: node.location, message, rule: rule, hint: hint))
+    }
+
+    /// `must be at least 1` / `between 0 and 1`, with whole numbers written without `.0`.
+    mutating func checkRange(_ node: YAMLNode, _ name: String, _ value: Double, _ minimum: Double?, _ maximum: Double?) {
+        func text(_ number: Double) -> String {
+            number == number.rounded() && abs(number) < 1e15 ? String(Int(number)) : String(number)
+        }
+        let below = minimum.map { value < $0 } ?? false, above = maximum.map { value > $0 } ?? false
+        guard below || above else { return }
+        if let minimum, let maximum {
+            report(node, "\(name) must be between \(text(minimum)) and \(text(maximum)), found \(text(value))", rule: "range")
+        } else if let minimum, below {
+            report(node, "\(name) must be at least \(text(minimum)), found \(text(value))", rule: "range")
+        } else if let maximum {
+            report(node, "\(name) must be at most \(text(maximum)), found \(text(value))", rule: "range")
+        }
+    }
+
+    /// Repeated keys: the last one wins (as PyYAML, so as Ocean), which is rarely what was meant.
+    mutating func checkDuplicates(_ pairs: [YAMLPair], path: String) {
+        var seen = Set<String>()
+        for pair in pairs {
+            let key = pair.key.scalar?.text ?? ""
+            if !seen.insert(key).inserted {
+                report(pair.key, "\(join(path, key)) appears twice; the last one is used", rule: "duplicate-key", severity: keySeverity)
+            }
+        }
+    }
+
+    /// Free-form JSON has no spec, but its repeated keys are still worth reporting.
+    mutating func checkJSONDuplicates(_ node: YAMLNode, path: String) {
+        switch node.kind {
+        case .scalar: return
+        case .sequence(let items):
+            for (index, item) in items.enumerated() { checkJSONDuplicates(item, path: "\(path)[\(index)]") }
+        case .mapping(let pairs):
+            checkDuplicates(pairs, path: path)
+            for pair in pairs { checkJSONDuplicates(pair.value, path: join(path, pair.key.scalar?.text ?? "")) }
+        }
     }
 
     mutating func check(_ node: YAMLNode, _ type: SpecType, path: String) {
@@ -39,8 +83,7 @@ public struct SpecValidator {
                 report(node, "\(name) must be an integer, found a \(node.typeName)", rule: "type")
                 return
             }
-            if let minimum, value < minimum { report(node, "\(name) must be at least \(minimum), found \(value)", rule: "range") }
-            if let maximum, value > maximum { report(node, "\(name) must be at most \(maximum), found \(value)", rule: "range") }
+            checkRange(node, name, Double(value), minimum.map(Double.init), maximum.map(Double.init))
         case .number(let minimum, let maximum):
             let value: Double
             switch node.value {
@@ -50,8 +93,7 @@ public struct SpecValidator {
                 report(node, "\(name) must be a number, found a \(node.typeName)", rule: "type")
                 return
             }
-            if let minimum, value < minimum { report(node, "\(name) must be at least \(minimum), found \(value)", rule: "range") }
-            if let maximum, value > maximum { report(node, "\(name) must be at most \(maximum), found \(value)", rule: "range") }
+            checkRange(node, name, value, minimum, maximum)
         case .boolean:
             guard case .bool? = node.value else {
                 report(node, "\(name) must be true or false, found a \(node.typeName)", rule: "type")
@@ -67,7 +109,7 @@ public struct SpecValidator {
                 report(node, "\(name) must be one of \(options.joined(separator: ", ")), found \"\(text)\"\(suggestion)", rule: "enum")
             }
         case .object(let spec):
-            checkObject(node, fields: spec.fields, allowsOtherKeys: spec.allowsOtherKeys, path: path)
+            checkObject(node, spec, path: path)
         case .array(let element):
             guard let items = node.items else {
                 report(node, "\(name) must be a list, found a \(node.typeName)", rule: "type")
@@ -80,6 +122,7 @@ public struct SpecValidator {
                 report(node, "\(name) must be a mapping, found a \(node.typeName)", rule: "type")
                 return
             }
+            checkDuplicates(pairs, path: path)
             for pair in pairs { check(pair.value, value, path: join(path, pair.key.scalar?.text ?? "")) }
         case .tagged(let tagged):
             checkTagged(node, tagged, path: path)
@@ -90,33 +133,38 @@ public struct SpecValidator {
                 report(node, "\(name) has the wrong shape: found a \(node.typeName)", rule: "type")
             }
         case .json:
-            break
+            checkJSONDuplicates(node, path: path)
         }
     }
 
-    mutating func checkObject(_ node: YAMLNode, fields: [FieldSpec], allowsOtherKeys: Bool, path: String,
+    mutating func checkObject(_ node: YAMLNode, _ spec: ObjectSpec, path: String, extraFields: [FieldSpec] = [],
                               ignoring extraKeys: Set<String> = []) {
         guard let pairs = node.pairs else {
             report(node, "\(path.isEmpty ? "the document" : path) must be a mapping, found a \(node.typeName)", rule: "type")
             return
         }
+        let outer = keySeverity
+        keySeverity = spec.unknownKeys
+        defer { keySeverity = outer }
+        let fields = spec.fields + extraFields
+        checkDuplicates(pairs, path: path)
         var seen = Set<String>()
         for pair in pairs {
             let key = pair.key.scalar?.text ?? ""
-            if seen.contains(key) {
-                report(pair.key, "\(join(path, key)) appears twice; the last one is used", rule: "duplicate-key")
-            }
             seen.insert(key)
             if let field = fields.first(where: { $0.name == key }) {
+                if field.nullable, let scalar = pair.value.scalar, scalar.style == .plain, scalar.value == .null { continue }
                 check(pair.value, field.type, path: join(path, key))
-            } else if !allowsOtherKeys && !extraKeys.contains(key) {
+            } else if !spec.allowsOtherKeys && !extraKeys.contains(key) {
                 let names = fields.map(\.name) + extraKeys
                 let suggestion = DidYouMean.closest(to: key, in: names).map { " (did you mean \"\($0)\"?)" } ?? ""
-                report(pair.key, "unknown key \"\(key)\"\(path.isEmpty ? "" : " in \(path)")\(suggestion)", rule: "unknown-key")
+                let place = path.isEmpty ? "" : " in \(path)"
+                let effect = spec.unknownKeys == .error ? "" : " is ignored"
+                report(pair.key, "unknown key \"\(key)\"\(place)\(effect)\(suggestion)", rule: "unknown-key", severity: spec.unknownKeys)
             }
         }
         for field in fields where field.required && !seen.contains(field.name) {
-            report(node, "\(path.isEmpty ? "the document" : path) has no \(field.name), which is required", rule: "required")
+            report(node, "\(path.isEmpty ? "the document" : path) has no \(field.name), which is required", rule: "required", hint: field.hint)
         }
     }
 
@@ -136,8 +184,7 @@ public struct SpecValidator {
             report(tagNode ?? node, "\(join(path, tagged.tag)) must be one of \(names.joined(separator: ", ")), found \"\(chosen)\"\(suggestion)", rule: "enum")
             return
         }
-        checkObject(node, fields: variant.spec.fields + tagged.commonFields, allowsOtherKeys: variant.spec.allowsOtherKeys,
-                    path: path, ignoring: [tagged.tag])
+        checkObject(node, variant.spec, path: path, extraFields: tagged.commonFields, ignoring: [tagged.tag])
     }
 
     /// Whether a value has the shape an alternative expects, to pick among `either` alternatives.

@@ -69,13 +69,53 @@ import TideCore
         } throws: { error in
             let messages = ((error as? Diagnostics)?.items ?? []).map(\.description)
             return messages == [
-                #"p.yml:2:5: error: resource "issue" has no selector [mapping-schema]"#,
-                #"p.yml:6:11: error: port.entity.mappings of resource "issue" has no blueprint [mapping-schema]"# + "\n  hint: a literal blueprint is written as a jq string: '\"myBlueprint\"'",
-                #"p.yml:6:11: error: port.entity.mappings of resource "issue" has no identifier [mapping-schema]"#,
-                #"p.yml:7:5: error: resource has no kind [mapping-schema]"#,
-                "p.yml:8:7: error: selector of resource #1 has no query [mapping-schema]\n  hint: Ocean requires one; write query: 'true' to keep every record",
+                #"p.yml:2:5: error: resources[0] has no selector, which is required [required]"#,
+                #"p.yml:6:11: error: resources[0].port.entity.mappings has no blueprint, which is required [required]"# + "\n  hint: a literal blueprint is written as a jq string: '\"myBlueprint\"'",
+                #"p.yml:6:11: error: resources[0].port.entity.mappings has no identifier, which is required [required]"#,
+                #"p.yml:7:5: error: resources[1] has no kind, which is required [required]"#,
+                "p.yml:8:7: error: resources[1].selector has no query, which is required [required]\n  hint: Ocean requires one; write query: 'true' to keep every record",
             ]
         }
+    }
+
+    @Test func wrongTypesAreErrorsNamingThePath() {
+        #expect {
+            _ = try PortAppConfig.parse("""
+            enableMergeEntity: "yes"
+            resources:
+              - kind: issue
+                enableDelete: 'false'
+                selector: {query: 'true'}
+                port: {entity: {mappings: [{identifier: .key}]}}
+            """, file: "p.yml")
+        } throws: { error in
+            let messages = ((error as? Diagnostics)?.items ?? []).map(\.description)
+            return messages == [
+                #"p.yml:1:20: error: enableMergeEntity must be true or false, found a string [type]"#,
+                #"p.yml:4:19: error: resources[0].enableDelete must be true or false, found a string [type]"#,
+                #"p.yml:6:31: error: resources[0].port.entity.mappings must be a mapping, found a sequence [type]"#,
+            ]
+        }
+    }
+
+    @Test func anEmptyDocumentOrNullResourcesIsAnEmptyConfiguration() throws {
+        #expect(try PortAppConfig.parse("", file: "p.yml").resources.isEmpty)
+        let config = try PortAppConfig.parse("resources:\n", file: "p.yml")
+        #expect(config.resources.isEmpty && config.warnings.isEmpty)
+    }
+
+    @Test func repeatedKeysAndIntegrationSelectorFieldsAreAccepted() throws {
+        let config = try PortAppConfig.parse("""
+        resources:
+          - kind: issue
+            selector: {query: 'true', jql: 'project = A', jql: 'project = B'}
+            port: {entity: {mappings: {identifier: .key, blueprint: '"b"'}}}
+        """, file: "p.yml")
+        // The last value wins, as in PyYAML; the repetition is reported, not fatal.
+        #expect(config.warnings.map(\.description) == [
+            #"p.yml:3:45: warning: resources[0].selector.jql appears twice; the last one is used [duplicate-key]"#,
+        ])
+        #expect(config.resources[0].selector.field("jql") == #""project = B""#)
     }
 
     @Test func unknownKeysAreWarningsWithASuggestion() throws {
@@ -90,7 +130,7 @@ import TideCore
         """, file: "p.yml")
         #expect(config.warnings.map(\.description) == [
             #"p.yml:1:1: warning: unknown key "deleteDependentEntitys" is ignored (did you mean "deleteDependentEntities"?) [unknown-key]"#,
-            #"p.yml:7:56: warning: unknown mapping field "titel" is ignored (did you mean "title"?) [unknown-key]"#,
+            #"p.yml:7:56: warning: unknown key "titel" in resources[0].port.entity.mappings is ignored (did you mean "title"?) [unknown-key]"#,
         ])
     }
 

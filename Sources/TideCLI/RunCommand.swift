@@ -1,0 +1,185 @@
+import ArgumentParser
+import Foundation
+import Logging
+import TideCatalog
+import TideCore
+import TideEngine
+import TideIntegration
+import TideMapping
+import TideModel
+import TideTesting
+
+/// `tide run DIR`: a full resync of one integration into the embedded catalog.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Resync an integration: fetch every kind its mapping names, map, write, then delete what is gone.",
+        discussion: """
+        Configuration comes from --config name=value, then the environment as Ocean reads it
+        (OCEAN__INTEGRATION__CONFIG__JIRA_HOST for jiraHost), then --config-file.
+
+        Nothing is deleted when any kind failed or any item had an error, or when deleting would
+        remove more than the mapping's entityDeletionThreshold of what this installation owns.
+        Exit status: 0 when the resync completed, 1 when it had errors, 2 for unusable input.
+        """
+    )
+
+    @Argument(help: ArgumentHelp("The integration directory (with integration.yml).", valueName: "DIR"))
+    var directory: String
+
+    @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("A configuration value; repeatable.", valueName: "name=value"))
+    var config: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("A YAML or JSON file of configuration values.", valueName: "FILE"))
+    var configFile: String?
+
+    @Option(name: .long, help: ArgumentHelp("The embedded catalog file.", valueName: "PATH"))
+    var catalog: String = Catalog.defaultRelativePath
+
+    @Option(name: .long, help: ArgumentHelp("A port-app-config.yml to use instead of the integration's default.", valueName: "FILE"))
+    var mapping: String?
+
+    @Flag(name: .long, help: "Print the entities as JSON lines instead of writing them; delete nothing.")
+    var dryRun = false
+
+    @Flag(name: .long, help: "Serve the integration's recorded responses (DIR/fixtures) on loopback and run against them, offline.")
+    var replay = false
+
+    @Option(name: .long, help: ArgumentHelp("Log lines as text or json.", valueName: "FORMAT"))
+    var logFormat: LogFormat = .text
+
+    func run() async throws {
+        let secrets = SecretBox()
+        TideLogging.bootstrap(format: logFormat, secrets: secrets)
+        let logger = Logger(label: "tide.run")
+
+        var integration: Integration
+        do { integration = try Integration.load(directory: directory) } catch {
+            Terminal.error(error.description)
+            throw ExitCode(2)
+        }
+        for warning in integration.warnings { Terminal.error(warning.description) }
+
+        var server: FixtureServer?
+        var configFile = self.configFile
+        if replay {
+            let fixtures = (directory as NSString).appendingPathComponent("fixtures")
+            do {
+                let file = try FixtureFile.load(contentsOf: (fixtures as NSString).appendingPathComponent("fixtures.yml"))
+                let started = try await FixtureServer.start(file.fixtures)
+                server = started
+                integration.http.baseURL = TemplateSource(started.baseURL)
+                let replayConfig = (fixtures as NSString).appendingPathComponent("config.yml")
+                if configFile == nil, FileManager.default.fileExists(atPath: replayConfig) { configFile = replayConfig }
+                logger.info("replaying \(fixtures) from \(started.baseURL)")
+            } catch {
+                Terminal.error("cannot replay \(fixtures): \(error)")
+                throw ExitCode(2)
+            }
+        }
+        defer { if let server { Task { await server.stop() } } }
+
+        let resolved: ResolvedConfiguration
+        do {
+            resolved = try ConfigurationResolver(overrides: try parsedOverrides(), file: configFile).resolve(for: integration)
+        } catch let error as Diagnostics {
+            Terminal.error(error.description)
+            throw ExitCode(2)
+        }
+        secrets.set(resolved.secrets)
+
+        let portAppConfig: PortAppConfig
+        if let mapping {
+            do { portAppConfig = try PortAppConfig.load(contentsOf: mapping) } catch {
+                Terminal.error(error.description)
+                throw ExitCode(2)
+            }
+        } else if let defaultMapping = integration.defaultMapping {
+            portAppConfig = defaultMapping
+        } else {
+            Terminal.error("\(directory) has no .port/resources/port-app-config.yml; pass --mapping FILE")
+            throw ExitCode(2)
+        }
+        guard !portAppConfig.resources.isEmpty else {
+            Terminal.error("the mapping has no resources, so there is nothing to resync (Ocean skips an empty mapping too)")
+            return
+        }
+
+        let environment = ProcessInfo.processInfo.environment
+        let type = environment["OCEAN__INTEGRATION__TYPE"] ?? integration.name
+        let datasource = Datasource(integrationType: type, integrationVersion: integration.version,
+                                    installationIdentifier: environment["OCEAN__INTEGRATION__IDENTIFIER"] ?? "my-\(type)-integration")
+        let sink: any EntitySink
+        if dryRun {
+            sink = DryRunSink(output: OutputBuffer(descriptor: STDOUT_FILENO), secrets: resolved.secrets)
+        } else {
+            do {
+                let folder = (catalog as NSString).deletingLastPathComponent
+                if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+                sink = CatalogSink(catalog: try Catalog(path: catalog), datasource: datasource)
+            } catch {
+                Terminal.error("\(error)")
+                throw ExitCode(2)
+            }
+        }
+
+        let observer = ProgressDisplay(interactive: isatty(STDERR_FILENO) == 1 && logFormat == .text)
+        let resync = Resync(integration: integration, mapping: portAppConfig, configuration: resolved, sink: sink,
+                            mappingOptions: MappingOptions(allowEnvironment: Environment.oceanAllowsJQEnvironment),
+                            dryRun: dryRun)
+        let summary: ResyncSummary
+        do { summary = try await resync.run(observer: observer) } catch {
+            Terminal.error(secrets.redact("resync failed: \(error)"))
+            throw ExitCode(1)
+        }
+        (sink as? DryRunSink)?.flush()
+        Terminal.error(secrets.redact(SummaryTable.render(summary, catalog: dryRun ? nil : catalog)))
+        if !summary.succeeded { throw ExitCode(1) }
+    }
+
+    func parsedOverrides() throws -> [String: String] {
+        var values: [String: String] = [:]
+        for pair in config {
+            guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
+                throw ValidationError("--config takes name=value, got \"\(pair)\"")
+            }
+            values[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+        }
+        return values
+    }
+}
+
+enum LogFormat: String, ExpressibleByArgument, Sendable { case text, json }
+
+/// `--dry-run`'s sink: entities go to standard output as JSON lines, secrets masked; nothing is
+/// stored, so nothing is stale.
+final class DryRunSink: EntitySink, @unchecked Sendable {
+    private let output: OutputBuffer
+    private let secrets: [String]
+    private let lock = NSLock()
+
+    init(output: OutputBuffer, secrets: [String]) {
+        self.output = output
+        self.secrets = secrets.filter { !$0.isEmpty }
+    }
+
+    func prepare(blueprints: [Blueprint]) async throws {}
+
+    func upsert(_ entities: [Entity], options: WriteOptions) async throws -> [UpsertResult] {
+        lock.withLock {
+            for entity in entities {
+                var line = entity.jsonText()
+                for secret in secrets { line = line.replacingOccurrences(of: secret, with: "***") }
+                output.writeLine(line)
+            }
+        }
+        return entities.enumerated().map {
+            UpsertResult(index: $0.offset, blueprint: $0.element.blueprint, identifier: $0.element.identifierString, outcome: .created)
+        }
+    }
+
+    func flush() { lock.withLock { output.flush() } }
+    func staleEntities(resyncStart: Date) async throws -> StaleEntities { StaleEntities(keys: [], ownedBefore: 0) }
+    func relationTargets(among candidates: [EntityKey], writtenSince resyncStart: Date) async throws -> Set<EntityKey> { [] }
+    func delete(_ keys: [EntityKey], deleteDependents: Bool) async throws -> Int { 0 }
+}

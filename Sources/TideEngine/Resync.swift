@@ -1,0 +1,189 @@
+import Foundation
+import TideCore
+import TideFetch
+import TideHTTP
+import TideIntegration
+import TideJQ
+import TideMapping
+import TideModel
+
+/// How one resource of the mapping fared.
+public struct KindProgress: Sendable {
+    /// `issue[0]`: the kind and the resource's index in the mapping.
+    public var label: String
+    public var pages = 0
+    public var records = 0
+    public var entities = 0
+    /// Entities the sink refused (with Port's or the catalog's reason).
+    public var writeFailures = 0
+    public var report = MappingReport()
+    /// Why the kind stopped early, when it did.
+    public var failure: String?
+    public var started: ContinuousClock.Instant
+    public var elapsed: Duration = .zero
+
+    public init(label: String, started: ContinuousClock.Instant = .now) {
+        self.label = label
+        self.started = started
+    }
+
+    /// Item errors or a failed fetch: either makes the resync's state incomplete.
+    public var hasErrors: Bool { failure != nil || report.errorCount > 0 }
+}
+
+/// What reconciliation did.
+public enum Reconciliation: Sendable, Equatable {
+    case deleted(count: Int, protected: Int)
+    /// Nothing owned was left unwritten.
+    case nothingStale
+    /// Some kind failed or some items had errors: deleting could lose data that is still there.
+    case skippedAfterErrors
+    /// Deleting would remove more than `entityDeletionThreshold` of what the installation owned.
+    case skippedOverThreshold(stale: Int, owned: Int, threshold: Double)
+    /// `--dry-run`: nothing was written, so nothing is deleted.
+    case dryRun
+}
+
+public struct ResyncSummary: Sendable {
+    public var kinds: [KindProgress]
+    public var reconciliation: Reconciliation
+    public var elapsed: Duration
+    /// True when every kind completed without errors.
+    public var succeeded: Bool { !kinds.contains { $0.hasErrors } }
+}
+
+/// Receives progress as a resync runs (the terminal display, logs).
+public protocol ResyncObserver: Sendable {
+    func kindStarted(_ progress: KindProgress)
+    func pageWritten(_ progress: KindProgress)
+    func kindFinished(_ progress: KindProgress)
+    func note(_ message: String)
+}
+
+/// One full resync: for each resource in mapping order, fetch pages, map them, write each page to
+/// the sink as it arrives; then delete what this installation owns that the resync did not write,
+/// unless anything failed or the deletion rate is over the threshold.
+public struct Resync {
+    public let integration: Integration
+    public let mapping: PortAppConfig
+    public let configuration: ResolvedConfiguration
+    public let sink: any EntitySink
+    public let mappingOptions: MappingOptions
+    public let dryRun: Bool
+
+    public init(integration: Integration, mapping: PortAppConfig, configuration: ResolvedConfiguration,
+                sink: any EntitySink, mappingOptions: MappingOptions = MappingOptions(), dryRun: Bool = false) {
+        self.integration = integration
+        self.mapping = mapping
+        self.configuration = configuration
+        self.sink = sink
+        self.mappingOptions = mappingOptions
+        self.dryRun = dryRun
+    }
+
+    public func run(observer: any ResyncObserver) async throws -> ResyncSummary {
+        let clock = ContinuousClock()
+        let started = clock.now
+        // Whole seconds are not enough: the catalog stores milliseconds, and a page written in the
+        // same millisecond as the start must count as written by this resync.
+        let resyncStart = Date()
+        try await sink.prepare(blueprints: integration.blueprints)
+
+        let client = HTTPClient(configuration: .init(for: integration, secrets: configuration.secrets))
+        let fetched: Result<[KindProgress], any Error>
+        do { fetched = .success(try await syncAll(client: client, observer: observer)) } catch { fetched = .failure(error) }
+        // libcurl's handles are released before returning, whatever happened.
+        await client.shutdown()
+        let kinds = try fetched.get()
+
+        let reconciliation: Reconciliation
+        if dryRun {
+            reconciliation = .dryRun
+        } else if kinds.contains(where: \.hasErrors) {
+            reconciliation = .skippedAfterErrors
+        } else {
+            reconciliation = try await reconcile(since: resyncStart)
+        }
+        return ResyncSummary(kinds: kinds, reconciliation: reconciliation, elapsed: clock.now - started)
+    }
+
+    /// Every resource in mapping order, one after the other (as Ocean does).
+    func syncAll(client: HTTPClient, observer: any ResyncObserver) async throws -> [KindProgress] {
+        let clock = ContinuousClock()
+        let session = try FetchSession(integration: integration, config: configuration, client: client)
+        var kinds: [KindProgress] = []
+        let writeOptions = WriteOptions(merge: mapping.enableMergeEntity,
+                                        createMissingRelatedEntities: mapping.createMissingRelatedEntities)
+        for resource in mapping.resources {
+            var progress = KindProgress(label: "\(resource.kind)[\(resource.index)]", started: clock.now)
+            observer.kindStarted(progress)
+            await sync(resource, session: session, options: writeOptions, progress: &progress, observer: observer)
+            progress.elapsed = clock.now - progress.started
+            observer.kindFinished(progress)
+            kinds.append(progress)
+        }
+        return kinds
+    }
+
+    /// Fetches, maps and writes one resource, page by page. Errors end the kind, not the resync.
+    func sync(_ resource: ResourceConfig, session: FetchSession, options: WriteOptions,
+              progress: inout KindProgress, observer: any ResyncObserver) async {
+        guard integration.kind(resource.kind) != nil else {
+            let known = integration.kinds.map(\.name)
+            let suggestion = DidYouMean.closest(to: resource.kind, in: known).map { " (did you mean \"\($0)\"?)" } ?? ""
+            progress.failure = "the mapping names kind \"\(resource.kind)\", which \(integration.name) does not define\(suggestion)"
+            return
+        }
+        let mapper = ResourceMapper(resource: resource, options: mappingOptions)
+        let fetcher: KindFetcher
+        do {
+            fetcher = try KindFetcher(session: session, kind: resource.kind,
+                                      selector: Dictionary(resource.selector.fields.map { ($0.name, $0.json) }) { $1 })
+        } catch {
+            progress.failure = error.description
+            return
+        }
+        do {
+            while let page = try await fetcher.next() {
+                progress.pages += 1
+                progress.records += page.records.count
+                var entities: [Entity] = []
+                for record in page.records {
+                    mapper.map(record: record, report: &progress.report) { outcome in
+                        if case .entity(let entity, true) = outcome { entities.append(entity) }
+                    }
+                }
+                if !entities.isEmpty {
+                    let results = try await sink.upsert(entities, options: options)
+                    for result in results where !result.succeeded {
+                        progress.writeFailures += 1
+                        if progress.writeFailures <= 5 {
+                            observer.note("\(progress.label): \(result.blueprint)/\(result.identifier ?? "?") was not written: \(result.failureReason ?? "")")
+                        }
+                    }
+                    progress.entities += results.filter(\.succeeded).count
+                }
+                observer.pageWritten(progress)
+            }
+        } catch let error as FetchError {
+            progress.failure = error.description
+        } catch {
+            progress.failure = "\(error)"
+        }
+    }
+
+    func reconcile(since resyncStart: Date) async throws -> Reconciliation {
+        let stale = try await sink.staleEntities(resyncStart: resyncStart)
+        guard !stale.keys.isEmpty else { return .nothingStale }
+        let rate = Double(stale.keys.count) / Double(max(stale.ownedBefore, stale.keys.count))
+        guard rate <= mapping.entityDeletionThreshold else {
+            return .skippedOverThreshold(stale: stale.keys.count, owned: stale.ownedBefore, threshold: mapping.entityDeletionThreshold)
+        }
+        // Ocean keeps stale entities that kept entities still point at when Port may create them.
+        let protected = mapping.createMissingRelatedEntities
+            ? try await sink.relationTargets(among: stale.keys, writtenSince: resyncStart) : []
+        let doomed = stale.keys.filter { !protected.contains($0) }
+        let deleted = doomed.isEmpty ? 0 : try await sink.delete(doomed, deleteDependents: mapping.deleteDependentEntities)
+        return .deleted(count: deleted, protected: protected.count)
+    }
+}

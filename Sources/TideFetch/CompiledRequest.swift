@@ -1,0 +1,200 @@
+import TideCore
+import TideHTTP
+import TideIntegration
+import TideJQ
+import TideMapping
+
+/// Compiles templates and jq expressions, collecting every failure with its position so one
+/// load reports them all.
+struct Compiler {
+    var diagnostics: [Diagnostic] = []
+
+    mutating func template(_ source: TemplateSource) -> CompiledTemplate? {
+        do { return try CompiledTemplate(source) } catch {
+            diagnostics.append(error)
+            return nil
+        }
+    }
+
+    mutating func templates(_ pairs: [(name: String, value: TemplateSource)]) -> [(name: String, value: CompiledTemplate)] {
+        pairs.compactMap { pair in template(pair.value).map { (pair.name, $0) } }
+    }
+
+    /// `what` names the field in messages, e.g. `pagination.cursor of kind "issue"`.
+    mutating func program(_ expression: JQExpression, what: String, seesResponse: Bool = false) -> JQProgram? {
+        // The user's expression sees the body as `.`; `$headers` and `$page` are bound around it.
+        // It starts on the prefix's line, so libjq's line numbers stay the user's.
+        let text = seesResponse
+            ? ".headers as $headers | .page as $page | .body | (\(expression.source)\n)"
+            : expression.source
+        do { return try JQProgram(text) } catch {
+            diagnostics.append(Diagnostic(at: expression.location, "\(what): jq \"\(expression.source)\" does not compile: \(error.message)",
+                                          rule: "jq-compile"))
+            return nil
+        }
+    }
+
+    mutating func body(_ template: JSONTemplate) -> CompiledJSON? {
+        switch template {
+        case .literal(let text):
+            do { return .literal(try JSON(parsing: text)) } catch {
+                diagnostics.append(Diagnostic(at: nil, "body value \(text) is not JSON: \(error.message)", rule: "template"))
+                return nil
+            }
+        case .string(let source):
+            return self.template(source).map(CompiledJSON.template)
+        case .array(let items):
+            return .array(items.compactMap { body($0) })
+        case .object(let pairs):
+            return .object(pairs.compactMap { pair in body(pair.value).map { (pair.key, $0) } })
+        }
+    }
+
+    func finish() throws(Diagnostics) {
+        if diagnostics.contains(where: { $0.severity == .error }) { throw Diagnostics(diagnostics) }
+    }
+}
+
+/// A request body whose strings are compiled templates.
+indirect enum CompiledJSON {
+    case literal(JSON)
+    case template(CompiledTemplate)
+    case array([CompiledJSON])
+    case object([(key: String, value: CompiledJSON)])
+
+    /// The body for `context`; nil when it renders null. Object keys whose value renders null are
+    /// left out; array elements stay (dropping them would shift positions).
+    func render(_ context: JSON) throws(TemplateError) -> JSON? {
+        switch self {
+        case .literal(let value):
+            return value
+        case .template(let template):
+            return try template.render(context)
+        case .array(let items):
+            var values: [JSON] = []
+            for item in items { values.append(try item.render(context) ?? .null) }
+            return JSON(array: values)
+        case .object(let pairs):
+            var members: [(String, JSON)] = []
+            for pair in pairs {
+                if let value = try pair.value.render(context) { members.append((pair.key, value)) }
+            }
+            return JSON(orderedObject: members)
+        }
+    }
+}
+
+/// A request rendered from templates, before pagination parameters and auth are added.
+struct RenderedRequest {
+    var method: HTTPMethod
+    /// Absolute URL without the rendered query.
+    var url: String
+    var query: [(name: String, value: String)]
+    var headers: HTTPHeaders
+    var body: JSON?
+    /// Form fields, when the body is `application/x-www-form-urlencoded` (login only).
+    var form: [(name: String, value: String)]?
+    var retryable: Bool?
+
+    /// Sets a pagination parameter, replacing one the kind set under the same name.
+    mutating func set(_ name: String, to value: JSON, inBody: Bool) {
+        if inBody {
+            body = (body ?? JSON(orderedObject: [])).setting(name, to: value)
+        } else {
+            query.removeAll { $0.name == name }
+            query.append((name, value.stringValue ?? value.serialized()))
+        }
+    }
+
+    /// The request to send. Content-Type is added for a body unless a header set it.
+    func httpRequest() -> HTTPRequest {
+        var headers = headers
+        var bytes: [UInt8]?
+        if let form {
+            bytes = Array(form.map { URLText.encodeComponent($0.name) + "=" + URLText.encodeComponent($0.value) }
+                .joined(separator: "&").utf8)
+            if !headers.contains("Content-Type") { headers.add("Content-Type", "application/x-www-form-urlencoded") }
+        } else if let body {
+            bytes = Array(body.serialized().utf8)
+            if !headers.contains("Content-Type") { headers.add("Content-Type", "application/json") }
+        }
+        return HTTPRequest(method: method, url: URLText.appendingQuery(url, query), headers: headers, body: bytes,
+                           retryable: retryable)
+    }
+}
+
+/// The templates of one request definition (plus `http.baseUrl` and `http.headers`), compiled.
+/// Not thread-safe: it owns jq programs.
+final class CompiledRequest {
+    let method: HTTPMethod
+    let baseURL: CompiledTemplate?
+    let url: CompiledTemplate?
+    let path: CompiledTemplate?
+    let query: [(name: String, value: CompiledTemplate)]
+    /// `http.headers` first, then the request's own, which replace same-named ones.
+    let headers: [(name: String, value: CompiledTemplate)]
+    let body: CompiledJSON?
+    let form: [(name: String, value: CompiledTemplate)]?
+    let retryable: Bool?
+
+    init(_ definition: RequestDefinition, http: HTTPSettings, form: [(name: String, value: TemplateSource)]? = nil,
+         compiler: inout Compiler) {
+        method = HTTPMethod(definition.method)
+        baseURL = definition.url == nil ? compiler.template(http.baseURL) : nil
+        url = definition.url.flatMap { compiler.template($0) }
+        path = definition.path.flatMap { compiler.template($0) }
+        query = compiler.templates(definition.query)
+        headers = compiler.templates(http.headers) + compiler.templates(definition.headers)
+        body = definition.body.flatMap { compiler.body($0) }
+        self.form = form.flatMap { $0.isEmpty ? nil : compiler.templates($0) }
+        retryable = definition.retryable
+    }
+
+    func render(_ context: JSON) throws(FetchError) -> RenderedRequest {
+        do {
+            let address: String
+            if let url {
+                address = try url.renderString(context) ?? ""
+            } else {
+                let base = try baseURL?.renderString(context) ?? ""
+                address = URLText.join(base, try path?.renderString(context) ?? "")
+            }
+            guard URLText.isAbsolute(address) else {
+                throw FetchError(.invalidRequest, message: "the request URL \"\(address)\" is not absolute",
+                                 hint: "set http.baseUrl (or the request's url) to an address starting with https:// or http://; is a configuration value missing?")
+            }
+            var renderedQuery: [(name: String, value: String)] = []
+            for item in query {
+                if let value = try item.value.renderString(context) { renderedQuery.append((item.name, value)) }
+            }
+            var renderedHeaders = HTTPHeaders()
+            for item in headers {
+                let value = try item.value.renderString(context)
+                // A later (request-level) header replaces an earlier (http-level) one; null removes it.
+                renderedHeaders.set(item.name, value)
+                if let value, value.contains(where: { $0 == "\r" || $0 == "\n" }) {
+                    throw FetchError(.invalidRequest, message: "header \"\(item.name)\" renders to a value with a line break",
+                                     hint: "headers must be one line; check the template of \(item.name)")
+                }
+            }
+            var renderedForm: [(name: String, value: String)]?
+            if let form {
+                var fields: [(name: String, value: String)] = []
+                for item in form {
+                    if let value = try item.value.renderString(context) { fields.append((item.name, value)) }
+                }
+                renderedForm = fields
+            }
+            return RenderedRequest(method: method, url: URLText.normalize(address), query: renderedQuery,
+                                   headers: renderedHeaders, body: try body?.render(context), form: renderedForm,
+                                   retryable: retryable)
+        } catch let error as TemplateError {
+            throw FetchError(.evaluation, message: error.description,
+                             hint: "check the template against the configuration and selector values")
+        } catch let error as FetchError {
+            throw error
+        } catch {
+            throw FetchError(.evaluation, message: String(describing: error))
+        }
+    }
+}

@@ -1,0 +1,511 @@
+import Foundation
+import TideCore
+import TideHTTP
+import TideIntegration
+import TideJQ
+import TideMapping
+
+/// One page of records of a kind, as the API returned it.
+///
+/// Holds libjq values: use it in the task that fetched it (do not send it to another task).
+public struct FetchedPage {
+    /// The page's records, parsed once, ready for mapping.
+    public let records: [JSON]
+    /// 1-based page number within its pagination run (which restarts for each parent record).
+    public let number: Int
+    /// The parent record this page belongs to, for a kind with `parent:`.
+    public let parent: JSON?
+    /// `METHOD URL` of the request that returned the page, with secrets redacted (for logs).
+    public let request: String
+}
+
+/// Fetches the pages of one kind, one request per `next()` call, for one resource's selector.
+///
+/// Pull-based so that memory stays bounded by one page (plus, for a kind with a parent, one page
+/// of parent records): nothing is read ahead and nothing accumulates. Not `Sendable`: it owns
+/// compiled jq programs and libjq values, so use it from a single task (sequential use across
+/// suspension points is fine). Several fetchers may share one `FetchSession` from different tasks.
+///
+/// After an error, or once the last page has been returned, `next()` returns nil.
+public final class KindFetcher {
+    public let kind: String
+    let session: FetchSession
+    let program: KindProgram
+    let context: JSON
+    let parentFetcher: KindFetcher?
+
+    private var parentRecords: [JSON] = []
+    private var parentIndex = 0
+    private var run: PaginationRun?
+    private var finished = false
+    /// For a kind without a parent: its single run has begun.
+    private var startedRun = false
+
+    /// - Parameter selector: the resource's selector values, each as JSON text; they overlay the
+    ///   kind's `selector` defaults. Keys the kind does not declare are passed through (Port's
+    ///   selectors carry `query` for the mapping).
+    public init(session: FetchSession, kind: String, selector: [String: String] = [:]) throws(Diagnostics) {
+        guard let definition = session.integration.kind(kind) else {
+            let names = session.integration.kinds.map(\.name)
+            let suggestion = DidYouMean.closest(to: kind, in: names).map { " (did you mean \"\($0)\"?)" } ?? ""
+            throw Diagnostics([Diagnostic(at: nil, "kind \"\(kind)\" is not defined by integration \"\(session.integration.name)\"\(suggestion)",
+                                          rule: "unknown-kind", hint: "its kinds are: \(names.joined(separator: ", "))")])
+        }
+        self.kind = kind
+        self.session = session
+        var compiler = Compiler()
+        let program = KindProgram(definition, integration: session.integration, compiler: &compiler)
+        try compiler.finish()
+        guard let program else { throw Diagnostics(compiler.diagnostics) }
+        self.program = program
+
+        var diagnostics: [Diagnostic] = []
+        var members: [(String, JSON)] = []
+        func parse(_ text: String, _ name: String, _ location: SourceLocation?) -> JSON {
+            do { return try JSON(parsing: text) } catch {
+                diagnostics.append(Diagnostic(at: location, "selector value \"\(name)\" of kind \"\(kind)\" is not JSON text: \(error.message)",
+                                              rule: "selector"))
+                return .null
+            }
+        }
+        for field in definition.selector {
+            let value = selector[field.name].map { parse($0, field.name, nil) }
+                ?? field.defaultValue.map { parse($0, field.name, field.location) } ?? .null
+            members.append((field.name, value))
+        }
+        let declared = Set(definition.selector.map(\.name))
+        for name in selector.keys.sorted() where !declared.contains(name) {
+            members.append((name, parse(selector[name]!, name, nil)))
+        }
+        if !diagnostics.isEmpty { throw Diagnostics(diagnostics) }
+        let config: JSON
+        do { config = try JSON(parsing: session.configText) } catch {
+            throw Diagnostics([Diagnostic(at: nil, "configuration: \(error.message)", rule: "config")])
+        }
+        context = JSON(object: ["config": config, "selector": JSON(orderedObject: members)])
+
+        // The parent kind is read with its own defaults, as the format says.
+        parentFetcher = try definition.parent.map { parent throws(Diagnostics) in
+            try KindFetcher(session: session, kind: parent)
+        }
+    }
+
+    /// The next page, or nil when the kind has no more. Sends at most one request of this kind
+    /// (plus, for a kind with a parent, the parent's requests when a new parent page is needed).
+    public func next() async throws(FetchError) -> FetchedPage? {
+        while !finished {
+            if var current = run {
+                if current.finished {
+                    run = nil
+                    continue
+                }
+                do {
+                    let page = try await fetchPage(&current)
+                    run = current
+                    return page
+                } catch {
+                    finished = true
+                    run = nil
+                    throw error
+                }
+            }
+            guard let parentFetcher else {
+                if !startedRun {
+                    startedRun = true
+                    run = PaginationRun(program: program, parent: nil)
+                    continue
+                }
+                finished = true
+                break
+            }
+            if parentIndex < parentRecords.count {
+                run = PaginationRun(program: program, parent: parentRecords[parentIndex])
+                parentIndex += 1
+                continue
+            }
+            do {
+                guard let page = try await parentFetcher.next() else {
+                    finished = true
+                    parentRecords = []
+                    break
+                }
+                parentRecords = page.records
+                parentIndex = 0
+            } catch {
+                finished = true
+                var error = error
+                if error.whileFetchingParentsOf == nil { error.whileFetchingParentsOf = kind }
+                throw error
+            }
+        }
+        return nil
+    }
+
+    // MARK: One page
+
+    private func fetchPage(_ run: inout PaginationRun) async throws(FetchError) -> FetchedPage {
+        let number = run.pagesRead + 1
+        var requestLine: String?
+        func fail(_ error: FetchError) -> FetchError {
+            var error = error
+            error.kind = kind
+            error.page = number
+            if error.request == nil { error.request = requestLine }
+            error.parentRecord = run.parentExcerpt
+            return error.redacted(with: session.redactor)
+        }
+
+        if let maxPages = program.definition.pagination.maxPages, run.pagesRead >= maxPages {
+            throw fail(FetchError(.tooManyPages, message: "there are more than \(maxPages) pages (pagination.maxPages)",
+                                  hint: "raise pagination.maxPages, or narrow the selector so fewer records match"))
+        }
+
+        // Build the request.
+        let pageState = run.pageState(program.strategy)
+        let context = self.context.setting("parent", to: run.parent ?? .null).setting("page", to: pageState)
+        var rendered: RenderedRequest
+        do { rendered = try program.request.render(context) } catch { throw fail(error) }
+        switch program.strategy {
+        case .offset(let offsetParam, let limitParam, let limit, _, let inBody, _):
+            rendered.set(offsetParam, to: JSON(run.offset), inBody: inBody)
+            rendered.set(limitParam, to: JSON(limit), inBody: inBody)
+        case .page(let pageParam, let sizeParam, let size, _, let inBody, _):
+            rendered.set(pageParam, to: JSON(run.pageNumber), inBody: inBody)
+            rendered.set(sizeParam, to: JSON(size), inBody: inBody)
+        case .cursor(_, let param, let inBody):
+            if let cursor = run.cursor { rendered.set(param, to: cursor, inBody: inBody) }
+        case .nextURL, .linkHeader:
+            // The API's URL is used as it is: its query already says which page.
+            if let next = run.nextURL {
+                rendered.url = next
+                rendered.query = []
+            }
+        case .none:
+            break
+        }
+        let origin = URLText.origin(rendered.url)
+        if run.origin == nil { run.origin = origin }
+        // Credentials go only to the API's own origin, never to a host a next link points at.
+        let sendCredentials = origin == run.origin
+        if sendCredentials {
+            switch session.auth {
+            case .header(let name, let value):
+                if !rendered.headers.contains(name) { rendered.headers.add(name, value) }
+            case .query(let name, let value):
+                if !URLText.hasQueryParameter(rendered.url, named: name), !rendered.query.contains(where: { $0.name == name }) {
+                    rendered.query.append((name, value))
+                }
+            case .none, .login:
+                break
+            }
+        }
+        var request = rendered.httpRequest()
+        requestLine = "\(request.method) \(request.url)"
+        if program.tracksURLs { run.seen.insert(request.url) }
+
+        // Send it, logging in first and once more on a 401 for a login scheme.
+        var login: LoginAuth?
+        if sendCredentials, case .login(let scheme) = session.auth { login = scheme }
+        let response: HTTPResponse
+        do { response = try await send(&request, login: login) } catch { throw fail(error) }
+
+        // Read it.
+        let body: JSON
+        if response.body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
+            body = .null  // 204 or an empty body: no records
+        } else {
+            let parsed = response.body.withUnsafeBufferPointer { bytes in
+                Result { () throws(JSONParseError) -> JSON in try JSON(parsing: bytes) }
+            }
+            switch parsed {
+            case .success(let value): body = value
+            case .failure(let error):
+                let type = response.headers["Content-Type"].map { " (Content-Type: \($0))" } ?? ""
+                throw fail(FetchError(.malformedJSON, status: response.status,
+                                      message: "the response\(type) is not valid JSON: \(error.message)",
+                                      bodyExcerpt: Self.excerpt(response.text, limit: 200),
+                                      hint: "check the request's URL and that the API is asked for JSON (an Accept: application/json header)"))
+            }
+        }
+        let records: [JSON]
+        do { records = try program.records(of: body) } catch { throw fail(error) }
+
+        // Decide whether there is a next page.
+        let input = JSON(object: ["body": body, "headers": Self.headersObject(response.headers), "page": pageState])
+        let base = response.url.isEmpty ? request.url : response.url
+        do { try advance(&run, records: records.count, input: input, response: response, base: base) } catch { throw fail(error) }
+        run.pagesRead = number
+        return FetchedPage(records: records, number: number, parent: run.parent,
+                           request: "\(request.method) \(session.redactor.redactURL(request.url))")
+    }
+
+    /// Sends `request`; for a login scheme, with the current credential, and after a 401 once more
+    /// with a renewed one (a renewal another task already made is used as it is).
+    private func send(_ request: inout HTTPRequest, login: LoginAuth?) async throws(FetchError) -> HTTPResponse {
+        var credential: LoginCoordinator.Credential?
+        if let login {
+            switch await session.loginCredential(login) {
+            case .success(let fresh): credential = fresh
+            case .failure(let error): throw error
+            }
+            request.headers.set("Authorization", credential?.header)
+        }
+        var renewed = false
+        while true {
+            do {
+                return try await session.client.send(request)
+            } catch {
+                if let login, !renewed, error.kind == .status, error.status == 401 {
+                    renewed = true
+                    switch await session.loginCredential(login, replacing: credential) {
+                    case .success(let fresh): credential = fresh
+                    case .failure(let loginError): throw loginError
+                    }
+                    request.headers.set("Authorization", credential?.header)
+                    continue
+                }
+                throw FetchError(.http, status: error.status, message: error.description,
+                                 hint: FetchError.hint(for: error, credentialFields: session.credentialFields), httpError: error)
+            }
+        }
+    }
+
+    /// Moves `run` to its next page, or marks it finished.
+    private func advance(_ run: inout PaginationRun, records: Int, input: JSON, response: HTTPResponse, base: String) throws(FetchError) {
+        // An empty page always ends, whatever the API says about more: it guards against loops.
+        if records == 0 {
+            run.finished = true
+            return
+        }
+        if let stop = program.stop, Self.isTrue(try evaluate(stop, input, field: "pagination.stop")) {
+            run.finished = true
+            return
+        }
+        switch program.strategy {
+        case .none:
+            run.finished = true
+        case .offset(_, _, let limit, _, _, let total):
+            run.offset += limit
+            if records < limit {
+                run.finished = true
+            } else if let total, let count = try number(evaluate(total, input, field: "pagination.total"), field: "pagination.total"),
+                      Double(run.offset) >= count {
+                run.finished = true
+            }
+        case .page(_, _, let size, _, _, let total):
+            run.pageNumber += 1
+            if records < size {
+                run.finished = true
+            } else if let total, let count = try number(evaluate(total, input, field: "pagination.total"), field: "pagination.total"),
+                      Double(run.pagesRead + 1) >= count {
+                run.finished = true
+            }
+        case .cursor(let cursorProgram, _, _):
+            guard let cursor = try evaluate(cursorProgram, input, field: "pagination.cursor"), !cursor.isNull,
+                  cursor.stringValue != "" else {
+                run.finished = true
+                return
+            }
+            let key = cursor.serialized()
+            guard run.seen.insert(key).inserted else {
+                throw FetchError(.repeatedCursor, message: "the API returned the cursor \(Self.excerpt(key, limit: 80)) a second time, so pagination would loop",
+                                 hint: "check pagination.cursor and that pagination.param is sent where the API reads it (in: query or body)")
+            }
+            run.cursor = cursor
+        case .nextURL(let nextProgram):
+            let value = try evaluate(nextProgram, input, field: "pagination.next")
+            guard let value, !value.isNull, value.stringValue != "" else {
+                run.finished = true
+                return
+            }
+            guard let text = value.stringValue else {
+                throw FetchError(.evaluation, message: "pagination.next gave \(Self.excerpt(value.serialized(), limit: 80)), not a URL string")
+            }
+            try follow(text, from: base, run: &run)
+        case .linkHeader(let rel):
+            let wanted = rel.lowercased()
+            let links = WebLink.parse(response.headers.values(for: "Link"))
+            guard let link = links.first(where: { $0.relations.contains(wanted) }), !link.target.isEmpty else {
+                run.finished = true
+                return
+            }
+            try follow(link.target, from: base, run: &run)
+        }
+    }
+
+    private func follow(_ reference: String, from base: String, run: inout PaginationRun) throws(FetchError) {
+        let resolved = URLText.resolve(reference, against: base)
+        guard URLText.isAbsolute(resolved) else {
+            throw FetchError(.evaluation, message: "the next page's URL \"\(reference)\" cannot be resolved against \(base)")
+        }
+        guard !run.seen.contains(resolved) else {
+            throw FetchError(.repeatedURL, message: "the API pointed to \(resolved) as the next page, which was already read, so pagination would loop",
+                             hint: "check the pagination's next expression (or Link rel) against the API's responses")
+        }
+        run.nextURL = resolved
+    }
+
+    private func evaluate(_ program: JQProgram, _ input: JSON, field: String) throws(FetchError) -> JSON? {
+        do { return try program.first(input) } catch {
+            throw FetchError(.evaluation, message: "\(field) failed on the response: \(error.description)",
+                             hint: "check \(field) of kind \"\(kind)\" against the API's response")
+        }
+    }
+
+    private func number(_ value: JSON?, field: String) throws(FetchError) -> Double? {
+        guard let value, !value.isNull else { return nil }
+        if let number = value.numberValue ?? value.stringValue.flatMap(Double.init) { return number }
+        throw FetchError(.evaluation, message: "\(field) gave \(Self.excerpt(value.serialized(), limit: 80)), not a number")
+    }
+
+    /// jq's truth: everything but false and null.
+    static func isTrue(_ value: JSON?) -> Bool {
+        guard let value, !value.isNull else { return false }
+        return value.boolValue != false
+    }
+
+    /// Response headers as `$headers`: lower-case names; repeated fields joined with ", " (RFC 9110 §5.3).
+    static func headersObject(_ headers: HTTPHeaders) -> JSON {
+        var order: [String] = []
+        var values: [String: [String]] = [:]
+        for field in headers {
+            let name = field.name.lowercased()
+            if values[name] == nil { order.append(name) }
+            values[name, default: []].append(field.value)
+        }
+        return JSON(orderedObject: order.map { ($0, JSON(values[$0]!.joined(separator: ", "))) })
+    }
+
+    static func excerpt(_ text: String, limit: Int) -> String {
+        let flat = text.replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "\r", with: " ")
+        return flat.count <= limit ? flat : String(flat.prefix(limit)) + "…"
+    }
+}
+
+/// The state of one pagination run: one kind, for one parent record (or none).
+struct PaginationRun {
+    let parent: JSON?
+    /// A short excerpt of the parent record for error messages.
+    let parentExcerpt: String?
+    var offset = 0
+    var pageNumber = 1
+    var cursor: JSON?
+    /// The URL of the next request, for nextUrl and linkHeader.
+    var nextURL: String?
+    /// Origin of the run's first request; credentials are sent only there.
+    var origin: String?
+    var pagesRead = 0
+    var finished = false
+    /// Cursors received and URLs requested, to stop a loop. Grows with pages, not records.
+    var seen: Set<String> = []
+
+    init(program: KindProgram, parent: JSON?) {
+        self.parent = parent
+        parentExcerpt = parent.map { KindFetcher.excerpt($0.serialized(), limit: 120) }
+        switch program.strategy {
+        case .offset(_, _, _, let start, _, _): offset = start
+        case .page(_, _, _, let start, _, _): pageNumber = start
+        default: break
+        }
+    }
+
+    /// `.page` for templates and `$page` for pagination expressions.
+    func pageState(_ strategy: KindProgram.Strategy) -> JSON {
+        var offset = JSON.null, page = JSON.null, cursor = JSON.null, limit = JSON.null, size = JSON.null
+        switch strategy {
+        case .offset(_, _, let pageLimit, _, _, _):
+            offset = JSON(self.offset)
+            limit = JSON(pageLimit)
+        case .page(_, _, let pageSize, _, _, _):
+            page = JSON(pageNumber)
+            size = JSON(pageSize)
+        case .cursor:
+            cursor = self.cursor ?? .null
+        default:
+            break
+        }
+        return JSON(object: ["offset": offset, "page": page, "cursor": cursor, "limit": limit, "size": size])
+    }
+}
+
+/// A kind's request, records and pagination, compiled. Not thread-safe (it owns jq programs).
+final class KindProgram {
+    enum Strategy {
+        case none
+        case offset(offsetParam: String, limitParam: String, limit: Int, start: Int, inBody: Bool, total: JQProgram?)
+        case page(pageParam: String, sizeParam: String, size: Int, start: Int, inBody: Bool, total: JQProgram?)
+        case cursor(JQProgram, param: String, inBody: Bool)
+        case nextURL(JQProgram)
+        case linkHeader(rel: String)
+    }
+
+    let definition: KindDefinition
+    let request: CompiledRequest
+    let recordsProgram: JQProgram
+    let strategy: Strategy
+    let stop: JQProgram?
+
+    /// nil when something does not compile (the compiler has the diagnostics).
+    init?(_ kind: KindDefinition, integration: Integration, compiler: inout Compiler) {
+        let before = compiler.diagnostics.count
+        let name = "kind \"\(kind.name)\""
+        definition = kind
+        request = CompiledRequest(kind.request, http: integration.http, compiler: &compiler)
+        let records = compiler.program(kind.records, what: "records of \(name)")
+        stop = kind.pagination.stop.flatMap { compiler.program($0, what: "pagination.stop of \(name)", seesResponse: true) }
+        func response(_ expression: JQExpression?, _ field: String) -> JQProgram? {
+            expression.flatMap { compiler.program($0, what: "pagination.\(field) of \(name)", seesResponse: true) }
+        }
+        var strategy: Strategy?
+        switch kind.pagination.strategy {
+        case .none:
+            strategy = Strategy.none
+        case .offset(let offsetParam, let limitParam, let limit, let start, let inBody, let total):
+            strategy = .offset(offsetParam: offsetParam, limitParam: limitParam, limit: limit, start: start, inBody: inBody,
+                               total: response(total, "total"))
+        case .page(let pageParam, let sizeParam, let size, let start, let inBody, let total):
+            strategy = .page(pageParam: pageParam, sizeParam: sizeParam, size: size, start: start, inBody: inBody,
+                             total: response(total, "total"))
+        case .cursor(let cursor, let param, let inBody):
+            strategy = response(cursor, "cursor").map { .cursor($0, param: param, inBody: inBody) }
+        case .nextURL(let next):
+            strategy = response(next, "next").map { .nextURL($0) }
+        case .linkHeader(let rel):
+            strategy = .linkHeader(rel: rel)
+        }
+        guard compiler.diagnostics.count == before, let records, let strategy else { return nil }
+        recordsProgram = records
+        self.strategy = strategy
+    }
+
+    /// Whether requested URLs are remembered to catch a next link that loops.
+    var tracksURLs: Bool {
+        switch strategy {
+        case .nextURL, .linkHeader: true
+        default: false
+        }
+    }
+
+    /// `records` over a response body: an array gives its elements, an object one record, null none.
+    /// An expression with several outputs (`.values[]`) contributes each in turn, by the same rule.
+    func records(of body: JSON) throws(FetchError) -> [JSON] {
+        let outputs: [JSON]
+        do { outputs = try recordsProgram.all(body) } catch {
+            throw FetchError(.evaluation, message: "records \"\(definition.records.source)\" failed on the response: \(error.description)",
+                             hint: "check records of kind \"\(definition.name)\" against the API's response")
+        }
+        var records: [JSON] = []
+        for output in outputs {
+            switch output.kind {
+            case .array: records += output.arrayElements
+            case .object: records.append(output)
+            case .null: break
+            default:
+                throw FetchError(.unexpectedRecords,
+                                 message: "records \"\(definition.records.source)\" gave \(KindFetcher.excerpt(output.serialized(), limit: 80)), which is not an array, an object or null",
+                                 hint: "point records of kind \"\(definition.name)\" at the array of records in the response (for example .values)")
+            }
+        }
+        return records
+    }
+}

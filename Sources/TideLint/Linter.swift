@@ -1,0 +1,183 @@
+import Foundation
+import TideCore
+import TideModel
+import TideYAML
+
+/// `tide lint`: every finding about integrations that can be known without the network, each
+/// with its file, line and column, sorted. Nothing stops at the first finding.
+public enum Linter {
+    /// A path that cannot be linted (missing, or not something Tide reads): a usage error, which
+    /// the command reports with exit status 2.
+    public struct PathError: Error, Sendable, CustomStringConvertible {
+        public var message: String
+        public var description: String { message }
+    }
+
+    /// Lints each PATH: an integration directory, a file (`integration.yml`, a port-app-config),
+    /// or `DIR/...` for every integration below DIR. Paths are all checked before any linting.
+    public static func lint(paths: [String]) throws(PathError) -> [Diagnostic] {
+        var targets: [Target] = []
+        for path in paths {
+            for target in try resolve(path) where !targets.contains(target) { targets.append(target) }
+        }
+        var diagnostics: [Diagnostic] = []
+        for target in targets {
+            switch target {
+            case .integration(let directory):
+                diagnostics += lint(directory: directory)
+            case .integrationFile(let directory, let file):
+                diagnostics += lint(directory: directory).filter { $0.location?.file == file }
+            case .mapping(let directory, let file):
+                diagnostics += lint(directory: directory, mapping: file).filter { $0.location?.file == file }
+            case .loneMapping(let file):
+                diagnostics += lintLoneMapping(file)
+            }
+        }
+        return Array(Set(diagnostics)).sorted()
+    }
+
+    /// Lints one integration directory: integration.yml, its port-app-config (or `mapping` when
+    /// given, as `tide run --mapping` uses it) and blueprints.json. What `tide run` checks before
+    /// it starts: any `.error` means the run must not start.
+    public static func lint(directory: String, mapping: String? = nil) -> [Diagnostic] {
+        var diagnostics: [Diagnostic] = []
+        var facts: IntegrationFacts?
+        let integrationFile = ["integration.yml", "integration.yaml"].map { join(directory, $0) }
+            .first { FileManager.default.fileExists(atPath: $0) } ?? join(directory, "integration.yml")
+        if let (source, root) = read(integrationFile, into: &diagnostics) {
+            var linter = IntegrationLinter(source: source, root: root)
+            linter.run()
+            diagnostics += linter.diagnostics
+            facts = linter.facts
+        }
+        let resources = join(directory, ".port/resources")
+        var blueprints: [Blueprint]?
+        let blueprintsFile = join(resources, "blueprints.json")
+        if FileManager.default.fileExists(atPath: blueprintsFile) {
+            if let data = FileManager.default.contents(atPath: blueprintsFile) {
+                do { blueprints = try Blueprint.list(fromJSON: String(decoding: data, as: UTF8.self)) } catch {
+                    diagnostics.append(Diagnostic(at: SourceLocation(file: blueprintsFile, line: 1, column: 1), error.message,
+                                                  rule: LintRule.blueprints))
+                }
+            } else {
+                diagnostics.append(Diagnostic(at: nil, "cannot read \(blueprintsFile)", rule: LintRule.io))
+            }
+        }
+        let mappingFile = mapping ?? ["port-app-config.yml", "port-app-config.yaml"].map { join(resources, $0) }
+            .first { FileManager.default.fileExists(atPath: $0) }
+        if let mappingFile, let (source, root) = read(mappingFile, into: &diagnostics) {
+            var linter = MappingLinter(source: source, root: root, facts: facts, blueprints: blueprints)
+            linter.run()
+            diagnostics += linter.diagnostics
+        }
+        return Array(Set(diagnostics)).sorted()
+    }
+
+    /// A port-app-config outside any integration: its spec, Ocean quirks and jq only.
+    static func lintLoneMapping(_ file: String) -> [Diagnostic] {
+        var diagnostics: [Diagnostic] = []
+        if let (source, root) = read(file, into: &diagnostics) {
+            var linter = MappingLinter(source: source, root: root, facts: nil, blueprints: nil)
+            linter.run()
+            diagnostics += linter.diagnostics
+        }
+        return diagnostics
+    }
+
+    // MARK: - Paths
+
+    enum Target: Hashable {
+        case integration(String)
+        case integrationFile(directory: String, file: String)
+        case mapping(directory: String, file: String)
+        case loneMapping(String)
+    }
+
+    static func resolve(_ path: String) throws(PathError) -> [Target] {
+        if path == "..." || path.hasSuffix("/...") {
+            let base = path == "..." ? "." : String(path.dropLast(4))
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: base.isEmpty ? "/" : base, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw PathError(message: "\(path): no such directory")
+            }
+            let found = integrations(below: base.isEmpty ? "/" : base)
+            guard !found.isEmpty else { throw PathError(message: "\(path): no integration.yml below \(base)") }
+            return found.map(Target.integration)
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw PathError(message: "\(path): no such file or directory")
+        }
+        if isDirectory.boolValue {
+            guard isIntegration(path) else {
+                throw PathError(message: "\(path) has no integration.yml; to lint every integration below it, write \(join(path, "..."))")
+            }
+            return [.integration(path)]
+        }
+        let name = (path as NSString).lastPathComponent
+        let directory = (path as NSString).deletingLastPathComponent
+        if name == "integration.yml" || name == "integration.yaml" {
+            return [.integrationFile(directory: directory.isEmpty ? "." : directory, file: path)]
+        }
+        // A port-app-config in an integration's .port/resources is checked against that integration.
+        let owner = ((directory as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
+        if (directory as NSString).lastPathComponent == "resources",
+           ((directory as NSString).deletingLastPathComponent as NSString).lastPathComponent == ".port",
+           isIntegration(owner.isEmpty ? "." : owner) {
+            return [.mapping(directory: owner.isEmpty ? "." : owner, file: path)]
+        }
+        if name.hasPrefix("port-app-config.") || looksLikeMapping(path) { return [.loneMapping(path)] }
+        throw PathError(message: "\(path): not an integration.yml or a port-app-config (it has no resources:)")
+    }
+
+    static func isIntegration(_ directory: String) -> Bool {
+        ["integration.yml", "integration.yaml"].contains { FileManager.default.fileExists(atPath: join(directory, $0)) }
+    }
+
+    /// A YAML file with a top-level `resources` key is taken as a port-app-config.
+    static func looksLikeMapping(_ path: String) -> Bool {
+        guard let root = try? YAML.parse(contentsOf: path) else { return path.hasSuffix(".yml") || path.hasSuffix(".yaml") }
+        return root["resources"] != nil
+    }
+
+    /// Every directory below `base` (itself included) that holds an integration.yml, sorted;
+    /// hidden and build directories are not entered.
+    public static func integrations(below base: String) -> [String] {
+        var found: [String] = []
+        func walk(_ directory: String, depth: Int) {
+            if isIntegration(directory) { found.append(directory) }
+            guard depth < 16, let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+            for entry in entries.sorted() where !entry.hasPrefix(".") {
+                let path = join(directory, entry)
+                var isDirectory: ObjCBool = false
+                if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+                    walk(path, depth: depth + 1)
+                }
+            }
+        }
+        walk(base, depth: 0)
+        return found
+    }
+
+    static func join(_ directory: String, _ name: String) -> String {
+        // "." is left out so paths read as the user would write them (jira/integration.yml).
+        if directory.isEmpty || directory == "." { return name }
+        return directory.hasSuffix("/") ? directory + name : directory + "/" + name
+    }
+
+    /// The file's text (for positions inside scalars) and tree; a read or YAML error is reported.
+    static func read(_ file: String, into diagnostics: inout [Diagnostic]) -> (SourceText, YAMLNode)? {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            diagnostics.append(Diagnostic(at: nil, "cannot read \(file)", rule: LintRule.io))
+            return nil
+        }
+        let bytes = [UInt8](data)
+        do {
+            let root = try YAML.parse(bytes: bytes, file: file)
+            return (SourceText(file: file, bytes: bytes), root)
+        } catch {
+            diagnostics.append(error)
+            return nil
+        }
+    }
+}
