@@ -57,6 +57,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "tide", dependencies: ["TideCLI"]),
+        // Benchmarks: a loopback Jira stand-in that serves generated issues for resync figures.
+        .executableTarget(name: "tide-jira-standin", dependencies: ["TideTesting"], path: "Benchmarks/JiraStandIn"),
         // What tests (and later `tide test`) need to drive the real thing: the built binary, fixture servers.
         .target(name: "TideTesting", dependencies: [
             "TideYAML",

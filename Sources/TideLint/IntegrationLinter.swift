@@ -42,11 +42,13 @@ struct IntegrationLinter {
     let root: YAMLNode
     let facts: IntegrationFacts
     var diagnostics: [Diagnostic] = []
+    var batch: JQBatch
 
     init(source: SourceText, root: YAMLNode) {
         self.source = source
         self.root = root
         facts = IntegrationFacts(root: root)
+        batch = JQBatch(source: source)
     }
 
     mutating func run() {
@@ -55,6 +57,7 @@ struct IntegrationLinter {
         http()
         for kind in facts.kinds { self.kind(kind) }
         parents()
+        diagnostics += batch.check()
         // Extension point: webhooks. When integration.yml gains `webhooks`, check here that each
         // matcher compiles (`jq`), that templates reference declared configuration, and warn
         // (`webhook-unverified`) when a webhook has no signature verification.
@@ -222,20 +225,7 @@ struct IntegrationLinter {
         let text = scalar.text
         guard text.contains("{{") else { return }
         let pieces = JQScan.pieces(of: text)
-        do {
-            _ = try CompiledTemplate(TemplateSource(text, location: node.location))
-        } catch {
-            if error.rule == LintRule.jqCompile, let pieces {
-                // Place the failure at the expression that fails on its own.
-                let before = diagnostics.count
-                for piece in pieces {
-                    compile(piece.expression, node: node, offset: piece.offset, field: field, quote: true)
-                }
-                if diagnostics.count == before { diagnostics.append(error) }
-            } else {
-                diagnostics.append(Diagnostic(at: error.location, "\(field): \(error.message)", rule: error.rule))
-            }
-        }
+        batch.template(node: node, text: text, pieces: pieces, field: field)
         for piece in pieces ?? [] {
             references(in: node, offset: piece.offset, expression: piece.expression, field: field, selector: selector, inURL: inURL)
         }
@@ -269,51 +259,7 @@ struct IntegrationLinter {
     /// fetcher runs them.
     mutating func jq(_ node: YAMLNode?, field: String, seesResponse: Bool = false) {
         guard let node, let scalar = node.scalar, !(scalar.style == .plain && scalar.value == .null) else { return }
-        compile(scalar.text, node: node, offset: 0, field: field, seesResponse: seesResponse)
-    }
-
-    mutating func compile(_ expression: String, node: YAMLNode, offset: Int, field: String, seesResponse: Bool = false, quote: Bool = false) {
-        if let diagnostic = JQCheck.compile(expression, node: node, offset: offset, field: field, source: source,
-                                            seesResponse: seesResponse) {
-            diagnostics.append(diagnostic)
-        }
-    }
-}
-
-/// Compiling one jq expression and placing libjq's complaint where the user wrote it.
-enum JQCheck {
-    static func compile(_ expression: String, program: String? = nil, node: YAMLNode, offset: Int, field: String,
-                        source: SourceText, seesResponse: Bool = false) -> Diagnostic? {
-        let text = program ?? expression
-        // The binding prefix sits on the expression's first line, so libjq's line numbers stay the user's.
-        let wrapped = seesResponse ? "null as $headers | null as $page | (\(text)\n)" : text
-        do {
-            _ = try JQProgram(wrapped)
-            return nil
-        } catch {
-            var lineOffset = offset
-            if let line = error.line, line > 1 {
-                // Point at the line libjq blamed, inside a multi-line (block scalar) expression.
-                var seen = 1
-                for (index, scalar) in expression.unicodeScalars.enumerated() where scalar == "\n" {
-                    seen += 1
-                    if seen == line {
-                        lineOffset = offset + index + 1
-                        break
-                    }
-                }
-            }
-            let shown = expression.contains("\n") || expression.unicodeScalars.count > 60 ? "" : " \"\(expression)\""
-            return Diagnostic(at: source.location(of: node, offset: lineOffset),
-                              "\(field): jq\(shown) does not compile: \(clean(error.message))", rule: LintRule.jqCompile)
-        }
-    }
-
-    /// libjq's message without the position it counts from the program's start (the diagnostic's
-    /// location already says where, in the file's terms).
-    static func clean(_ message: String) -> String {
-        message.replacingOccurrences(of: #" at <top-level>, line \d+"#, with: "", options: .regularExpression)
-            .replacingOccurrences(of: #"at <top-level>, line \d+"#, with: "", options: .regularExpression)
+        batch.expression(scalar.text, node: node, field: field, seesResponse: seesResponse)
     }
 }
 

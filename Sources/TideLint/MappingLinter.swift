@@ -14,6 +14,15 @@ struct MappingLinter {
     /// nil when there is no blueprints.json to check against.
     let blueprints: [Blueprint]?
     var diagnostics: [Diagnostic] = []
+    var batch: JQBatch
+
+    init(source: SourceText, root: YAMLNode, facts: IntegrationFacts?, blueprints: [Blueprint]?) {
+        self.source = source
+        self.root = root
+        self.facts = facts
+        self.blueprints = blueprints
+        batch = JQBatch(source: source)
+    }
 
     /// Ocean's entity fields; keys outside these are ignored by the loader, so not checked.
     static let entityFields = ["identifier", "title", "blueprint", "icon", "team", "properties", "relations"]
@@ -23,6 +32,7 @@ struct MappingLinter {
         for (index, resource) in (root["resources"]?.items ?? []).enumerated() where resource.pairs != nil {
             self.resource(resource, path: "resources[\(index)]")
         }
+        diagnostics += batch.check()
     }
 
     mutating func resource(_ node: YAMLNode, path: String) {
@@ -79,10 +89,7 @@ struct MappingLinter {
     /// Compiles the program Ocean compiles: the text after its single-quote rewrite.
     mutating func expression(_ node: YAMLNode, field: String) {
         guard let scalar = node.scalar, !(scalar.style == .plain && scalar.value == .null) else { return }
-        if let diagnostic = JQCheck.compile(scalar.text, program: JQExpression(scalar.text).oceanProgram, node: node, offset: 0,
-                                            field: field, source: source) {
-            diagnostics.append(diagnostic)
-        }
+        batch.expression(scalar.text, program: JQExpression(scalar.text).oceanProgram, node: node, field: field)
     }
 
     /// A literal blueprint (`'"jiraIssue"'`) must be in blueprints.json, and the mapping must fit it.

@@ -28,10 +28,13 @@ extension PortAppConfig {
         // An empty file is an empty configuration (PyYAML gives None; Ocean's defaults apply).
         if let scalar = root.scalar, scalar.style == .plain, scalar.value == .null { return }
         var diagnostics = SpecValidator.validate(root, against: PortAppConfigSpec.root)
-        if diagnostics.contains(where: { $0.severity == .error }) { throw Diagnostics(diagnostics) }
+        // The builder reads what it can of an invalid tree too, so its Ocean warnings are
+        // reported alongside the errors rather than only once the errors are fixed.
         var builder = ConfigBuilder()
-        self = builder.build(root)
+        let config = builder.build(root)
         diagnostics += builder.diagnostics
+        if diagnostics.contains(where: { $0.severity == .error }) { throw Diagnostics(diagnostics) }
+        self = config
         warnings = Diagnostics(diagnostics).items
     }
 }
@@ -64,7 +67,8 @@ private struct ConfigBuilder {
     mutating func resource(_ node: YAMLNode, index: Int) -> ResourceConfig {
         let selectorNode = node["selector"]
         let queryNode = selectorNode?["query"]
-        let query = queryNode.map { expression($0, field: "selector.query") } ?? JQExpression("null")
+        let path = "resources[\(index)]"
+        let query = queryNode.map { expression($0, field: "\(path).selector.query") } ?? JQExpression("null")
         var fields: [(name: String, json: String, location: SourceLocation?)] = []
         for pair in lastWins(selectorNode?.pairs ?? []) where pair.key.scalar?.text != "query" {
             fields.append((pair.key.scalar?.text ?? "", pair.value.jsonText(), pair.value.location))
@@ -73,36 +77,37 @@ private struct ConfigBuilder {
         if case .bool(let flag)? = node["enableDelete"]?.value { enableDelete = flag }
         return ResourceConfig(kind: node["kind"]?.scalar?.text ?? "", index: index,
                               selector: Selector(query: query, fields: fields),
-                              port: port(node["port"]), enableDelete: enableDelete, location: node.location)
+                              port: port(node["port"], path: "\(path).port"), enableDelete: enableDelete, location: node.location)
     }
 
-    mutating func port(_ node: YAMLNode?) -> PortMapping {
+    mutating func port(_ node: YAMLNode?, path: String) -> PortMapping {
         let reader = SpecReader(node, PortAppConfigSpec.port)
         let mappingsNode = node?["entity"]?["mappings"]
         var fields: [(name: String, tree: MappingTree)] = []
         for name in Self.mappingKeys {
             guard let value = mappingsNode?[name] else { continue }
-            fields.append((name, tree(value, path: name)))
+            fields.append((name, tree(value, field: "\(path).entity.mappings.\(name)")))
         }
         var port = PortMapping(entity: EntityMapping(fields: fields))
-        if let itemsNode = node?["itemsToParse"] { port.itemsToParse = expression(itemsNode, field: "itemsToParse") }
+        if let itemsNode = node?["itemsToParse"] { port.itemsToParse = expression(itemsNode, field: "\(path).itemsToParse") }
         port.itemsToParseName = reader.string("itemsToParseName") ?? "item"
         port.itemsToParseTopLevelTransform = reader.bool("itemsToParseTopLevelTransform") ?? true
         return port
     }
 
     /// Any mapping value: strings are jq, objects and lists recurse (search queries, nested objects).
-    mutating func tree(_ node: YAMLNode, path: String) -> MappingTree {
+    /// `field` names the value in messages.
+    mutating func tree(_ node: YAMLNode, field: String) -> MappingTree {
         switch node.kind {
         case .mapping(let pairs):
             return .object(lastWins(pairs).map { pair in
                 let key = pair.key.scalar?.text ?? ""
-                return (key, tree(pair.value, path: path + "." + key))
+                return (key, tree(pair.value, field: field + "." + key))
             })
         case .sequence(let items):
-            return .array(items.enumerated().map { tree($0.element, path: "\(path)[\($0.offset)]") })
+            return .array(items.enumerated().map { tree($0.element, field: "\(field)[\($0.offset)]") })
         case .scalar:
-            return .expression(expression(node, field: path))
+            return .expression(expression(node, field: field))
         }
     }
 

@@ -79,6 +79,7 @@ public enum JSONSchemaExporter {
             // An empty value means "not set": allow null beside the type.
             var pairs: [(String, JSON)] = []
             if !field.description.isEmpty { pairs.append(("description", JSON(field.description))) }
+            if let text = field.defaultValue, let value = try? JSON(parsing: text) { pairs.append(("default", value)) }
             pairs.append(("anyOf", JSON(array: [node(field.type), JSON(orderedObject: [("type", JSON("null"))])])))
             return (field.name, JSON(orderedObject: pairs))
         }

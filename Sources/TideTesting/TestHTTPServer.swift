@@ -148,11 +148,12 @@ public final class TestHTTPServer: Sendable {
     private let channel: any Channel
     let state: ServerState
 
-    /// Starts listening on `host:port` (port 0 lets the OS choose).
-    public static func start(host: String = "127.0.0.1", port: Int = 0,
+    /// Starts listening on `host:port` (port 0 lets the OS choose). With `recordsRequests` false
+    /// the request log stays empty, so a long load run does not grow the server's memory.
+    public static func start(host: String = "127.0.0.1", port: Int = 0, recordsRequests: Bool = true,
                              handler: @escaping Handler) async throws -> TestHTTPServer
     {
-        let state = ServerState(handler: handler)
+        let state = ServerState(handler: handler, recordsRequests: recordsRequests)
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -223,6 +224,7 @@ final class TestLock<Value>: @unchecked Sendable {
 final class ServerState: Sendable {
     struct Snapshot {
         var requests: [RecordedRequest] = []
+        var received = 0
         var connections = 0
         var inFlight = 0
         var maxInFlight = 0
@@ -230,9 +232,13 @@ final class ServerState: Sendable {
     }
 
     let handler: TestHTTPServer.Handler
+    let recordsRequests: Bool
     private let data = TestLock(Snapshot())
 
-    init(handler: @escaping TestHTTPServer.Handler) { self.handler = handler }
+    init(handler: @escaping TestHTTPServer.Handler, recordsRequests: Bool = true) {
+        self.handler = handler
+        self.recordsRequests = recordsRequests
+    }
 
     var snapshot: Snapshot { data.withLock { $0 } }
 
@@ -253,8 +259,9 @@ final class ServerState: Sendable {
     func begin(_ request: RecordedRequest) -> RecordedRequest {
         data.withLock { state in
             var request = request
-            request.sequence = state.requests.count + 1
-            state.requests.append(request)
+            state.received += 1
+            request.sequence = state.received
+            if recordsRequests { state.requests.append(request) }
             state.inFlight += 1
             state.maxInFlight = max(state.maxInFlight, state.inFlight)
             return request

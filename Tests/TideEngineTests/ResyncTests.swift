@@ -60,7 +60,9 @@ struct ThingsIntegration {
     /// Serves `ids` two per page; `failAt` makes that 0-based page answer 500.
     static func server(_ ids: [String], owners: [String: String] = [:], failAt: Int? = nil) async throws -> FixtureServer {
         var fixtures: [Served] = []
-        let pages = stride(from: 0, to: max(ids.count, 1), by: 2).map { Array(ids[$0..<min($0 + 2, ids.count)]) }
+        var pages = stride(from: 0, to: ids.count, by: 2).map { Array(ids[$0..<min($0 + 2, ids.count)]) }
+        // A full last page makes the client ask for the next offset, which answers empty.
+        if ids.count % 2 == 0 { pages.append([]) }
         for (index, page) in pages.enumerated() {
             let values = page.map { id in
                 #"{"id": "\#(id)", "name": "Name \#(id)", "owner": \#(owners[id].map { "\"\($0)\"" } ?? "null")}"#

@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+import TideTesting
+
+/// `tide run` as a user runs it: the real binary against the Jira integration's recorded responses.
+@Suite struct RunCommandTests {
+    static let root = #filePath.replacingOccurrences(of: "/Tests/TideCLITests/RunCommandTests.swift", with: "")
+    static let jira = root + "/integrations/jira"
+
+    let folder: URL
+    init() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("tide-run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    var catalog: String { folder.appendingPathComponent("catalog.sqlite").path }
+
+    @Test func replayResyncsJiraIntoTheCatalog() async throws {
+        let result = try await TideProcess.run(["run", Self.jira, "--replay", "--catalog", catalog])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("Resync completed"))
+        let counts = try await TideProcess.run(["catalog", "blueprints", "--catalog", catalog, "--json"])
+        #expect(counts.status == 0)
+        for blueprint in ["jiraProject", "jiraUser", "jiraIssue"] { #expect(counts.stdout.contains(blueprint)) }
+        let issue = try await TideProcess.run(["catalog", "entities", "--blueprint", "jiraIssue", "--catalog", catalog])
+        #expect(issue.lines.count > 10)
+        #expect(issue.stdout.contains("port-ocean/jira/0.1.0/my-jira-integration/exporter"))
+
+        // A second, identical resync deletes nothing and keeps every entity.
+        let again = try await TideProcess.run(["run", Self.jira, "--replay", "--catalog", catalog])
+        #expect(again.status == 0)
+        #expect(again.stderr.contains("Nothing stale to delete."))
+    }
+
+    @Test func dryRunPrintsEntitiesWritesNothingAndHidesSecrets() async throws {
+        let secret = "tok-\(UUID().uuidString)"
+        let result = try await TideProcess.run(
+            ["run", Self.jira, "--replay", "--dry-run", "--catalog", catalog, "--log-format", "json",
+             "--config", "atlassianUserToken=\(secret)"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.lines.count > 50)
+        #expect(result.lines.allSatisfy { $0.hasPrefix("{\"identifier\":") })
+        #expect(!result.stdout.contains(secret) && !result.stderr.contains(secret))
+        #expect(!FileManager.default.fileExists(atPath: catalog))
+        #expect(result.stderr.contains("Dry run: nothing was written or deleted."))
+    }
+
+    @Test func aMissingRequiredSettingIsReportedBeforeAnyRequest() async throws {
+        let result = try await TideProcess.run(["run", Self.jira, "--catalog", catalog], environment: [
+            "OCEAN__INTEGRATION__CONFIG__JIRA_HOST": "https://127.0.0.1:9",
+        ])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("jira needs atlassianUserEmail, which is not set"))
+        #expect(result.stderr.contains("OCEAN__INTEGRATION__CONFIG__ATLASSIAN_USER_TOKEN"))
+        #expect(!FileManager.default.fileExists(atPath: catalog))
+    }
+
+    @Test func anUnreachableAPIFailsTheResyncNamesTheRequestAndDeletesNothing() async throws {
+        let secret = "tok-\(UUID().uuidString)"
+        let seeded = try await TideProcess.run(["run", Self.jira, "--replay", "--catalog", catalog])
+        #expect(seeded.status == 0)
+        // Port 9 (discard) is closed on loopback: every request fails to connect.
+        let result = try await TideProcess.run(["run", Self.jira, "--catalog", catalog,
+                                                "--config", "jiraHost=http://127.0.0.1:9",
+                                                "--config", "atlassianUserEmail=a@b.c", "--config", "atlassianUserToken=\(secret)"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("GET http://127.0.0.1:9/rest/api/3/project/search"), "\(result.stderr)")
+        #expect(result.stderr.contains("Deleted nothing: the resync had errors"))
+        #expect(!result.stderr.contains(secret))
+        let count = try await TideProcess.run(["catalog", "entities", "--blueprint", "jiraProject", "--catalog", catalog])
+        #expect(count.lines.count > 100)
+    }
+
+    @Test func anUnknownIntegrationDirectoryIsAnInputError() async throws {
+        let result = try await TideProcess.run(["run", folder.path + "/nope", "--catalog", catalog])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("integration.yml"))
+    }
+}
