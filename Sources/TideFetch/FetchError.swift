@@ -1,4 +1,5 @@
 import Foundation
+import TideCore
 import TideHTTP
 
 /// Why fetching a kind stopped. Every text field has been redacted with the session's secrets
@@ -133,11 +134,11 @@ public struct FetchError: Error, Sendable, CustomStringConvertible {
 /// Secrets known to a session: sensitive configuration values from the start, tokens as they are
 /// obtained. Read as a `Redactor` snapshot.
 final class SecretStore: Sendable {
-    private let state: Protected<(secrets: Set<String>, redactor: Redactor)>
+    private let state: Locked<(secrets: Set<String>, redactor: Redactor)>
 
     init(_ secrets: some Sequence<String>) {
         let set = Set(secrets.filter { !$0.isEmpty })
-        state = Protected((set, Redactor(secrets: set)))
+        state = Locked((set, Redactor(secrets: set)))
     }
 
     var redactor: Redactor { state.withLock { $0.redactor } }
@@ -152,14 +153,3 @@ final class SecretStore: Sendable {
     }
 }
 
-/// A lock around a value, for the little state a session shares between tasks.
-final class Protected<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-    init(_ value: Value) { self.value = value }
-    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
-    }
-}

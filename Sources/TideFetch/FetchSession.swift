@@ -280,7 +280,7 @@ final class LoginCoordinator: Sendable {
         var current: Credential?
         var pending: Task<Result<Credential, FetchError>, Never>?
     }
-    private let state = Protected(State())
+    private let state = Locked(State())
 
     func credential(replacing stale: Credential?,
                     login: @escaping @Sendable () async -> Result<Credential, FetchError>) async -> Result<Credential, FetchError> {

@@ -286,7 +286,9 @@ public final class KindFetcher {
             run.finished = true
         case .offset(_, _, let limit, _, _, let total):
             run.offset += limit
-            if records < limit {
+            // A short page means the end only when nothing better says so: APIs that cap the page
+            // size below `limit` would otherwise stop after one page.
+            if records < limit, program.stop == nil, total == nil {
                 run.finished = true
             } else if let total, let count = try number(evaluate(total, input, field: "pagination.total"), field: "pagination.total"),
                       Double(run.offset) >= count {
@@ -294,7 +296,7 @@ public final class KindFetcher {
             }
         case .page(_, _, let size, _, _, let total):
             run.pageNumber += 1
-            if records < size {
+            if records < size, program.stop == nil, total == nil {
                 run.finished = true
             } else if let total, let count = try number(evaluate(total, input, field: "pagination.total"), field: "pagination.total"),
                       Double(run.pagesRead + 1) >= count {

@@ -1,3 +1,4 @@
+import TideCore
 import CCurl
 import Foundation
 

@@ -1,17 +1,6 @@
 import Foundation
+import TideCore
 
-/// A lock around a value, for the few pieces of shared state that must be touched from both
-/// Swift tasks and the libcurl thread (where an actor hop is not possible).
-final class Locked<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-    init(_ value: Value) { self.value = value }
-    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
-    }
-}
 
 /// At most `limit` holders at once; the rest wait in FIFO order. Waiters that are cancelled leave
 /// the queue (and never take a slot).

@@ -121,7 +121,7 @@ public enum IntegrationSpec {
             FieldSpec("in", paginationPlace, default: "\"query\"", "Where the cursor goes."),
         ])),
         .init("nextUrl", ObjectSpec("The response gives the next page's URL.", fields: [
-            FieldSpec("next", jq, required: true, "jq giving the next URL (absolute, or relative to baseUrl); null or empty ends."),
+            FieldSpec("next", jq, required: true, "jq giving the next URL (absolute, or relative to the URL of the page that gave it); null or empty ends."),
         ])),
         .init("linkHeader", ObjectSpec("RFC 8288 Link header.", fields: [
             FieldSpec("rel", .string(), default: "\"next\"", "Relation to follow."),

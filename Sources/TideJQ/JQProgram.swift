@@ -49,15 +49,65 @@ public enum JQRuntimeError: Error, Sendable, Equatable, CustomStringConvertible 
 /// A compiled jq program. Compile once, run on many inputs.
 ///
 /// Not thread-safe (libjq's state is per program): give each thread its own program.
+///
+/// Two libjq 1.6 hazards shape this type. A program stopped before its last output while inside a
+/// `path(…)` expression aborts the process when it is restarted or torn down, so `first()` runs a
+/// variant that ends itself with `label`/`break` after one output. And a program halted by the
+/// watchdog may be in that state, so its libjq state is abandoned, never touched again, and a
+/// fresh one is compiled for the next input.
 public final class JQProgram {
+    private static let compileLock = Mutex(())
+
     public let source: String
     public let options: JQOptions
-    private let state: OpaquePointer
-    private let slot: WatchdogSlot
+    /// Runs every output (`all`); compiled at init so errors surface there.
+    private var complete: CompiledState?
+    /// Stops itself after the first output (`first`); compiled on first use.
+    private var firstOnly: CompiledState?
 
     public init(_ source: String, options: JQOptions = JQOptions()) throws(JQCompileError) {
         self.source = source
         self.options = options
+        complete = try Self.compile(source, options: options)
+    }
+
+    /// The first output, `nil` when there is none (Ocean's `.first()`).
+    public func first(_ input: JSON) throws(JQRuntimeError) -> JSON? {
+        if firstOnly == nil {
+            let wrapped = "label $__tide_first | (\n" + source + "\n) | ., break $__tide_first"
+            firstOnly = (try? Self.compile(wrapped, options: options)) ?? (try? Self.compile(source, options: options))
+        }
+        guard let state = firstOnly else { return nil }
+        do {
+            return try state.run(input, options: options) { outputs throws(JQRuntimeError) in try outputs.next() }
+        } catch {
+            if case .timeout = error { abandon(&firstOnly) }
+            throw error
+        }
+    }
+
+    /// Every output, or the first error.
+    public func all(_ input: JSON) throws(JQRuntimeError) -> [JSON] {
+        if complete == nil { complete = try? Self.compile(source, options: options) }
+        guard let state = complete else { return [] }
+        do {
+            return try state.run(input, options: options) { outputs throws(JQRuntimeError) in
+                var results: [JSON] = []
+                while let value = try outputs.next() { results.append(value) }
+                return results
+            }
+        } catch {
+            if case .timeout = error { abandon(&complete) }
+            throw error
+        }
+    }
+
+    private func abandon(_ state: inout CompiledState?) {
+        state?.abandon()
+        state = nil
+    }
+
+    static func compile(_ program: String, options: JQOptions) throws(JQCompileError) -> CompiledState {
         guard let state = jq_init() else {
             throw JQCompileError(message: "libjq could not allocate its state", line: nil)
         }
@@ -74,86 +124,18 @@ public final class JQProgram {
             }
         }, context)
         let prefix = JQPrelude.source + (options.allowEnvironment ? "" : JQPrelude.withoutEnvironment)
-        let compiled = jq_compile(state, prefix + source)
+        // libjq 1.6's compiler shares global state between threads (fixed in jq 1.7): concurrent
+        // jq_compile calls crash, so compiles are serialized process-wide.
+        let compiled = compileLock.withLock { _ in jq_compile(state, prefix + program) }
         jq_set_error_cb(state, nil, nil)
         if compiled == 0 {
             var state: OpaquePointer? = state
             jq_teardown(&state)
-            throw JQProgram.compileError(collector.messages, prefixLines: prefix.lineCount - 1)
+            throw compileError(collector.messages, prefixLines: prefix.lineCount - 1)
         }
         // Send `debug` output nowhere rather than to Tide's own stderr.
         jq_set_debug_cb(state, { _, message in jv_free(message) }, nil)
-        self.state = state
-        self.slot = WatchdogSlot(state: state, limit: options.timeout)
-        Watchdog.shared.register(slot)
-    }
-
-    deinit {
-        Watchdog.shared.unregister(slot)
-        slot.retire()
-        var state: OpaquePointer? = state
-        jq_teardown(&state)
-    }
-
-    /// The first output, `nil` when there is none (Ocean's `.first()`).
-    public func first(_ input: JSON) throws(JQRuntimeError) -> JSON? {
-        var outputs = start(input)
-        defer { outputs.finish() }
-        return try outputs.next()
-    }
-
-    /// Every output, or the first error.
-    public func all(_ input: JSON) throws(JQRuntimeError) -> [JSON] {
-        var outputs = start(input)
-        defer { outputs.finish() }
-        var results: [JSON] = []
-        while let value = try outputs.next() { results.append(value) }
-        return results
-    }
-
-    /// Runs the program and passes each output to `body` until it returns false.
-    public func forEach(_ input: JSON, _ body: (JSON) -> Bool) throws(JQRuntimeError) {
-        var outputs = start(input)
-        defer { outputs.finish() }
-        while let value = try outputs.next() {
-            if !body(value) { return }
-        }
-    }
-
-    private func start(_ input: JSON) -> Outputs {
-        slot.begin()
-        jq_start(state, input.retained(), 0)
-        return Outputs(program: self)
-    }
-
-    /// Pulls outputs from libjq; `finish()` must be called (the watchdog is armed until then).
-    private struct Outputs {
-        let program: JQProgram
-
-        mutating func next() throws(JQRuntimeError) -> JSON? {
-            let value = jq_next(program.state)
-            if jv_get_kind(value) != JV_KIND_INVALID { return JSON(owning: value) }
-            if program.slot.didTimeOut {
-                jv_free(value)
-                throw .timeout(program.options.timeout)
-            }
-            if jq_halted(program.state) != 0 {
-                jv_free(value)
-                let message = jq_get_error_message(program.state)
-                if jv_get_kind(message) == JV_KIND_INVALID {
-                    jv_free(message)
-                    return nil
-                }
-                let text = jv_get_kind(message) == JV_KIND_STRING
-                    ? JSON.contents(ofString: message) : JSON.dump(jv_copy(message), flags: 0)
-                jv_free(message)
-                throw .halted(text)
-            }
-            guard let message = JSON.consumeInvalidMessage(value) else { return nil }
-            throw .error(message)
-        }
-
-        func finish() { program.slot.end() }
+        return CompiledState(state: state, limit: options.timeout)
     }
 
     static func compileError(_ messages: [String], prefixLines: Int) -> JQCompileError {
@@ -175,6 +157,68 @@ public final class JQProgram {
             }
         let message = adjusted.isEmpty ? messages.joined(separator: "; ") : adjusted.joined(separator: "; ")
         return JQCompileError(message: message.isEmpty ? "jq program does not compile" : message, line: line)
+    }
+}
+
+/// One libjq state with its watchdog slot.
+final class CompiledState {
+    let state: OpaquePointer
+    let slot: WatchdogSlot
+    private var abandoned = false
+
+    init(state: OpaquePointer, limit: Duration) {
+        self.state = state
+        slot = WatchdogSlot(state: state, limit: limit)
+        Watchdog.shared.register(slot)
+    }
+
+    /// Never touch this state again (see `JQProgram`): it is left allocated on purpose.
+    func abandon() { abandoned = true }
+
+    deinit {
+        Watchdog.shared.unregister(slot)
+        slot.retire()
+        guard !abandoned else { return }
+        var state: OpaquePointer? = state
+        jq_teardown(&state)
+    }
+
+    /// Starts a run on `input`, lets `body` pull outputs, and disarms the watchdog afterwards.
+    func run<T>(_ input: JSON, options: JQOptions, _ body: (inout Outputs) throws(JQRuntimeError) -> T) throws(JQRuntimeError) -> T {
+        slot.begin()
+        defer { slot.end() }
+        jq_start(state, input.retained(), 0)
+        var outputs = Outputs(compiled: self, timeout: options.timeout)
+        return try body(&outputs)
+    }
+
+    /// Pulls outputs from libjq.
+    struct Outputs {
+        let compiled: CompiledState
+        let timeout: Duration
+
+        mutating func next() throws(JQRuntimeError) -> JSON? {
+            let value = jq_next(compiled.state)
+            if jv_get_kind(value) != JV_KIND_INVALID { return JSON(owning: value) }
+            if compiled.slot.didTimeOut {
+                jv_free(value)
+                throw .timeout(timeout)
+            }
+            if jq_halted(compiled.state) != 0 {
+                jv_free(value)
+                let message = jq_get_error_message(compiled.state)
+                if jv_get_kind(message) == JV_KIND_INVALID {
+                    jv_free(message)
+                    return nil
+                }
+                let text = jv_get_kind(message) == JV_KIND_STRING
+                    ? JSON.contents(ofString: message) : JSON.dump(jv_copy(message), flags: 0)
+                jv_free(message)
+                throw .halted(text)
+            }
+            guard let message = JSON.consumeInvalidMessage(value) else { return nil }
+            throw .error(message)
+        }
     }
 }
 

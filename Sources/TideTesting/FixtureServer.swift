@@ -1,3 +1,4 @@
+import TideCore
 import Foundation
 
 /// Which requests a fixture answers. Every field given must match; fields left empty match anything.
@@ -80,17 +81,17 @@ public final class FixtureServer: Sendable {
     }
 
     public let server: TestHTTPServer
-    private let book: TestLock<Book>
+    private let book: Locked<Book>
 
     public static func start(_ fixtures: [Fixture], host: String = "127.0.0.1", port: Int = 0) async throws -> FixtureServer {
-        let book = TestLock(Book(fixtures: fixtures, calls: Array(repeating: 0, count: fixtures.count)))
+        let book = Locked(Book(fixtures: fixtures, calls: Array(repeating: 0, count: fixtures.count)))
         let server = try await TestHTTPServer.start(host: host, port: port) { request in
             FixtureServer.answer(request, book: book)
         }
         return FixtureServer(server: server, book: book)
     }
 
-    private init(server: TestHTTPServer, book: TestLock<Book>) {
+    private init(server: TestHTTPServer, book: Locked<Book>) {
         self.server = server
         self.book = book
     }
@@ -126,7 +127,7 @@ public final class FixtureServer: Sendable {
 
     public func stop() async { await server.stop() }
 
-    private static func answer(_ request: RecordedRequest, book: TestLock<Book>) -> TestResponse {
+    private static func answer(_ request: RecordedRequest, book: Locked<Book>) -> TestResponse {
         book.withLock { book in
             for index in book.fixtures.indices where book.fixtures[index].match.matches(request) {
                 let fixture = book.fixtures[index]

@@ -1,4 +1,5 @@
 import Foundation
+import TideCore
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -208,17 +209,6 @@ public enum TestServerError: Error, Sendable {
     case noPort
 }
 
-/// A lock around a value (TideTesting does not depend on TideHTTP's internals).
-final class TestLock<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-    init(_ value: Value) { self.value = value }
-    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
-    }
-}
 
 /// The server's shared, lock-protected bookkeeping.
 final class ServerState: Sendable {
@@ -233,7 +223,7 @@ final class ServerState: Sendable {
 
     let handler: TestHTTPServer.Handler
     let recordsRequests: Bool
-    private let data = TestLock(Snapshot())
+    private let data = Locked(Snapshot())
 
     init(handler: @escaping TestHTTPServer.Handler, recordsRequests: Bool = true) {
         self.handler = handler

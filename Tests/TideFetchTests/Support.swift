@@ -7,18 +7,6 @@ import TideIntegration
 import TideJQ
 import TideTesting
 
-/// A lock-protected value shared between a server handler and a test.
-final class Shared<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-    init(_ value: Value) { self.value = value }
-    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
-    }
-    var current: Value { withLock { $0 } }
-}
 
 /// Writes `integration.yml` into a fresh temporary directory and loads it the way `tide` does.
 func loadIntegration(_ yaml: String) throws -> Integration {

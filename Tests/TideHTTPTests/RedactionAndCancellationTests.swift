@@ -1,3 +1,4 @@
+import TideCore
 import Foundation
 import Testing
 import TideHTTP
@@ -98,7 +99,7 @@ struct CancellationTests {
     }
 
     @Test func cancellingWhileQueuedOrBackingOff() async throws {
-        let gate = Shared(0)
+        let gate = Locked(0)
         var policy = RetryPolicy.fast
         policy.maxTotalWait = .seconds(60)  // so the 30 s Retry-After is honoured, not refused
         try await withServer(client: .init(maxConcurrentRequests: 1, retry: policy), handler: { request in

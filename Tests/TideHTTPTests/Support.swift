@@ -1,19 +1,8 @@
 import Foundation
+import TideCore
 import TideHTTP
 import TideTesting
 
-/// A lock-protected value for handler state shared between the server and a test.
-final class Shared<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-    init(_ value: Value) { self.value = value }
-    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
-    }
-    var current: Value { withLock { $0 } }
-}
 
 /// Runs `body` against a fresh loopback server and client, then shuts both down.
 func withServer<R>(
@@ -37,7 +26,7 @@ func withServer<R>(
 
 /// Answers the n-th request (0-based) with `responses[n]`, repeating the last.
 func sequence(_ responses: [TestResponse]) -> TestHTTPServer.Handler {
-    let count = Shared(0)
+    let count = Locked(0)
     return { _ in
         let index = count.withLock { n -> Int in defer { n += 1 }; return n }
         return responses[min(index, responses.count - 1)]

@@ -56,4 +56,39 @@ import Testing
         #expect(throws: JSONParseError.self) { try JSON(parsing: deep) }
         #expect(throws: JSONParseError.self) { try JSON(parsing: "\u{01}\u{ff}garbage") }
     }
+
+    @Test func stoppingInsideAPathGeneratorLeavesTheProgramReusable() throws {
+        // libjq 1.6 aborts (stack_restore: path_len == 0) when a program stopped after an output
+        // from inside path(...) is restarted; the prelude's `paths` collects its paths first.
+        let program = try JQProgram("paths")
+        let input = try JSON(parsing: #"{"a":[1,2],"b":3}"#)
+        for _ in 0..<3 { #expect(try program.first(input) == JSON(parsing: #"["a"]"#)) }
+    }
+
+    @Test func inputBuiltinsDoNotNeedACallback() throws {
+        // Without an input callback libjq 1.6 segfaults on `input`; the prelude answers as jq.py does.
+        #expect(throws: JQRuntimeError.error("break")) { try JQProgram("input").first(.null) }
+        #expect(try JQProgram("[inputs]").first(.null) == JSON(array: []))
+        #expect(try JQProgram("input_filename").first(.null)?.isNull == true)
+    }
+}
+
+/// libjq 1.6 aborts when a program stopped early inside `path(…)` is restarted; `first()` must
+/// never leave it there, and a timeout there must not bring the process down either.
+@Suite struct EarlyStopTests {
+    @Test func firstInsideAPathExpressionCanRunAgain() throws {
+        let program = try JQProgram("path(..)")
+        let input = try JSON(parsing: #"{"a": [1, {"b": 2}]}"#)
+        for _ in 0..<3 { #expect(try program.first(input)?.serialized() == "[]") }
+        #expect(try program.all(input).count == 5)
+    }
+
+    @Test func aTimeoutInsideAPathExpressionLeavesTheProgramUsable() throws {
+        let program = try JQProgram("if . == 0 then path(def f: f; f) else . end",
+                                    options: JQOptions(timeout: .milliseconds(100)))
+        #expect(throws: JQRuntimeError.timeout(.milliseconds(100))) { try program.first(JSON(0)) }
+        #expect(try program.first(JSON(3))?.numberValue == 3)
+        #expect(throws: JQRuntimeError.timeout(.milliseconds(100))) { try program.all(JSON(0)) }
+        #expect(try program.all(JSON(4)).map(\.numberValue) == [4])
+    }
 }

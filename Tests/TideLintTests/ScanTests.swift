@@ -21,8 +21,8 @@ import TideYAML
         let text = "a: \"x\\\"{{ .b }}\"\nc: |\n  line1\n  line2\n"
         let root = try YAML.parse(text, file: "f.yml")
         let source = SourceText(file: "f.yml", bytes: Array(text.utf8))
-        // The text of a is x"{{ .b }}: `.b` is its 5th character, column 12 in the source.
-        #expect(source.location(of: root["a"]!, offset: 5) == SourceLocation(file: "f.yml", line: 1, column: 12))
+        // The text of a is x"{{ .b }}: `.b` is at offset 5, column 11 in the source (after the escaped quote).
+        #expect(source.location(of: root["a"]!, offset: 5) == SourceLocation(file: "f.yml", line: 1, column: 11))
         #expect(source.location(of: root["c"]!, offset: 6) == SourceLocation(file: "f.yml", line: 4, column: 3))
     }
 }

@@ -113,7 +113,7 @@ import TideCore
         """, file: "p.yml")
         // The last value wins, as in PyYAML; the repetition is reported, not fatal.
         #expect(config.warnings.map(\.description) == [
-            #"p.yml:3:45: warning: resources[0].selector.jql appears twice; the last one is used [duplicate-key]"#,
+            #"p.yml:3:51: warning: resources[0].selector.jql appears twice; the last one is used [duplicate-key]"#,
         ])
         #expect(config.resources[0].selector.field("jql") == #""project = B""#)
     }
