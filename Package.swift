@@ -48,6 +48,8 @@ let package = Package(
         .target(name: "TideEngine", dependencies: ["TideCore", "TideJQ", "TideModel", "TideMapping", "TideIntegration", "TideFetch", "TideHTTP"]),
         // `tide lint`: every finding about an integration that can be known without the network.
         .target(name: "TideLint", dependencies: ["TideCore", "TideYAML", "TideJQ", "TideSpec", "TideModel", "TideMapping", "TideIntegration"]),
+        // Port's REST API as a sink, called exactly as Ocean calls it.
+        .target(name: "TidePort", dependencies: ["TideCore", "TideJQ", "TideModel", "TideMapping", "TideIntegration", "TideHTTP", "TideEngine"]),
         // The embedded catalog: a SQLite file with Port's entity semantics.
         .target(name: "TideCatalog", dependencies: ["TideCore", "TideJQ", "TideModel", "CSQLite"]),
         // The `tide` commands.
@@ -76,6 +78,7 @@ let package = Package(
         .testTarget(name: "TideFetchTests", dependencies: ["TideFetch", "TideIntegration", "TideHTTP", "TideJQ", "TideTesting"]),
         .testTarget(name: "TideEngineTests", dependencies: ["TideEngine", "TideCatalog", "TideIntegration", "TideMapping", "TideModel", "TideTesting"]),
         .testTarget(name: "TideLintTests", dependencies: ["TideLint", "TideIntegration", "TideSpec", "TideCore"], resources: [.copy("Corpus")]),
+        .testTarget(name: "TidePortTests", dependencies: ["TidePort", "TideEngine", "TideCatalog", "TideModel", "TideIntegration", "TideTesting"]),
         .testTarget(name: "TideIntegrationTests", dependencies: ["TideIntegration", "TideSpec", "TideYAML", "TideJQ"]),
     ]
 )
