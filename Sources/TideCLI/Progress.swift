@@ -135,7 +135,7 @@ enum SummaryTable {
         for kind in summary.kinds {
             if let failure = kind.failure { lines.append("✗ \(kind.label) failed: \(failure)") }
             if kind.report.errorCount > 0 || !kind.report.misconfigurations.isEmpty || kind.report.skippedCount > 0 {
-                lines.append(kind.report.humanText(title: "  \(kind.label) mapping"))
+                lines.append(kind.report.humanText(title: "  \(kind.label) mapping", indent: 2))
             }
         }
         switch summary.reconciliation {

@@ -5,6 +5,7 @@ import TideCatalog
 import TideCore
 import TideEngine
 import TideIntegration
+import TideLint
 import TideMapping
 import TideModel
 import TideTesting
@@ -58,7 +59,13 @@ struct RunCommand: AsyncParsableCommand {
             Terminal.error(error.description)
             throw ExitCode(2)
         }
-        for warning in integration.warnings { Terminal.error(warning.description) }
+        // Everything that can be known without the network is checked before the first request.
+        let findings = Linter.lint(directory: directory, mapping: mapping)
+        for finding in findings { Terminal.error(finding.description) }
+        if findings.contains(where: { $0.severity == .error }) {
+            Terminal.error("tide run: fix the errors above first (`tide lint \(directory)` lists them)")
+            throw ExitCode(2)
+        }
 
         var server: FixtureServer?
         var configFile = self.configFile

@@ -108,8 +108,15 @@ public struct MappingReport: Sendable {
 
     // MARK: Rendering
 
-    /// A report for people: counts first, then what to fix, most frequent first.
-    public func humanText(title: String) -> String {
+    /// A report for people: counts first, then what to fix, most frequent first; every line
+    /// after the first is indented by `indent` more spaces (to nest it under a table).
+    public func humanText(title: String, indent: Int = 0) -> String {
+        let lines = humanLines(title: title)
+        let pad = String(repeating: " ", count: indent)
+        return lines.enumerated().map { $0.offset == 0 ? $0.element : pad + $0.element }.joined(separator: "\n")
+    }
+
+    private func humanLines(title: String) -> [String] {
         var lines = ["\(title): \(records) record\(records == 1 ? "" : "s") → \(entities) entit\(entities == 1 ? "y" : "ies")"
             + " (\(filtered) filtered by the selector, \(skippedCount) skipped, \(errorCount) error\(errorCount == 1 ? "" : "s"))"]
         if !itemsToParseWarnings.isEmpty || items > records { lines.append("  \(items) items after itemsToParse") }
@@ -134,7 +141,7 @@ public struct MappingReport: Sendable {
                 lines += Self.sorted(entry.problems).map { "      ×\($0.value)  \($0.key)" }
             }
         }
-        return lines.joined(separator: "\n")
+        return lines
     }
 
     /// The same report as one JSON object, for tools.

@@ -127,12 +127,14 @@ struct RetryTests {
     }
 
     @Test func timeoutsAreRetriedForRetryableRequests() async throws {
-        try await withServer(handler: sequence([TestResponse(delay: .seconds(3)), .text("fast")])) { server, client in
+        try await withServer(handler: sequence([TestResponse(delay: .seconds(5)), .text("fast")])) { server, client in
             var request = HTTPRequest(url: server.url("/slow-then-fast"))
-            request.timeout = .milliseconds(300)
+            // Generous, so a loaded machine still answers the fast attempt in time.
+            request.timeout = .seconds(1)
             let response = try await client.send(request)
             #expect(response.text == "fast")
-            #expect(response.timing.attempts == 2)
+            #expect(response.timing.attempts >= 2)
+            #expect(server.requests.count == response.timing.attempts)
         }
     }
 
