@@ -37,6 +37,15 @@ import TideModel
         #expect(silent.report.errorCount == 1)
     }
 
+    @Test func aSimplePathSelectorThatRaisesIsStillAnItemErrorAndOthersMap() throws {
+        // Plain paths run unguarded for speed; a record on which one raises is mapped again guarded.
+        let mapped = try map(config(mappings: mappings + "\ntitle: .meta.name", query: "'.meta.keep'"),
+                             [#"{"id": "a", "meta": "text"}"#, #"{"id": "b", "meta": {"keep": true, "name": "B"}}"#])
+        #expect(mapped.errors.count == 1)
+        #expect(mapped.errors.first?.contains("failed: Cannot index string") == true, "\(mapped.errors)")
+        #expect(mapped.lines == [#"{"identifier":"b","title":"B","blueprint":"b"}"#])
+    }
+
     @Test func onlyTheFirstOutputCounts() throws {
         let mapped = try map(config(mappings: mappings, query: "'true, \"x\"'"), [#"{"id": "a"}"#])
         #expect(mapped.entities.count == 1)
