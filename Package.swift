@@ -54,7 +54,7 @@ let package = Package(
         .target(name: "TideCatalog", dependencies: ["TideCore", "TideJQ", "TideModel", "CSQLite"]),
         // The `tide` commands.
         .target(name: "TideCLI", dependencies: [
-            "TideCore", "TideYAML", "TideJQ", "TideModel", "TideMapping", "TideCatalog", "TideIntegration", "TideEngine", "TideLint", "TideTesting",
+            "TideCore", "TideYAML", "TideJQ", "TideModel", "TideMapping", "TideCatalog", "TideIntegration", "TideEngine", "TideLint", "TidePort", "TideTesting",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

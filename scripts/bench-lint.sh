@@ -2,12 +2,12 @@
 # Times `tide lint` over every shipped integration with a release build: the figure the lint
 # issue promises stays "well under a second". Prints the best and median of RUNS runs.
 #
-#   scripts/bench-lint.sh            # builds release into .build-lint-release, then times
+#   scripts/bench-lint.sh            # builds release (into .build), then times
 #   RUNS=50 scripts/bench-lint.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-20}
-SCRATCH=${SCRATCH:-.build-lint-release}
+SCRATCH=${SCRATCH:-.build}
 
 swift build -c release --product tide --scratch-path "$SCRATCH" >&2
 TIDE="$SCRATCH/release/tide"

@@ -8,6 +8,7 @@ import TideIntegration
 import TideLint
 import TideMapping
 import TideModel
+import TidePort
 import TideTesting
 
 /// `tide run DIR`: a full resync of one integration into the embedded catalog.
@@ -39,6 +40,9 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("A port-app-config.yml to use instead of the integration's default.", valueName: "FILE"))
     var mapping: String?
+
+    @Option(name: .long, help: ArgumentHelp("Where entities go: port or catalog (default: port when OCEAN__PORT__CLIENT_ID and OCEAN__PORT__CLIENT_SECRET are set, else catalog).", valueName: "SINK"))
+    var sink: SinkChoice?
 
     @Flag(name: .long, help: "Print the entities as JSON lines instead of writing them; delete nothing.")
     var dryRun = false
@@ -113,6 +117,11 @@ struct RunCommand: AsyncParsableCommand {
         }
 
         let environment = ProcessInfo.processInfo.environment
+        let observer = ProgressDisplay(interactive: isatty(STDERR_FILENO) == 1 && logFormat == .text)
+        if !dryRun, (sink ?? (PortSettings.hasCredentials(in: environment) ? .port : .catalog)) == .port {
+            try await runAgainstPort(integration: integration, configuration: resolved, secrets: secrets, observer: observer)
+            return
+        }
         let type = environment["OCEAN__INTEGRATION__TYPE"] ?? integration.name
         let datasource = Datasource(integrationType: type, integrationVersion: integration.version,
                                     installationIdentifier: environment["OCEAN__INTEGRATION__IDENTIFIER"] ?? "my-\(type)-integration")
@@ -130,7 +139,6 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
 
-        let observer = ProgressDisplay(interactive: isatty(STDERR_FILENO) == 1 && logFormat == .text)
         let resync = Resync(integration: integration, mapping: portAppConfig, configuration: resolved, sink: sink,
                             mappingOptions: MappingOptions(allowEnvironment: Environment.oceanAllowsJQEnvironment),
                             dryRun: dryRun)
@@ -142,6 +150,33 @@ struct RunCommand: AsyncParsableCommand {
         (sink as? DryRunSink)?.flush()
         Terminal.error(secrets.redact(SummaryTable.render(summary, catalog: dryRun ? nil : catalog)))
         if !summary.succeeded { throw ExitCode(1) }
+    }
+
+    /// Port as the sink, in Ocean's order: registration, blueprints, resync-state, the mapping
+    /// from Port (the file is only the default pushed on creation), the resync, the final state.
+    func runAgainstPort(integration: Integration, configuration: ResolvedConfiguration, secrets: SecretBox,
+                        observer: ProgressDisplay) async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let settings: PortSettings
+        do { settings = try PortSettings.fromEnvironment(environment, integration: integration) } catch {
+            Terminal.error(secrets.redact("\(error)"))
+            throw ExitCode(2)
+        }
+        secrets.set(configuration.secrets + [settings.credentials.clientSecret])
+        let run = PortRun(integration: integration, configuration: configuration, settings: settings,
+                          mappingOptions: MappingOptions(allowEnvironment: Environment.oceanAllowsJQEnvironment))
+        let outcome: PortRun.Outcome
+        do { outcome = try await run.run(observer: observer, reportAbortOnSignal: true) } catch {
+            Terminal.error(secrets.redact("resync against Port failed: \(error)"))
+            throw ExitCode(1)
+        }
+        switch outcome {
+        case .skippedEmptyMapping:
+            Terminal.error("Port holds an empty mapping for this integration, so there is nothing to resync (as Ocean skips it).")
+        case .finished(let summary):
+            Terminal.error(secrets.redact(SummaryTable.render(summary, catalog: nil)))
+            if !summary.succeeded { throw ExitCode(1) }
+        }
     }
 
     func parsedOverrides() throws -> [String: String] {
@@ -157,6 +192,7 @@ struct RunCommand: AsyncParsableCommand {
 }
 
 enum LogFormat: String, ExpressibleByArgument, Sendable { case text, json }
+enum SinkChoice: String, ExpressibleByArgument, Sendable { case port, catalog }
 
 /// `--dry-run`'s sink: entities go to standard output as JSON lines, secrets masked; nothing is
 /// stored, so nothing is stale.

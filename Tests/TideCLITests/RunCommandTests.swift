@@ -71,6 +71,26 @@ import TideTesting
         #expect(count.lines.count > 100)
     }
 
+    @Test func withPortCredentialsEntitiesGoToPortAsOceanSendsThem() async throws {
+        let port = try await PortStandIn.start()
+        let environment = [
+            "OCEAN__PORT__CLIENT_ID": port.options.clientID, "OCEAN__PORT__CLIENT_SECRET": port.options.clientSecret,
+            "OCEAN__PORT__BASE_URL": port.baseURL, "OCEAN__INTEGRATION__IDENTIFIER": "jira-test",
+        ]
+        let result = try await TideProcess.run(["run", Self.jira, "--replay", "--catalog", catalog], environment: environment)
+        let calls = port.calls
+        let issues = port.entities(blueprint: "jiraIssue")
+        await port.stop()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(!result.stderr.contains(port.options.clientSecret))
+        #expect(!FileManager.default.fileExists(atPath: catalog))
+        #expect(issues.count > 10)
+        #expect(issues.allSatisfy { $0.datasource == "port-ocean/jira/0.1.0/jira-test/exporter" })
+        #expect(calls.first == "POST /v1/auth/access_token")
+        #expect(calls.contains("PATCH /v1/integration/jira-test/resync-state"))
+        #expect(calls.contains { $0.hasPrefix("POST /v1/blueprints/jiraIssue/entities/bulk") })
+    }
+
     @Test func anUnknownIntegrationDirectoryIsAnInputError() async throws {
         let result = try await TideProcess.run(["run", folder.path + "/nope", "--catalog", catalog])
         #expect(result.status == 2)
