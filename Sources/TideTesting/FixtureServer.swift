@@ -161,29 +161,8 @@ public final class FixtureServer: Sendable {
     }
 }
 
-/// Just enough JSON for body matching, decoded with Foundation's decoder.
-enum JSONValue: Decodable, Hashable {
-    case null
-    case bool(Bool)
-    case number(Double)
-    case string(String)
-    case array([JSONValue])
-    case object([String: JSONValue])
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() { self = .null }
-        else if let value = try? container.decode(Bool.self) { self = .bool(value) }
-        else if let value = try? container.decode(Double.self) { self = .number(value) }
-        else if let value = try? container.decode(String.self) { self = .string(value) }
-        else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
-        else { self = .object(try container.decode([String: JSONValue].self)) }
-    }
-
-    static func parse(_ bytes: [UInt8]) -> JSONValue? {
-        try? JSONDecoder().decode(JSONValue.self, from: Data(bytes))
-    }
-
+extension JSONValue {
+    /// Whether every key written here is in `other` with an equal (or, recursively, subset) value.
     func isSubset(of other: JSONValue) -> Bool {
         switch (self, other) {
         case let (.object(expected), .object(actual)):

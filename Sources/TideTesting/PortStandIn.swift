@@ -147,14 +147,14 @@ public final class PortStandIn: Sendable {
     }
 
     static func error(_ status: Int, _ error: String, _ message: String, headers: [TestHeader] = []) -> TestResponse {
-        .json(StandInJSON.object(["ok": .bool(false), "error": .string(error), "message": .string(message)]).text(), status: status,
+        .json(StandInJSON.object(["ok": .bool(false), "error": .string(error), "message": .string(message)]).text(sorted: true), status: status,
               headers: headers)
     }
 
     static func ok(_ members: [String: StandInJSON], status: Int = 200) -> TestResponse {
         var members = members
         members["ok"] = .bool(true)
-        return .json(StandInJSON.object(members).text(), status: status)
+        return .json(StandInJSON.object(members).text(sorted: true), status: status)
     }
 
     func token(_ request: RecordedRequest) -> TestResponse {
@@ -457,59 +457,10 @@ public final class PortStandIn: Sendable {
     }
 }
 
-/// JSON for the stand-in's state and bodies (Foundation only; TideTesting does not link libjq).
-public enum StandInJSON: Sendable, Hashable, Codable {
-    case null
-    case bool(Bool)
-    case number(Double)
-    case string(String)
-    case array([StandInJSON])
-    case object([String: StandInJSON])
+/// The stand-in's JSON (TideCore's plain value; TideTesting does not link libjq).
+public typealias StandInJSON = JSONValue
 
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() { self = .null }
-        else if let value = try? container.decode(Bool.self) { self = .bool(value) }
-        else if let value = try? container.decode(Double.self) { self = .number(value) }
-        else if let value = try? container.decode(String.self) { self = .string(value) }
-        else if let value = try? container.decode([StandInJSON].self) { self = .array(value) }
-        else { self = .object(try container.decode([String: StandInJSON].self)) }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self {
-        case .null: try container.encodeNil()
-        case .bool(let value): try container.encode(value)
-        case .number(let value):
-            if value.rounded() == value, abs(value) < 1e15 { try container.encode(Int64(value)) } else { try container.encode(value) }
-        case .string(let value): try container.encode(value)
-        case .array(let value): try container.encode(value)
-        case .object(let value): try container.encode(value)
-        }
-    }
-
-    public static func parse(_ text: String) -> StandInJSON? {
-        try? JSONDecoder().decode(StandInJSON.self, from: Data(text.utf8))
-    }
-
-    public func text() -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
-    }
-
-    public subscript(key: String) -> StandInJSON? {
-        if case .object(let members) = self { return members[key] }
-        return nil
-    }
-    public var stringValue: String? { if case .string(let value) = self { return value }; return nil }
-    public var numberValue: Double? { if case .number(let value) = self { return value }; return nil }
-    public var boolValue: Bool? { if case .bool(let value) = self { return value }; return nil }
-    public var arrayValue: [StandInJSON]? { if case .array(let value) = self { return value }; return nil }
-    public var objectValue: [String: StandInJSON]? { if case .object(let value) = self { return value }; return nil }
-    public var isNull: Bool { self == .null }
-
+extension JSONValue {
     /// A blueprint property's JSON-schema `type`.
     func matches(type: String) -> Bool {
         switch (type, self) {

@@ -1,8 +1,9 @@
 import Foundation
 
-/// A plain JSON value for Port's request and response bodies. libjq's values are bound to the
-/// thread that made them, and Port calls hop between tasks, so the protocol layer uses its own.
-enum JSONValue: Sendable, Hashable, Codable {
+/// A plain, `Sendable` JSON value for protocol bodies that cross tasks (Port's API, test servers).
+/// Records and mappings use libjq's values instead (`TideJQ.JSON`), which are faster but may not be
+/// shared between tasks running at once.
+public enum JSONValue: Sendable, Hashable, Codable {
     case null
     case bool(Bool)
     case number(Double)
@@ -10,7 +11,7 @@ enum JSONValue: Sendable, Hashable, Codable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    init(from decoder: any Decoder) throws {
+    public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() { self = .null }
         else if let value = try? container.decode(Bool.self) { self = .bool(value) }
@@ -20,7 +21,7 @@ enum JSONValue: Sendable, Hashable, Codable {
         else { self = .object(try container.decode([String: JSONValue].self)) }
     }
 
-    func encode(to encoder: any Encoder) throws {
+    public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         switch self {
         case .null: try container.encodeNil()
@@ -34,34 +35,32 @@ enum JSONValue: Sendable, Hashable, Codable {
         }
     }
 
-    static func parse(_ text: String) -> JSONValue? {
-        try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
-    }
+    public static func parse(_ text: String) -> JSONValue? { parse(Array(text.utf8)) }
 
-    static func parse(_ bytes: [UInt8]) -> JSONValue? {
+    public static func parse(_ bytes: [UInt8]) -> JSONValue? {
         try? JSONDecoder().decode(JSONValue.self, from: Data(bytes))
     }
 
-    /// Compact JSON; `sorted` gives the key order Ocean compares entities in.
-    func text(sorted: Bool = false) -> String {
+    /// Compact JSON; `sorted` orders object keys (Ocean compares entities that way).
+    public func text(sorted: Bool = false) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = sorted ? [.sortedKeys, .withoutEscapingSlashes] : [.withoutEscapingSlashes]
         guard let data = try? encoder.encode(self) else { return "null" }
         return String(decoding: data, as: UTF8.self)
     }
 
-    subscript(key: String) -> JSONValue? {
+    public subscript(key: String) -> JSONValue? {
         if case .object(let members) = self { return members[key] }
         return nil
     }
 
-    var stringValue: String? { if case .string(let value) = self { return value }; return nil }
-    var boolValue: Bool? { if case .bool(let value) = self { return value }; return nil }
-    var numberValue: Double? { if case .number(let value) = self { return value }; return nil }
-    var arrayValue: [JSONValue]? { if case .array(let value) = self { return value }; return nil }
-    var objectValue: [String: JSONValue]? { if case .object(let value) = self { return value }; return nil }
-    var isNull: Bool { self == .null }
+    public var stringValue: String? { if case .string(let value) = self { return value }; return nil }
+    public var boolValue: Bool? { if case .bool(let value) = self { return value }; return nil }
+    public var numberValue: Double? { if case .number(let value) = self { return value }; return nil }
+    public var arrayValue: [JSONValue]? { if case .array(let value) = self { return value }; return nil }
+    public var objectValue: [String: JSONValue]? { if case .object(let value) = self { return value }; return nil }
+    public var isNull: Bool { self == .null }
 
     /// A JSON string literal for `text`.
-    static func quoted(_ text: String) -> String { JSONValue.string(text).text() }
+    public static func quoted(_ text: String) -> String { JSONValue.string(text).text() }
 }
