@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
     ],
     targets: [
         // C libraries from Debian's -dev packages.
@@ -50,11 +51,22 @@ let package = Package(
         .target(name: "TideLint", dependencies: ["TideCore", "TideYAML", "TideJQ", "TideSpec", "TideModel", "TideMapping", "TideIntegration"]),
         // Port's REST API as a sink, called exactly as Ocean calls it.
         .target(name: "TidePort", dependencies: ["TideCore", "TideJQ", "TideModel", "TideMapping", "TideIntegration", "TideHTTP", "TideEngine"]),
+        // Live events: declared webhooks verified, matched, queued and applied through the mapping.
+        .target(name: "TideWebhooks", dependencies: [
+            "TideCore", "TideJQ", "TideModel", "TideMapping", "TideIntegration", "TideFetch", "TideHTTP", "TideEngine",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+        // `tide test`: an integration's YAML test cases run against fixture servers.
+        .target(name: "TideTestRunner", dependencies: ["TideCore", "TideYAML", "TideJQ", "TideSpec", "TideModel", "TideMapping",
+                                                       "TideIntegration", "TideEngine", "TideCatalog", "TideTesting"]),
         // The embedded catalog: a SQLite file with Port's entity semantics.
         .target(name: "TideCatalog", dependencies: ["TideCore", "TideJQ", "TideModel", "CSQLite"]),
         // The `tide` commands.
         .target(name: "TideCLI", dependencies: [
-            "TideCore", "TideYAML", "TideJQ", "TideModel", "TideMapping", "TideCatalog", "TideIntegration", "TideEngine", "TideLint", "TidePort", "TideTesting",
+            "TideCore", "TideYAML", "TideJQ", "TideModel", "TideMapping", "TideCatalog", "TideIntegration", "TideEngine", "TideLint", "TidePort", "TideWebhooks", "TideTestRunner", "TideTesting",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -79,6 +91,8 @@ let package = Package(
         .testTarget(name: "TideEngineTests", dependencies: ["TideEngine", "TideCatalog", "TideIntegration", "TideMapping", "TideModel", "TideTesting"]),
         .testTarget(name: "TideLintTests", dependencies: ["TideLint", "TideIntegration", "TideSpec", "TideCore"], resources: [.copy("Corpus")]),
         .testTarget(name: "TidePortTests", dependencies: ["TidePort", "TideEngine", "TideCatalog", "TideModel", "TideIntegration", "TideTesting"]),
+        .testTarget(name: "TideWebhooksTests", dependencies: ["TideWebhooks", "TideEngine", "TideCatalog", "TideIntegration", "TideTesting", "TideHTTP"]),
+        .testTarget(name: "TideTestRunnerTests", dependencies: ["TideTestRunner", "TideTesting"]),
         .testTarget(name: "TideIntegrationTests", dependencies: ["TideIntegration", "TideSpec", "TideYAML", "TideJQ"]),
     ]
 )
