@@ -10,10 +10,10 @@ struct MapCommand: ParsableCommand {
         commandName: "map",
         abstract: "Map raw records to Port entities with a port-app-config.yml, exactly as Ocean would.",
         discussion: """
-        Entities go to standard output, one JSON object per line, with the keys Ocean would send.
-        The report (misconfigured fields, skipped items, selector errors, counts) goes to standard error.
+        Entities go to standard output, one JSON object per line, with the keys Ocean would send. The report (misconfigured fields, skipped items, selector errors, counts) goes to standard error.
 
         RAW is a JSON array of records, JSON lines (one record per line), or - for standard input.
+
         Exit status: 0 when every item mapped, 1 when some items had errors, 2 for unusable input.
         """
     )

@@ -17,11 +17,10 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Resync an integration: fetch every kind its mapping names, map, write, then delete what is gone.",
         discussion: """
-        Configuration comes from --config name=value, then the environment as Ocean reads it
-        (OCEAN__INTEGRATION__CONFIG__JIRA_HOST for jiraHost), then --config-file.
+        Configuration comes from --config name=value, then the environment as Ocean reads it (OCEAN__INTEGRATION__CONFIG__JIRA_HOST for jiraHost), then --config-file.
 
-        Nothing is deleted when any kind failed or any item had an error, or when deleting would
-        remove more than the mapping's entityDeletionThreshold of what this installation owns.
+        Nothing is deleted when any kind failed or any item had an error, or when deleting would remove more than the mapping's entityDeletionThreshold of what this installation owns.
+
         Exit status: 0 when the resync completed, 1 when it had errors, 2 for unusable input.
         """
     )
