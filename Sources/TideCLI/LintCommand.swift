@@ -10,10 +10,11 @@ struct LintCommand: ParsableCommand {
         commandName: "lint",
         abstract: "Check integrations without running them: YAML, keys and types, jq, references, blueprints, pagination.",
         discussion: """
-        PATH is an integration directory, an integration.yml or port-app-config file, or DIR/... for
-        every integration below DIR. Findings go to standard output as file:line:col: error|warning:
+        PATH is an integration directory, an integration.yml or port-app-config file, or DIR/... for \
+        every integration below DIR. Findings go to standard output as file:line:col: error|warning: \
         message [rule-id], sorted, then a count; --format json prints one JSON object instead.
-        Exit status: 0 when clean, 1 with errors (or warnings with --strict), 2 for unusable paths
+
+        Exit status: 0 when clean, 1 with errors (or warnings with --strict), 2 for unusable paths \
         or options. The rules are listed in docs/lint.md.
         """
     )

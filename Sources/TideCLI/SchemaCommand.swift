@@ -8,7 +8,7 @@ struct SchemaCommand: ParsableCommand {
         commandName: "schema",
         abstract: "Print the JSON Schema (2020-12) of integration.yml or port-app-config.yml.",
         discussion: """
-        Generated from the definitions the loaders and `tide lint` use; schemas/ holds the same text
+        Generated from the definitions the loaders and `tide lint` use; schemas/ holds the same text \
         (regenerate with: tide schema integration > schemas/integration.schema.json).
         """
     )
