@@ -30,6 +30,9 @@ struct MapCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Report format on standard error: text or json.", valueName: "FORMAT"))
     var report: ReportFormat = .text
 
+    @Option(name: .long, help: ArgumentHelp("Threads mapping in parallel (JSON lines input only); output keeps the input order.", valueName: "N"))
+    var jobs: Int = 1
+
     @Flag(name: .long, help: "Hide the environment from jq (`env`, `$ENV`), like OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS=false.")
     var noEnv = false
 
@@ -75,22 +78,14 @@ struct MapCommand: ParsableCommand {
         let emit: (ItemOutcome) -> Void = { outcome in
             if case .entity(let entity, _) = outcome { output.writeLine(entity.jsonText()) }
         }
-        let stream = JSONStream(descriptor: descriptor)
         var inputError: String?
-        do {
-            while let value = try stream.next() {
-                switch value.kind {
-                case .object:
-                    mapper.map(record: value, report: &mappingReport, emit)
-                case .array:
-                    for record in value.arrayElements { mapper.map(record: record, report: &mappingReport, emit) }
-                default:
-                    inputError = "\(rawName): value \(stream.count) is a \(value.kind.name); RAW must hold records (JSON objects): a JSON array of them, or one per line"
-                }
-                if inputError != nil { break }
-            }
-        } catch {
-            inputError = "\(rawName): not valid JSON: \(error)"
+        if jobs > 1 {
+            let (merged, failure) = ParallelMap(resource: candidates[resource], options: options, jobs: jobs)
+                .run(descriptor: descriptor, output: output)
+            mappingReport = merged
+            if let failure { inputError = "\(rawName): \(failure.message)" }
+        } else {
+            inputError = mapSequentially(descriptor: descriptor, mapper: mapper, report: &mappingReport, emit: emit)
         }
         output.flush()
 
@@ -106,4 +101,25 @@ struct MapCommand: ParsableCommand {
     }
 
     private var rawName: String { raw == "-" ? "standard input" : raw }
+
+    /// One thread: a JSON array, JSON lines or concatenated values. Returns an input error, if any.
+    private func mapSequentially(descriptor: Int32, mapper: ResourceMapper, report mappingReport: inout MappingReport,
+                                 emit: (ItemOutcome) -> Void) -> String? {
+        let stream = JSONStream(descriptor: descriptor)
+        do {
+            while let value = try stream.next() {
+                switch value.kind {
+                case .object:
+                    mapper.map(record: value, report: &mappingReport, emit)
+                case .array:
+                    for record in value.arrayElements { mapper.map(record: record, report: &mappingReport, emit) }
+                default:
+                    return "\(rawName): value \(stream.count) is a \(value.kind.name); RAW must hold records (JSON objects): a JSON array of them, or one per line"
+                }
+            }
+        } catch {
+            return "\(rawName): not valid JSON: \(error)"
+        }
+        return nil
+    }
 }

@@ -156,6 +156,24 @@ import TideTesting
         #expect(outOfRange.stderr.contains("--resource must be 0…1"))
     }
 
+    @Test func parallelJobsGiveTheSameLinesInTheSameOrder() async throws {
+        let lines = (0..<5_000).map { #"{"key": "P-\#($0)", "fields": {"summary": "S\#($0)", "keep": \#($0 % 7 != 0)}}"# }
+        let raw = try file("many.jsonl", lines.joined(separator: "\n") + "\n")
+        let one = try await TideProcess.run(["map", "--mapping", mapping, "--kind", "issue", raw])
+        let two = try await TideProcess.run(["map", "--jobs", "2", "--mapping", mapping, "--kind", "issue", raw])
+        #expect(one.status == 0 && two.status == 0)
+        #expect(one.lines.count == 5_000 - 715)
+        #expect(two.stdout == one.stdout)
+        #expect(two.stderr.contains("5000 records → 4285 entities (715 filtered by the selector"), "\(two.stderr)")
+    }
+
+    @Test func parallelJobsNameTheLineThatIsNotJSON() async throws {
+        let raw = try file("broken.jsonl", "{\"key\": \"A\"}\n\n{\"key\": \"B\"}\n{oops\n")
+        let result = try await TideProcess.run(["map", "--jobs", "2", "--mapping", mapping, "--kind", "issue", raw])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("line 4: not valid JSON"), "\(result.stderr)")
+    }
+
     @Test func aMissingRawFileIsAnInputError() async throws {
         let result = try await TideProcess.run(["map", "--mapping", mapping, "--kind", "issue", "/nonexistent/raw.json"])
         #expect(result.status == 2)
