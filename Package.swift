@@ -73,6 +73,7 @@ let package = Package(
         .executableTarget(name: "tide", dependencies: ["TideCLI"]),
         // Benchmarks: a loopback Jira stand-in that serves generated issues for resync figures.
         .executableTarget(name: "tide-jira-standin", dependencies: ["TideTesting"], path: "Benchmarks/JiraStandIn"),
+        .executableTarget(name: "tide-port-standin", dependencies: ["TideTesting"], path: "Benchmarks/PortStandIn"),
         // What tests (and later `tide test`) need to drive the real thing: the built binary, fixture servers.
         .target(name: "TideTesting", dependencies: [
             "TideYAML",

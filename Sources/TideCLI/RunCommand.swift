@@ -10,6 +10,7 @@ import TideMapping
 import TideModel
 import TidePort
 import TideTesting
+import TideWebhooks
 
 /// `tide run DIR`: a full resync of one integration into the embedded catalog.
 struct RunCommand: AsyncParsableCommand {
@@ -51,6 +52,12 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("Log lines as text or json.", valueName: "FORMAT"))
     var logFormat: LogFormat = .text
+
+    @Option(name: .long, help: ArgumentHelp("ONCE (resync and exit), POLLING, WEBHOOK or WEBHOOKS_ONLY (default: OCEAN__EVENT_LISTENER's type, else ONCE); all but ONCE serve the integration's webhooks.", valueName: "TYPE"))
+    var eventListener: EventListenerType?
+
+    @Option(name: .long, help: ArgumentHelp("Where the webhook server listens (default 0.0.0.0 and APPLICATION__PORT, 8000).", valueName: "HOST:PORT"))
+    var listen: String?
 
     func run() async throws {
         let secrets = SecretBox()
@@ -138,6 +145,16 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
 
+        let listener = ServeRunner.listener(flag: eventListener, environment: environment)
+        if listener != .once, !dryRun {
+            let options = MappingOptions(allowEnvironment: Environment.oceanAllowsJQEnvironment)
+            let resync = Resync(integration: integration, mapping: portAppConfig, configuration: resolved, sink: sink, mappingOptions: options)
+            try await ServeRunner.serve(integration: integration, mapping: portAppConfig, configuration: resolved, sink: sink,
+                                        mappingOptions: options, listener: listener, listen: listen, secrets: secrets) {
+                try await resync.run(observer: QuietObserver()).succeeded
+            }
+            return
+        }
         let resync = Resync(integration: integration, mapping: portAppConfig, configuration: resolved, sink: sink,
                             mappingOptions: MappingOptions(allowEnvironment: Environment.oceanAllowsJQEnvironment),
                             dryRun: dryRun)
@@ -164,6 +181,27 @@ struct RunCommand: AsyncParsableCommand {
         secrets.set(configuration.secrets + [settings.credentials.clientSecret])
         let run = PortRun(integration: integration, configuration: configuration, settings: settings,
                           mappingOptions: MappingOptions(allowEnvironment: Environment.oceanAllowsJQEnvironment))
+        let listener = ServeRunner.listener(flag: eventListener, environment: environment)
+        if listener != .once {
+            let mapping: PortAppConfig
+            do {
+                for note in try await run.lifecycle.start() { observer.note(note) }
+                guard let stored = try await run.lifecycle.fetchMapping() ?? integration.defaultMapping else {
+                    Terminal.error("Port holds no mapping for this integration, so live events have nothing to apply")
+                    throw ExitCode(2)
+                }
+                mapping = stored
+            } catch let error as ExitCode { throw error } catch {
+                Terminal.error(secrets.redact("cannot start against Port: \(error)"))
+                throw ExitCode(1)
+            }
+            try await ServeRunner.serve(integration: integration, mapping: mapping, configuration: configuration, sink: run.sink,
+                                        mappingOptions: run.mappingOptions, listener: listener, listen: listen, secrets: secrets) {
+                if case .finished(let summary) = try await run.run(observer: QuietObserver()) { return summary.succeeded }
+                return true
+            }
+            return
+        }
         let outcome: PortRun.Outcome
         do { outcome = try await run.run(observer: observer, reportAbortOnSignal: true) } catch {
             Terminal.error(secrets.redact("resync against Port failed: \(error)"))

@@ -6,7 +6,7 @@ public struct TideCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "tide",
         abstract: "Run data integrations written in YAML into a Port catalog.",
-        subcommands: [RunCommand.self, MapCommand.self, CatalogCommand.self, LintCommand.self, SchemaCommand.self]
+        subcommands: [RunCommand.self, MapCommand.self, CatalogCommand.self, LintCommand.self, SchemaCommand.self, TestCommand.self, NewCommand.self, DocsCommand.self]
     )
     public init() {}
 }

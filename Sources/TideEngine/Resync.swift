@@ -63,7 +63,7 @@ public protocol ResyncObserver: Sendable {
 /// One full resync: for each resource in mapping order, fetch pages, map them, write each page to
 /// the sink as it arrives; then delete what this installation owns that the resync did not write,
 /// unless anything failed or the deletion rate is over the threshold.
-public struct Resync {
+public struct Resync: Sendable {
     public let integration: Integration
     public let mapping: PortAppConfig
     public let configuration: ResolvedConfiguration
@@ -95,6 +95,9 @@ public struct Resync {
         // libcurl's handles are released before returning, whatever happened.
         await client.shutdown()
         let kinds = try fetched.get()
+        // A newer resync (or shutdown) cancelled this one: what it fetched is partial, so nothing
+        // may be deleted on its account.
+        try Task.checkCancellation()
 
         let reconciliation: Reconciliation
         if dryRun {
@@ -115,6 +118,7 @@ public struct Resync {
         let writeOptions = WriteOptions(merge: mapping.enableMergeEntity,
                                         createMissingRelatedEntities: mapping.createMissingRelatedEntities)
         for resource in mapping.resources {
+            try Task.checkCancellation()
             var progress = KindProgress(label: "\(resource.kind)[\(resource.index)]", started: clock.now)
             observer.kindStarted(progress)
             await sync(resource, session: session, options: writeOptions, progress: &progress, observer: observer)
@@ -145,6 +149,10 @@ public struct Resync {
         }
         do {
             while let page = try await fetcher.next() {
+                if Task.isCancelled {
+                    progress.failure = "cancelled"
+                    return
+                }
                 progress.pages += 1
                 progress.records += page.records.count
                 var entities: [Entity] = []

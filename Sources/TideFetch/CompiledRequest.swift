@@ -165,7 +165,16 @@ final class CompiledRequest {
             }
             var renderedQuery: [(name: String, value: String)] = []
             for item in query {
-                if let value = try item.value.renderString(context) { renderedQuery.append((item.name, value)) }
+                // An array sends the parameter once per element (`statuses[]=a&statuses[]=b`), as
+                // APIs that take several values expect; null elements are left out.
+                guard let value = try item.value.render(context) else { continue }
+                if value.kind == .array {
+                    for element in value.arrayElements where !element.isNull {
+                        renderedQuery.append((item.name, element.stringValue ?? element.serialized()))
+                    }
+                } else {
+                    renderedQuery.append((item.name, value.stringValue ?? value.serialized()))
+                }
             }
             var renderedHeaders = HTTPHeaders()
             for item in headers {

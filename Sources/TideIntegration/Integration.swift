@@ -14,6 +14,8 @@ public struct Integration: Sendable {
     public var http: HTTPSettings
     /// In file order.
     public var kinds: [KindDefinition]
+    /// Live-event endpoints, in file order.
+    public var webhooks: [WebhookDefinition] = []
     /// `.port/resources/port-app-config.yml`, the default mapping.
     public var defaultMapping: PortAppConfig?
     /// `.port/resources/blueprints.json`.
@@ -136,4 +138,36 @@ public struct Pagination: Sendable {
     public var strategy: Strategy
     public var stop: JQExpression?
     public var maxPages: Int?
+}
+
+/// A webhook endpoint of `integration.yml`.
+public struct WebhookDefinition: Sendable {
+    public enum Verification: Sendable {
+        case hmac(secret: TemplateSource, header: String, prefix: String, sha1: Bool, base64: Bool)
+        case standardWebhooks(secrets: [TemplateSource], tolerance: Int)
+        case token(secret: TemplateSource, header: String?, query: String?)
+    }
+    public enum Action: String, Sendable { case upsert, delete, refetch }
+    public struct Event: Sendable {
+        public var name: String
+        public var match: JQExpression
+        public var kinds: [String]
+        public var item: JQExpression
+        public var action: Action
+        public var refetch: [(name: String, expression: JQExpression)]
+        public var key: JQExpression?
+        public var location: SourceLocation?
+    }
+    /// Below /integration, starting with "/".
+    public var path: String
+    public var verify: [Verification]
+    public var events: [Event]
+    public var maxBodyBytes: Int
+    public var queueSize: Int
+    public var workers: Int
+    public var timeout: Double
+    public var retryAttempts: Int
+    public var retryInitialDelay: Double
+    public var retryMaxDelay: Double
+    public var location: SourceLocation?
 }

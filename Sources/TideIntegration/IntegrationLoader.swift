@@ -103,9 +103,58 @@ struct IntegrationBuilder {
             configuration: configuration,
             http: http(reader.child("http")),
             kinds: kinds,
+            webhooks: (root["webhooks"]?.items ?? []).map(webhook),
             defaultMapping: nil,
             blueprints: [],
             warnings: [])
+    }
+
+    func webhook(_ node: YAMLNode) -> WebhookDefinition {
+        let reader = SpecReader(node, IntegrationSpec.webhook)
+        let verifyNodes: [YAMLNode]
+        if let verify = node["verify"] { verifyNodes = verify.items ?? [verify] } else { verifyNodes = [] }
+        let verify = verifyNodes.map { item -> WebhookDefinition.Verification in
+            let scheme = SpecReader(item, IntegrationSpec.webhookVerify)
+            switch scheme.string("type") ?? "" {
+            case "hmac":
+                return .hmac(secret: template(item["secret"]) ?? TemplateSource(""), header: scheme.string("header") ?? "",
+                             prefix: scheme.string("prefix") ?? "", sha1: scheme.string("algorithm") == "sha1",
+                             base64: scheme.string("encoding") == "base64")
+            case "standardWebhooks":
+                let secrets = item["secrets"].map { $0.items ?? [$0] } ?? []
+                return .standardWebhooks(secrets: secrets.compactMap(template), tolerance: scheme.int("tolerance") ?? 300)
+            default:
+                return .token(secret: template(item["secret"]) ?? TemplateSource(""), header: scheme.string("header"),
+                              query: scheme.string("query"))
+            }
+        }
+        let events = (node["events"]?.items ?? []).enumerated().map { index, item -> WebhookDefinition.Event in
+            let event = SpecReader(item, IntegrationSpec.webhookEvent)
+            return WebhookDefinition.Event(
+                name: event.string("name") ?? "event\(index)",
+                match: expression(item["match"]) ?? JQExpression("false"),
+                kinds: (item["kinds"]?.items ?? []).compactMap { $0.scalar?.text },
+                item: expression(item["item"]) ?? JQExpression(".payload"),
+                action: WebhookDefinition.Action(rawValue: event.string("action") ?? "upsert") ?? .upsert,
+                refetch: (item["refetch"]?.pairs ?? []).compactMap { pair in
+                    expression(pair.value).map { (pair.key.scalar?.text ?? "", $0) }
+                },
+                key: expression(item["key"]),
+                location: item.location)
+        }
+        let retry = reader.child("retry")
+        let path = reader.string("path") ?? "/webhook"
+        return WebhookDefinition(
+            path: path.hasPrefix("/") ? path : "/" + path,
+            verify: verify, events: events,
+            maxBodyBytes: reader.int("maxBodyBytes") ?? 1_048_576,
+            queueSize: reader.int("queueSize") ?? 1000,
+            workers: reader.int("workers") ?? 4,
+            timeout: reader.double("timeout") ?? 90,
+            retryAttempts: retry.int("attempts") ?? 4,
+            retryInitialDelay: retry.double("initialDelay") ?? 1,
+            retryMaxDelay: retry.double("maxDelay") ?? 30,
+            location: node.location)
     }
 
     func template(_ node: YAMLNode?) -> TemplateSource? {

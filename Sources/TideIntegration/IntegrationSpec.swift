@@ -140,6 +140,56 @@ public enum IntegrationSpec {
         FieldSpec("pagination", pagination, "How to get the next page."),
     ]))
 
+
+    static let webhookVerify = SpecType.tagged(TaggedSpec(variants: [
+        .init("hmac", ObjectSpec("An HMAC of the raw body in a header (GitHub's X-Hub-Signature-256: sha256=…).", fields: [
+            FieldSpec("secret", template, required: true, "The shared secret; when it renders empty, nothing is verified (lint warns)."),
+            FieldSpec("header", .string(), required: true, "Header carrying the signature."),
+            FieldSpec("prefix", .string(), default: "\"\"", "Text before the signature, e.g. \"sha256=\"."),
+            FieldSpec("algorithm", .enumeration(["sha256", "sha1"]), default: "\"sha256\"", "Hash function."),
+            FieldSpec("encoding", .enumeration(["hex", "base64"]), default: "\"hex\"", "How the signature is written."),
+        ])),
+        .init("standardWebhooks", ObjectSpec("The Standard Webhooks scheme: webhook-id, webhook-timestamp, webhook-signature (v1,<base64>).", fields: [
+            FieldSpec("secrets", .either([template, .array(template)]), required: true,
+                      "Secret(s), whsec_-prefixed base64 or raw; several for rotation (any one may match)."),
+            FieldSpec("tolerance", .integer(minimum: 1), default: "300", "Most seconds between the timestamp and now, either way."),
+        ])),
+        .init("token", ObjectSpec("A shared token in a header or a query parameter, compared in constant time.", fields: [
+            FieldSpec("secret", template, required: true, "The token."),
+            FieldSpec("header", .string(), "Header carrying the token."),
+            FieldSpec("query", .string(), "Query parameter carrying the token (when no header is named)."),
+        ])),
+    ], defaultVariant: nil))
+
+    static let webhookEvent = SpecType.object(ObjectSpec("An event matcher: which payloads, which kinds, what to do.", fields: [
+        FieldSpec("name", .string(), "A name for logs and metrics."),
+        FieldSpec("match", jq, required: true, "jq over {payload, headers} that is true for the events this matcher handles."),
+        FieldSpec("kinds", .array(.string()), required: true, "Kinds the event concerns; every mapping resource of those kinds is applied."),
+        FieldSpec("item", jq, default: "\".payload\"", "jq over {payload, headers} giving the record (the kind's raw item)."),
+        FieldSpec("action", .enumeration(["upsert", "delete", "refetch"]), default: "\"upsert\"",
+                  "upsert the item, delete it, or refetch it through the kind's request narrowed by `refetch` (empty result: delete)."),
+        FieldSpec("refetch", .map(jq), "Selector values for the refetch, each jq over {payload, item, selector, config}."),
+        FieldSpec("key", jq, "jq over {payload, item} giving the entity's ordering key; events with one key apply in arrival order."),
+    ]))
+
+    static let webhookRetry = SpecType.object(ObjectSpec("Retries of a failed refetch, with exponential backoff.", fields: [
+        FieldSpec("attempts", .integer(minimum: 1, maximum: 20), default: "4", "Attempts in all, the first included."),
+        FieldSpec("initialDelay", .number(minimum: 0), default: "1", "Seconds before the second attempt; doubled after each."),
+        FieldSpec("maxDelay", .number(minimum: 0), default: "30", "Most seconds between attempts."),
+    ]))
+
+    static let webhook = SpecType.object(ObjectSpec("A webhook endpoint, served at POST /integration<path>.", fields: [
+        FieldSpec("path", .string(), required: true, "Path below /integration, e.g. /webhook."),
+        FieldSpec("verify", .either([webhookVerify, .array(webhookVerify)]),
+                  "Verification; with several, every scheme whose secret is set must pass. Fails closed when a secret is set."),
+        FieldSpec("events", .array(webhookEvent), required: true, "Event matchers, tried in order; every one that matches applies."),
+        FieldSpec("maxBodyBytes", .integer(minimum: 1), default: "1048576", "Larger bodies get 413."),
+        FieldSpec("queueSize", .integer(minimum: 1), default: "1000", "Events waiting at most; more get 503 with Retry-After."),
+        FieldSpec("workers", .integer(minimum: 1, maximum: 64), default: "4", "Events processed at once."),
+        FieldSpec("timeout", .number(minimum: 0.001), default: "90", "Seconds one event may take, retries included."),
+        FieldSpec("retry", webhookRetry, "Refetch retries."),
+    ]))
+
     /// The whole file.
     public static let root = SpecType.object(ObjectSpec("A Tide integration.", fields: [
         FieldSpec("name", .string(), required: true, "Integration type, as Ocean's OCEAN__INTEGRATION__TYPE."),
@@ -150,5 +200,6 @@ public enum IntegrationSpec {
         FieldSpec("configuration", .array(configurationField), "Installation settings."),
         FieldSpec("http", http, required: true, "The API."),
         FieldSpec("kinds", .map(kind), required: true, "Kinds of records, by name."),
+        FieldSpec("webhooks", .array(webhook), "Live events: endpoints that verify, match and apply third-party events."),
     ]))
 }

@@ -57,10 +57,43 @@ struct IntegrationLinter {
         http()
         for kind in facts.kinds { self.kind(kind) }
         parents()
+        webhooks()
         diagnostics += batch.check()
-        // Extension point: webhooks. When integration.yml gains `webhooks`, check here that each
-        // matcher compiles (`jq`), that templates reference declared configuration, and warn
-        // (`webhook-unverified`) when a webhook has no signature verification.
+    }
+
+    // MARK: - Webhooks
+
+    /// Matchers compile, secrets read declared configuration, and an endpoint that verifies
+    /// nothing is a warning (anyone who finds the URL could write to the catalog).
+    mutating func webhooks() {
+        for (index, webhook) in (root["webhooks"]?.items ?? []).enumerated() {
+            let place = "webhooks[\(index)]"
+            let verify = webhook["verify"].map { $0.items ?? [$0] } ?? []
+            if verify.isEmpty {
+                diagnostics.append(Diagnostic(.warning, at: webhook.location,
+                                              "\(place) (\(webhook["path"]?.scalar?.text ?? "?")) verifies no signature or token: anyone who can reach it can change the catalog",
+                                              rule: LintRule.webhookUnverified,
+                                              hint: "add verify: with type hmac, standardWebhooks or token, its secret from a sensitive setting"))
+            }
+            for scheme in verify {
+                template(scheme["secret"], field: "\(place).verify.secret", selector: nil)
+                for secret in scheme["secrets"].map({ $0.items ?? [$0] }) ?? [] {
+                    template(secret, field: "\(place).verify.secrets", selector: nil)
+                }
+            }
+            for (eventIndex, event) in (webhook["events"]?.items ?? []).enumerated() {
+                let field = "\(place).events[\(eventIndex)]"
+                jq(event["match"], field: field + ".match")
+                jq(event["item"], field: field + ".item")
+                jq(event["key"], field: field + ".key")
+                for pair in event["refetch"]?.pairs ?? [] { jq(pair.value, field: field + ".refetch.\(pair.key.name)") }
+                for kind in event["kinds"]?.items ?? [] where facts.kind(kind.name) == nil {
+                    let suggestion = DidYouMean.closest(to: kind.name, in: facts.kinds.map(\.name)).map { " (did you mean \"\($0)\"?)" } ?? ""
+                    diagnostics.append(Diagnostic(at: kind.location, "\(field).kinds names \"\(kind.name)\", which is not a kind here\(suggestion)",
+                                                  rule: LintRule.unknownKind))
+                }
+            }
+        }
     }
 
     // MARK: - Configuration

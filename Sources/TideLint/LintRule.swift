@@ -32,4 +32,5 @@ public enum LintRule {
     public static let mappingEmpty = "mapping-empty"
     public static let blueprints = "blueprints"
     public static let io = "io"
+    public static let webhookUnverified = "webhook-unverified"
 }

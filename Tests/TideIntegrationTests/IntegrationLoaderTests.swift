@@ -12,7 +12,7 @@ import TideJQ
         let jira = try Integration.load(directory: Self.jiraDirectory)
         #expect(jira.name == "jira")
         #expect(jira.kinds.map(\.name) == ["project", "issue", "user"])
-        #expect(jira.sensitiveFields == ["atlassianUserEmail", "atlassianUserToken"])
+        #expect(jira.sensitiveFields == ["atlassianUserEmail", "atlassianUserToken", "webhookSecret"])
         #expect(jira.http.auth.count == 2)
         #expect(jira.http.concurrency == 10)
         #expect(jira.defaultMapping?.resources.map(\.kind) == ["project", "user", "issue"])

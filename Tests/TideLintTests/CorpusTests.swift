@@ -105,6 +105,16 @@ import TideCore
         #expect(Self.message("blueprints", rule: "unknown-blueprint") == [#"resources[1].port.entity.mappings.blueprint "itme" is not in blueprints.json (did you mean "item"?)"#])
     }
 
+    @Test func webhooksAreCheckedAndAnUnverifiedOneIsAWarning() {
+        #expect(Self.findings("webhooks") == [
+            "integration.yml:11:5 warning [webhook-unverified]",
+            "integration.yml:18:19 error [template-unknown-config]",
+            "integration.yml:21:16 error [jq-compile]",
+            "integration.yml:22:17 error [unknown-kind]",
+        ])
+        #expect(Self.message("webhooks", rule: "unknown-kind") == [#"webhooks[1].events[0].kinds names "itme", which is not a kind here (did you mean "item"?)"#])
+    }
+
     @Test func anUnreadableBlueprintsFileIsAnError() {
         #expect(Self.findings("badblueprints") == [".port/resources/blueprints.json:1:1 error [blueprints]"])
     }
@@ -114,7 +124,7 @@ import TideCore
         #expect(try Linter.lint(paths: [file]).map(\.rule) == ["unknown-kind", "unknown-selector-field"])
         let all = try Linter.lint(paths: [Self.corpus + "/..."])
         #expect(Set(all.compactMap { $0.location?.file.replacingOccurrences(of: Self.corpus + "/", with: "").split(separator: "/").first })
-                == ["badblueprints", "blueprints", "jq", "references", "structure", "syntax"])
+                == ["badblueprints", "blueprints", "jq", "references", "structure", "syntax", "webhooks"])
         #expect(all == all.sorted())
     }
 

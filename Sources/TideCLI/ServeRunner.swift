@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import Logging
+import TideEngine
+import TideIntegration
+import TideMapping
+import TideModel
+import TideWebhooks
+
+extension EventListenerType: ExpressibleByArgument {}
+
+/// `tide run` with an event listener other than ONCE: the webhook server, resyncs on the
+/// listener's schedule, and a clean drain on SIGTERM.
+enum ServeRunner {
+    /// The listener `tide run` uses: the flag, else `OCEAN__EVENT_LISTENER`'s type, else ONCE.
+    static func listener(flag: EventListenerType?, environment: [String: String]) -> EventListenerType {
+        flag ?? EventListenerType.fromEnvironment(environment) ?? .once
+    }
+
+    /// `HOST:PORT`, `:PORT` or `PORT`; default 0.0.0.0 and `APPLICATION__PORT` (8000).
+    static func address(_ text: String?, environment: [String: String]) throws(ValidationError) -> (host: String, port: Int) {
+        let fallbackPort = environment["APPLICATION__PORT"].flatMap(Int.init) ?? 8000
+        guard let text, !text.isEmpty else { return ("0.0.0.0", fallbackPort) }
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        let host = parts.count > 1 ? String(parts[0]) : "0.0.0.0"
+        guard let port = Int(parts.last ?? ""), (0...65535).contains(port) else {
+            throw ValidationError("--listen takes HOST:PORT, got \"\(text)\"")
+        }
+        return (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+
+    static func serve(integration: Integration, mapping: PortAppConfig, configuration: ResolvedConfiguration, sink: any EntitySink,
+                      mappingOptions: MappingOptions, listener: EventListenerType, listen: String?, secrets: SecretBox,
+                      resync: @escaping ResyncController.Run) async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let (host, port) = try address(listen, environment: environment)
+        let logger = Logger(label: "tide.live")
+        let settings = LiveSettings(
+            host: host, port: port, listener: listener,
+            pollingInterval: EventListenerType.pollingInterval(environment),
+            scheduledInterval: environment["OCEAN__SCHEDULED_RESYNC_INTERVAL"].flatMap(Double.init).map { $0 * 60 },
+            baseURL: environment["OCEAN__BASE_URL"])
+        if integration.webhooks.isEmpty { logger.info("\(integration.name) declares no webhooks; only resyncs run") }
+        let service: LiveService
+        do {
+            service = try LiveService(integration: integration, mapping: mapping, configuration: configuration, sink: sink,
+                                      mappingOptions: mappingOptions, settings: settings,
+                                      log: { logger.info("\(secrets.redact($0))") }, resync: resync)
+        } catch {
+            Terminal.error(error.description)
+            throw ExitCode(2)
+        }
+        // Signals are turned into a stream so the drain runs in this task, not in a handler.
+        let (stops, continuation) = AsyncStream<Int32>.makeStream()
+        var sources: [any DispatchSourceSignal] = []
+        for number in [SIGTERM, SIGINT] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { continuation.yield(number) }
+            source.resume()
+            sources.append(source)
+        }
+        defer { for source in sources { source.cancel() } }
+        do { try await service.start() } catch {
+            Terminal.error("cannot listen on \(host):\(port): \(error)")
+            throw ExitCode(2)
+        }
+        var iterator = stops.makeAsyncIterator()
+        let number = await iterator.next()
+        logger.info("signal \(number ?? 0): draining queued events, then exiting")
+        await service.shutdown()
+        logger.info("stopped")
+    }
+}
+
+/// Resyncs run by the listener report nothing to the terminal but their outcome.
+struct QuietObserver: ResyncObserver {
+    func kindStarted(_ progress: KindProgress) {}
+    func pageWritten(_ progress: KindProgress) {}
+    func kindFinished(_ progress: KindProgress) {}
+    func note(_ message: String) { Terminal.error(message) }
+}

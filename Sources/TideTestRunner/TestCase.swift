@@ -1,0 +1,130 @@
+import Foundation
+import TideCore
+import TideJQ
+import TideMapping
+import TideSpec
+import TideTesting
+import TideYAML
+
+/// One `tests/*.yml` file, read and checked against `TestCaseSpec` (docs/reference.md).
+public struct TestCase: Sendable {
+    public struct ExpectedError: Sendable {
+        public var kind: String
+        public var message: String?
+    }
+
+    public var file: String
+    public var name: String
+    public var description: String?
+    /// Configuration values as text, as `--config name=value` gives them.
+    public var config: [String: String]
+    public var configFile: String?
+    /// nil: the integration's default mapping.
+    public var mapping: PortAppConfig?
+    public var kinds: [String]?
+    /// Selector fields to set, by kind: (name, JSON text).
+    public var selectors: [(kind: String, fields: [(name: String, json: String)])]
+    /// Inline entries first: they are consulted before the fixtures file's.
+    public var fixtures: [Fixture]
+    /// Where each fixture was written, by fixture name, for "never requested" reports.
+    public var fixtureLocations: [String: SourceLocation]
+    public var allowUnusedFixtures: Bool
+    /// nil: entities are not checked. JSON text (libjq values are not Sendable).
+    public var expectedEntities: [String]?
+    public var subset: Bool
+    public var expectedCounts: [(blueprint: String, count: Int)]
+    public var expectedErrors: [ExpectedError]
+    /// Webhook expectations are validated but not run yet (live events come with issue #6).
+    public var hasWebhookExpectations: Bool
+
+    /// Reads and validates a case; every problem is reported at once with its position.
+    public static func load(contentsOf path: String) throws(Diagnostics) -> TestCase {
+        let root: YAMLNode
+        do { root = try YAML.parse(contentsOf: path) } catch { throw Diagnostics([error]) }
+        let diagnostics = SpecValidator.validate(root, against: TestCaseSpec.root)
+        if diagnostics.contains(where: { $0.severity == .error }) { throw Diagnostics(diagnostics) }
+        return try TestCase(root: root, file: path)
+    }
+
+    init(root: YAMLNode, file: String) throws(Diagnostics) {
+        let folder = URL(fileURLWithPath: file).deletingLastPathComponent().path
+        func relative(_ path: String) -> String {
+            path.hasPrefix("/") ? path : URL(fileURLWithPath: folder).appendingPathComponent(path).standardized.path
+        }
+        let reader = SpecReader(root, TestCaseSpec.root)
+        var diagnostics: [Diagnostic] = []
+        self.file = file
+        name = reader.string("name") ?? URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
+        description = reader.string("description")
+
+        config = [:]
+        for pair in root["config"]?.pairs ?? [] {
+            guard let key = pair.key.scalar?.text else { continue }
+            // Scalars as written (typed by the setting's declared type); objects and arrays as JSON.
+            config[key] = pair.value.scalar?.text ?? pair.value.jsonText()
+        }
+        configFile = reader.string("configFile").map(relative)
+        if let path = configFile, !FileManager.default.fileExists(atPath: path) {
+            diagnostics.append(Diagnostic(at: root["configFile"]?.location, "configFile \(path) does not exist", rule: "test-case"))
+        }
+
+        mapping = nil
+        if let node = root["mapping"] {
+            do {
+                if let path = node.string, node.pairs == nil {
+                    mapping = try PortAppConfig.load(contentsOf: relative(path))
+                } else {
+                    mapping = try PortAppConfig(node: node)
+                }
+            } catch { diagnostics += error.items.filter { $0.severity == .error } }
+        }
+        kinds = root["kinds"]?.items?.compactMap(\.string)
+        selectors = (root["selectors"]?.pairs ?? []).map { pair in
+            (kind: pair.key.scalar?.text ?? "",
+             fields: (pair.value.pairs ?? []).map { (name: $0.key.scalar?.text ?? "", json: $0.value.jsonText()) })
+        }
+
+        fixtures = []
+        fixtureLocations = [:]
+        if let node = root["fixtures"] {
+            do {
+                let inline = try FixtureFile(node: node, path: file, directory: folder)
+                fixtures += inline.fixtures
+                for fixture in inline.fixtures { fixtureLocations[fixture.name] = inline.location(of: fixture.name) }
+            } catch { diagnostics += error.items }
+        }
+        if let path = reader.string("fixturesFile").map(relative) {
+            do {
+                let shared = try FixtureFile.load(contentsOf: path)
+                // Inline names may repeat the file's; the reports keep them apart by location.
+                fixtures += shared.fixtures
+                for fixture in shared.fixtures where fixtureLocations[fixture.name] == nil {
+                    fixtureLocations[fixture.name] = shared.location(of: fixture.name)
+                }
+            } catch { diagnostics += error.items }
+        }
+        allowUnusedFixtures = reader.bool("allowUnusedFixtures") ?? false
+
+        let expect = root["expect"]
+        expectedEntities = expect?["entities"]?.items?.map { $0.jsonText() }
+        subset = expect?["subset"]?.value == .bool(true)
+        expectedCounts = (expect?["counts"]?.pairs ?? []).compactMap { pair in
+            guard let blueprint = pair.key.scalar?.text, case .int(let count)? = pair.value.value else { return nil }
+            return (blueprint, count)
+        }
+        expectedErrors = (expect?["errors"]?.items ?? []).map {
+            ExpectedError(kind: $0["kind"]?.string ?? "", message: $0["message"]?.string)
+        }
+        hasWebhookExpectations = !(expect?["webhooks"]?.items ?? []).isEmpty
+
+        if !diagnostics.isEmpty { throw Diagnostics(diagnostics) }
+    }
+
+    /// The case files of an integration directory (`DIR/tests/*.yml`, `*.yaml`), sorted.
+    public static func files(in directory: String) -> [String] {
+        let tests = URL(fileURLWithPath: directory).appendingPathComponent("tests")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: tests.path)) ?? []
+        return names.filter { $0.hasSuffix(".yml") || $0.hasSuffix(".yaml") }.sorted()
+            .map { tests.appendingPathComponent($0).path }
+    }
+}

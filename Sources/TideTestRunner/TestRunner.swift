@@ -1,0 +1,252 @@
+import Foundation
+import TideCatalog
+import TideCore
+import TideEngine
+import TideIntegration
+import TideJQ
+import TideMapping
+import TideModel
+import TideTesting
+
+/// How one case went.
+public struct TestCaseResult: Sendable {
+    public enum Status: String, Sendable {
+        case passed, failed
+        /// The case file (or what it names) could not be read: no resync ran.
+        case invalid
+    }
+
+    public var name: String
+    public var file: String
+    public var status: Status
+    /// Why it failed, each a readable paragraph (diffs and requests included).
+    public var failures: [String]
+    /// Things worth knowing that do not fail the case (unchecked webhook expectations).
+    public var notes: [String]
+    /// Per resource: `kind[index]: pages, records, entities`.
+    public var kinds: [String]
+    public var entityCount: Int
+    public var requestCount: Int
+    public var elapsed: Duration
+
+    public var passed: Bool { status == .passed }
+}
+
+/// The cases of one integration directory.
+public struct IntegrationTestReport: Sendable {
+    public var directory: String
+    /// Set when the integration itself could not be loaded, or has no cases.
+    public var error: String?
+    public var cases: [TestCaseResult]
+
+    public var passed: Bool { error == nil && cases.allSatisfy(\.passed) }
+    public var isUsable: Bool { error == nil && !cases.contains { $0.status == .invalid } }
+}
+
+/// Runs `tide test` cases: each a real resync (the engine `tide run` uses) into a temporary
+/// catalog, against a loopback fixture server standing in for the API.
+public enum TestRunner {
+    /// Every case in `DIR/tests`, or the given case files, in order.
+    public static func run(directory: String, caseFiles: [String]? = nil) async -> IntegrationTestReport {
+        let files = caseFiles ?? TestCase.files(in: directory)
+        guard !files.isEmpty else {
+            return IntegrationTestReport(directory: directory,
+                                         error: "\(directory) has no test cases (tests/*.yml); see docs/authoring-guide.md",
+                                         cases: [])
+        }
+        let integration: Integration
+        do { integration = try Integration.load(directory: directory) } catch {
+            return IntegrationTestReport(directory: directory, error: error.description, cases: [])
+        }
+        var results: [TestCaseResult] = []
+        for file in files {
+            let testCase: TestCase
+            do { testCase = try TestCase.load(contentsOf: file) } catch {
+                results.append(TestCaseResult(name: URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent,
+                                              file: file, status: .invalid, failures: [error.description], notes: [],
+                                              kinds: [], entityCount: 0, requestCount: 0, elapsed: .zero))
+                continue
+            }
+            results.append(await run(testCase, integration: integration))
+        }
+        return IntegrationTestReport(directory: directory, error: nil, cases: results)
+    }
+
+    /// One case against a loaded integration.
+    public static func run(_ testCase: TestCase, integration original: Integration) async -> TestCaseResult {
+        let clock = ContinuousClock()
+        let started = clock.now
+        var result = TestCaseResult(name: testCase.name, file: testCase.file, status: .passed, failures: [], notes: [],
+                                    kinds: [], entityCount: 0, requestCount: 0, elapsed: .zero)
+        func invalid(_ message: String) -> TestCaseResult {
+            result.status = .invalid
+            result.failures.append(message)
+            result.elapsed = clock.now - started
+            return result
+        }
+
+        // The mapping: the case's, the integration's, then narrowed and overridden.
+        guard var mapping = testCase.mapping ?? original.defaultMapping else {
+            return invalid("the integration has no .port/resources/port-app-config.yml and the case gives no mapping")
+        }
+        let kindNames = Set(original.kinds.map(\.name))
+        if let kinds = testCase.kinds {
+            for kind in kinds where !kindNames.contains(kind) {
+                return invalid("kinds: \(original.name) has no kind \"\(kind)\"")
+            }
+            mapping.resources = mapping.resources.filter { kinds.contains($0.kind) }
+        }
+        for (kind, fields) in testCase.selectors {
+            guard let definition = original.kind(kind) else { return invalid("selectors: \(original.name) has no kind \"\(kind)\"") }
+            for field in fields where !definition.selector.contains(where: { $0.name == field.name }) {
+                return invalid("selectors.\(kind): kind \"\(kind)\" has no selector field \"\(field.name)\"")
+            }
+            for index in mapping.resources.indices where mapping.resources[index].kind == kind {
+                for field in fields {
+                    var selector = mapping.resources[index].selector
+                    selector.fields.removeAll { $0.name == field.name }
+                    selector.fields.append((name: field.name, json: field.json, location: nil))
+                    mapping.resources[index].selector = selector
+                }
+            }
+        }
+        if mapping.resources.isEmpty { return invalid("the mapping has no resources to resync") }
+
+        // Configuration, as `tide run --replay` reads it, without the caller's environment.
+        let defaultConfig = (original.directory as NSString).appendingPathComponent("fixtures/config.yml")
+        let configFile = testCase.configFile ?? (FileManager.default.fileExists(atPath: defaultConfig) ? defaultConfig : nil)
+        let configuration: ResolvedConfiguration
+        do {
+            configuration = try ConfigurationResolver(overrides: testCase.config, environment: [:], file: configFile)
+                .resolve(for: original)
+        } catch { return invalid(error.description) }
+
+        let server: FixtureServer
+        do { server = try await FixtureServer.start(testCase.fixtures) } catch {
+            return invalid("cannot start the fixture server: \(error)")
+        }
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("tide-test-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+
+        var integration = original
+        integration.http.baseURL = TemplateSource(server.baseURL)
+        let observer = CollectingObserver()
+        let summary: ResyncSummary
+        let catalog: Catalog
+        do {
+            try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+            catalog = try Catalog(path: scratch.appendingPathComponent("catalog.sqlite").path)
+            let datasource = Datasource(integrationType: integration.name, integrationVersion: integration.version,
+                                        installationIdentifier: "tide-test")
+            let resync = Resync(integration: integration, mapping: mapping, configuration: configuration,
+                                sink: CatalogSink(catalog: catalog, datasource: datasource))
+            summary = try await resync.run(observer: observer)
+        } catch {
+            await server.stop()
+            result.status = .failed
+            result.failures.append("the resync failed: \(error)")
+            result.elapsed = clock.now - started
+            return result
+        }
+        let unmatched = server.unmatchedRequests
+        let unused = server.unusedFixtures
+        result.requestCount = server.requests.count
+        await server.stop()
+
+        result.kinds = summary.kinds.map { "\($0.label): \($0.pages) pages, \($0.records) records, \($0.entities) entities" }
+        var failures: [String] = []
+
+        // Requests: every one answered by a fixture, every fixture used.
+        if !unmatched.isEmpty {
+            failures.append("no fixture matched \(unmatched.count == 1 ? "this request" : "these \(unmatched.count) requests"):\n"
+                + unmatched.map { "  " + describe($0) }.joined(separator: "\n"))
+        }
+        if !unused.isEmpty, !testCase.allowUnusedFixtures {
+            failures.append("\(unused.count == 1 ? "this fixture was" : "these \(unused.count) fixtures were") never requested:\n"
+                + unused.map { fixture in
+                    let place = testCase.fixtureLocations[fixture.name].map { "\($0): " } ?? ""
+                    return "  \(place)\(fixture.name) (\(fixture.match))"
+                }.joined(separator: "\n"))
+        }
+
+        // Kind failures and item errors, against expect.errors.
+        var problems: [(kind: String, message: String)] = []
+        for (progress, resource) in zip(summary.kinds, mapping.resources) {
+            if let failure = progress.failure { problems.append((resource.kind, failure)) }
+            if progress.report.errorCount > 0 {
+                let reasons = progress.report.errors.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value))" }
+                problems.append((resource.kind, "\(progress.report.errorCount) items had mapping errors: \(reasons.joined(separator: "; "))"))
+            }
+            if progress.writeFailures > 0 {
+                problems.append((resource.kind, "\(progress.writeFailures) entities were not written"))
+            }
+        }
+        var explained = Array(repeating: false, count: problems.count)
+        for expected in testCase.expectedErrors {
+            let found = problems.indices.first { index in
+                problems[index].kind == expected.kind && (expected.message.map { problems[index].message.contains($0) } ?? true)
+            }
+            if let found {
+                explained[found] = true
+            } else {
+                let text = expected.message.map { " with \"\($0)\"" } ?? ""
+                let actual = problems.filter { $0.kind == expected.kind }.map { "\n  it failed with: \($0.message)" }.joined()
+                failures.append("expected kind \"\(expected.kind)\" to fail\(text)\(actual.isEmpty ? ", but it did not fail" : actual)")
+            }
+        }
+        for (index, problem) in problems.enumerated() where !explained[index] {
+            failures.append("kind \"\(problem.kind)\" failed: \(problem.message)")
+        }
+        for note in observer.notes { result.notes.append(note) }
+
+        // Entities.
+        do {
+            let stored = try catalog.entities()
+            result.entityCount = stored.count
+            if let expected = testCase.expectedEntities,
+               let diff = EntityComparison.diff(expected: expected.compactMap { try? JSON(parsing: $0) }, actual: stored, subset: testCase.subset) {
+                let what = testCase.subset ? "the listed entities differ" : "the entities differ"
+                failures.append("\(what) (- expected, + actual):\n\(diff)")
+            }
+            var counts: [String: Int] = [:]
+            for entity in stored { counts[entity.blueprint, default: 0] += 1 }
+            for (blueprint, count) in testCase.expectedCounts where counts[blueprint, default: 0] != count {
+                failures.append("expected \(count) \(blueprint) entities, found \(counts[blueprint, default: 0])")
+            }
+        } catch {
+            failures.append("cannot read the catalog: \(error)")
+        }
+
+        if testCase.hasWebhookExpectations {
+            result.notes.append("expect.webhooks is not supported yet: the webhook expectations were not checked")
+        }
+        result.failures = failures.map { redact($0, configuration.secrets) }
+        result.status = failures.isEmpty ? .passed : .failed
+        result.elapsed = clock.now - started
+        return result
+    }
+
+    /// `GET /path?a=1&b=2` and the body, as the server received them.
+    static func describe(_ request: RecordedRequest) -> String {
+        var text = "\(request.method) \(request.path)"
+        if !request.query.isEmpty {
+            text += "?" + request.query.map { item in item.value.map { "\(item.name)=\($0)" } ?? item.name }.joined(separator: "&")
+        }
+        if !request.body.isEmpty { text += "\n    body: \(request.bodyText)" }
+        return text
+    }
+
+    static func redact(_ text: String, _ secrets: [String]) -> String {
+        secrets.filter { !$0.isEmpty }.reduce(text) { $0.replacingOccurrences(of: $1, with: "***") }
+    }
+}
+
+/// Keeps the engine's notes (entities the sink refused) for the report; progress is not shown.
+final class CollectingObserver: ResyncObserver {
+    private let collected = Locked<[String]>([])
+    var notes: [String] { collected.current }
+    func kindStarted(_ progress: KindProgress) {}
+    func pageWritten(_ progress: KindProgress) {}
+    func kindFinished(_ progress: KindProgress) {}
+    func note(_ message: String) { collected.withLock { $0.append(message) } }
+}

@@ -1,0 +1,173 @@
+import Foundation
+import TideCore
+import TideIntegration
+import TideJQ
+import TideMapping
+
+/// An accepted event, as plain bytes and strings: libjq values never cross tasks, so the worker
+/// parses the body again.
+struct QueuedEvent: Sendable {
+    var body: [UInt8]
+    var headers: [String: String]
+    /// Indexes of the matchers that accepted it.
+    var matchers: [Int]
+    var received: ContinuousClock.Instant
+}
+
+/// What intake decided.
+public enum IntakeResult: Sendable, Equatable {
+    case accepted
+    /// Valid, but no matcher wants it (answered 202 all the same, as the sender cannot fix it).
+    case ignored
+    case rejected(status: Int, reason: String, message: String)
+    case full
+}
+
+/// The matchers' jq, compiled once and run under a lock: intake runs on several event loop
+/// threads, and a compiled jq program must not run on two at once.
+final class IntakeMatcher: @unchecked Sendable {
+    private let lock = NSLock()
+    private let match: [JQProgram]
+    private let key: [JQProgram]
+    private let item: [JQProgram]
+    private let kinds: [[String]]
+
+    init(_ events: [WebhookDefinition.Event]) throws(Diagnostics) {
+        var diagnostics: [Diagnostic] = []
+        func compile(_ expression: JQExpression, _ what: String) -> JQProgram? {
+            do { return try JQProgram(expression.source) } catch {
+                diagnostics.append(Diagnostic(at: expression.location, "webhook \(what) \"\(expression.source)\" does not compile: \(error.message)",
+                                              rule: "jq-compile"))
+                return nil
+            }
+        }
+        var match: [JQProgram] = [], key: [JQProgram] = [], item: [JQProgram] = []
+        for event in events {
+            if let program = compile(event.match, "match") { match.append(program) }
+            if let program = compile(event.item, "item") { item.append(program) }
+            // By default the record's own id orders its events; records without one share a lane per kind.
+            let keyText = event.key ?? JQExpression("(.item | objects | (.id // .key // .identifier // .accountId // .name)) // null")
+            if let program = compile(keyText, "key") { key.append(program) }
+        }
+        if !diagnostics.isEmpty { throw Diagnostics(diagnostics) }
+        self.match = match
+        self.key = key
+        self.item = item
+        kinds = events.map(\.kinds)
+    }
+
+    /// The matchers that accept the payload and the lane key of the event.
+    func evaluate(body: [UInt8], headers: [String: String]) -> Result<(matchers: [Int], key: String), JSONParseError> {
+        // Every libjq value is released before the lock is: outputs may share reference counts
+        // with constants inside the compiled programs.
+        lock.withLock { evaluateLocked(body: body, headers: headers) }
+    }
+
+    private func evaluateLocked(body: [UInt8], headers: [String: String]) -> Result<(matchers: [Int], key: String), JSONParseError> {
+        let payload: JSON
+        do {
+            payload = try body.withUnsafeBufferPointer { pointer throws(JSONParseError) in try JSON(parsing: pointer) }
+        } catch { return .failure(error) }
+        let context = WebhookContext.make(payload: payload, headers: headers)
+        var matched: [Int] = []
+        var lane = ""
+        for index in match.indices {
+            // A matcher that raises is a matcher that does not match.
+            guard (try? match[index].first(context))??.isTruthyInPython == true else { continue }
+            matched.append(index)
+            if lane.isEmpty {
+                let record = (try? item[index].first(context)) ?? nil
+                let keyed = JSON(object: ["payload": payload, "item": record ?? .null])
+                let value = (try? key[index].first(keyed)) ?? nil
+                lane = kinds[index].joined(separator: ",") + "|" + (value.map { $0.stringValue ?? $0.serialized() } ?? "")
+            }
+        }
+        return .success((matched, lane))
+    }
+}
+
+enum WebhookContext {
+    static func make(payload: JSON, headers: [String: String]) -> JSON {
+        JSON(object: ["payload": payload,
+                      "headers": JSON(orderedObject: headers.sorted { $0.key < $1.key }.map { ($0.key, JSON($0.value)) })])
+    }
+}
+
+/// One webhook path: verification, matching and the bounded hand-off to its workers.
+public final class WebhookEndpoint: Sendable {
+    public let definition: WebhookDefinition
+    let verifiers: [Verifier]
+    let matcher: IntakeMatcher
+    let queues: [WorkQueue<QueuedEvent>]
+    let metrics: WebhookMetrics
+    /// Events queued or being processed; bounded by `queueSize`.
+    private let depth = Locked(0)
+    private let intakeOpen = Locked(true)
+
+    init(definition: WebhookDefinition, verifiers: [Verifier], metrics: WebhookMetrics) throws(Diagnostics) {
+        self.definition = definition
+        self.verifiers = verifiers
+        self.metrics = metrics
+        matcher = try IntakeMatcher(definition.events)
+        queues = (0..<definition.workers).map { _ in WorkQueue<QueuedEvent>() }
+    }
+
+    public var queueDepth: Int { depth.current }
+
+    /// Verify → parse → match → enqueue. Runs on an event loop thread; never waits.
+    public func accept(body: [UInt8], headers: [String: String], query: [String: String], now: Date = Date()) -> IntakeResult {
+        let path = definition.path
+        metrics.received(path)
+        guard intakeOpen.current else {
+            metrics.rejected(path, "stopping")
+            return .rejected(status: 503, reason: "stopping", message: "shutting down")
+        }
+        for verifier in verifiers {
+            do { try verifier.verify(body: body, headers: headers, query: query, now: now) } catch {
+                metrics.rejected(path, "verification")
+                return .rejected(status: 401, reason: "verification", message: error.description)
+            }
+        }
+        let evaluated: (matchers: [Int], key: String)
+        switch matcher.evaluate(body: body, headers: headers) {
+        case .failure(let error):
+            metrics.rejected(path, "json")
+            return .rejected(status: 400, reason: "json", message: "the body is not JSON: \(error.message)")
+        case .success(let value): evaluated = value
+        }
+        guard !evaluated.matchers.isEmpty else {
+            metrics.ignored(path)
+            return .ignored
+        }
+        let admitted = depth.withLock { depth -> Bool in
+            guard depth < definition.queueSize else { return false }
+            depth += 1
+            return true
+        }
+        guard admitted else {
+            metrics.rejected(path, "queue_full")
+            return .full
+        }
+        // One lane per key: the same entity's events go to the same worker, so they apply in order.
+        let lane = Int(Self.fnv1a(evaluated.key) % UInt64(queues.count))
+        queues[lane].push(QueuedEvent(body: body, headers: headers, matchers: evaluated.matchers, received: .now))
+        return .accepted
+    }
+
+    func finished() { depth.withLock { $0 -= 1 } }
+
+    /// Refuses new events and lets the workers end once their queues are empty.
+    func closeIntake() {
+        intakeOpen.withLock { $0 = false }
+        for queue in queues { queue.close() }
+    }
+
+    static func fnv1a(_ text: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return hash
+    }
+}

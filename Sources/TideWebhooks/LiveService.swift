@@ -1,0 +1,273 @@
+import Foundation
+import TideCore
+import TideFetch
+import TideHTTP
+import TideIntegration
+import TideJQ
+import TideMapping
+import TideModel
+
+/// Ocean's event listener types (reference §5), minus KAFKA and ACTIONS_ONLY.
+public enum EventListenerType: String, Sendable, CaseIterable {
+    case once = "ONCE"
+    case polling = "POLLING"
+    case webhook = "WEBHOOK"
+    case webhooksOnly = "WEBHOOKS_ONLY"
+
+    /// `OCEAN__EVENT_LISTENER='{"type": "…"}'` or `OCEAN__EVENT_LISTENER__TYPE=…`.
+    public static func fromEnvironment(_ environment: [String: String]) -> EventListenerType? {
+        if let type = environment["OCEAN__EVENT_LISTENER__TYPE"] { return EventListenerType(rawValue: type.uppercased()) }
+        guard let text = environment["OCEAN__EVENT_LISTENER"], let json = try? JSON(parsing: text),
+              let type = json["type"]?.stringValue else { return nil }
+        return EventListenerType(rawValue: type.uppercased())
+    }
+
+    /// Polling interval in seconds from `OCEAN__EVENT_LISTENER` (`interval`, Ocean's default 60).
+    public static func pollingInterval(_ environment: [String: String]) -> Double {
+        if let text = environment["OCEAN__EVENT_LISTENER__INTERVAL"], let value = Double(text) { return value }
+        if let text = environment["OCEAN__EVENT_LISTENER"], let json = try? JSON(parsing: text),
+           let value = json["interval"]?.numberValue { return value }
+        return 60
+    }
+}
+
+public struct LiveSettings: Sendable {
+    public var host: String
+    public var port: Int
+    public var listener: EventListenerType
+    /// POLLING's interval (seconds).
+    public var pollingInterval: Double
+    /// `OCEAN__SCHEDULED_RESYNC_INTERVAL`, converted to seconds.
+    public var scheduledInterval: Double?
+    /// `OCEAN__BASE_URL`: where the third party reaches this server (webhook registration).
+    public var baseURL: String?
+
+    public init(host: String = "0.0.0.0", port: Int = 8000, listener: EventListenerType = .webhooksOnly,
+                pollingInterval: Double = 60, scheduledInterval: Double? = nil, baseURL: String? = nil) {
+        self.host = host
+        self.port = port
+        self.listener = listener
+        self.pollingInterval = pollingInterval
+        self.scheduledInterval = scheduledInterval
+        self.baseURL = baseURL
+    }
+}
+
+/// Runs resyncs one at a time: a newer request cancels the running one and starts once it ended.
+public actor ResyncController {
+    public typealias Run = @Sendable () async throws -> Bool
+    private let run: Run
+    private let metrics: WebhookMetrics
+    private let log: @Sendable (String) -> Void
+    private var current: Task<Void, Never>?
+
+    public init(metrics: WebhookMetrics, log: @escaping @Sendable (String) -> Void, run: @escaping Run) {
+        self.run = run
+        self.metrics = metrics
+        self.log = log
+    }
+
+    public func trigger(_ reason: String) {
+        let previous = current
+        previous?.cancel()
+        let run = self.run, metrics = self.metrics, log = self.log
+        current = Task {
+            await previous?.value
+            if Task.isCancelled { return }
+            log("resync started (\(reason))")
+            metrics.update { $0.resyncsStarted += 1; $0.resyncRunning = true }
+            do {
+                let succeeded = try await run()
+                let aborted = Task.isCancelled
+                metrics.update { s in
+                    if aborted { s.resyncsAborted += 1 } else if succeeded { s.resyncsSucceeded += 1 } else { s.resyncsFailed += 1 }
+                }
+                log(aborted ? "resync aborted by a newer one" : "resync finished (\(succeeded ? "complete" : "with errors"))")
+            } catch {
+                let aborted = Task.isCancelled || error is CancellationError
+                metrics.update { s in if aborted { s.resyncsAborted += 1 } else { s.resyncsFailed += 1 } }
+                log(aborted ? "resync aborted" : "resync failed: \(error)")
+            }
+            metrics.update { $0.resyncRunning = false }
+        }
+    }
+
+    /// Waits for the running resync, if any.
+    public func waitIdle() async {
+        while let task = current {
+            await task.value
+            if current == task { current = nil }
+        }
+    }
+
+    public func cancel() { current?.cancel() }
+}
+
+/// The live side of `tide run`: the webhook server, its workers and the event listener.
+public final class LiveService: Sendable {
+    public let settings: LiveSettings
+    public let metrics = WebhookMetrics()
+    public let endpoints: [WebhookEndpoint]
+    public let resyncs: ResyncController
+    private let processors: [[EventProcessor]]
+    private let sink: any EntitySink
+    private let blueprints: [Blueprint]
+    private let client: HTTPClient
+    private let log: @Sendable (String) -> Void
+    private let state = Locked<(server: WebhookHTTPServer?, workers: [Task<Void, Never>], timers: [Task<Void, Never>])>((nil, [], []))
+
+    /// - Parameter resync: one full resync; returns whether it completed without errors.
+    public init(integration: Integration, mapping: PortAppConfig, configuration: ResolvedConfiguration, sink: any EntitySink,
+                mappingOptions: MappingOptions = MappingOptions(), settings: LiveSettings,
+                log: @escaping @Sendable (String) -> Void = { _ in },
+                resync: @escaping ResyncController.Run) throws(Diagnostics) {
+        self.settings = settings
+        self.log = log
+        self.sink = sink
+        blueprints = integration.blueprints
+        let metrics = self.metrics
+        resyncs = ResyncController(metrics: metrics, log: log, run: resync)
+        client = HTTPClient(configuration: .init(for: integration, secrets: configuration.secrets))
+        let session = try FetchSession(integration: integration, config: configuration, client: client)
+        let config = (try? JSON(parsing: configuration.json)) ?? JSON(object: [:])
+        let context = JSON(object: ["config": config])
+        var endpoints: [WebhookEndpoint] = []
+        var processors: [[EventProcessor]] = []
+        for definition in integration.webhooks {
+            let verifiers = Verifier.make(definition.verify) { source in
+                (try? CompiledTemplate(source).renderString(context)).flatMap { $0 } ?? ""
+            }
+            if verifiers.isEmpty { log("webhook \(definition.path) verifies nothing: no secret is configured") }
+            endpoints.append(try WebhookEndpoint(definition: definition, verifiers: verifiers, metrics: metrics))
+            processors.append((0..<definition.workers).map { _ in
+                EventProcessor(definition: definition, integration: integration, mapping: mapping, session: session, sink: sink,
+                                   metrics: metrics, configJSON: configuration.json, mappingOptions: mappingOptions)
+            })
+        }
+        self.endpoints = endpoints
+        self.processors = processors
+    }
+
+    public var baseURL: String? { state.current.server?.baseURL }
+
+    /// Starts the workers, the server and the listener's resync schedule.
+    public func start() async throws {
+        // Live events may arrive before any resync has made the blueprints known.
+        try await sink.prepare(blueprints: blueprints)
+        var workers: [Task<Void, Never>] = []
+        for (endpoint, processors) in zip(endpoints, processors) {
+            for (lane, processor) in processors.enumerated() {
+                workers.append(Task { await Self.work(endpoint: endpoint, queue: endpoint.queues[lane], processor: processor, log: log) })
+            }
+        }
+        let routes = LiveRoutes(endpoints: endpoints, metrics: metrics, resyncs: settings.listener == .webhook ? resyncs : nil)
+        let server = try await WebhookHTTPServer.start(host: settings.host, port: settings.port, routes: routes)
+        log("listening on \(server.baseURL) (\(settings.listener.rawValue))")
+
+        var timers: [Task<Void, Never>] = []
+        let resyncs = self.resyncs
+        switch settings.listener {
+        case .once, .webhooksOnly: break
+        case .webhook:
+            await resyncs.trigger("start")
+        case .polling:
+            // Without Port, POLLING is a local schedule: a resync now and every interval.
+            timers.append(Self.every(settings.pollingInterval, immediately: true) { await resyncs.trigger("polling") })
+        }
+        if let interval = settings.scheduledInterval, settings.listener != .webhooksOnly {
+            timers.append(Self.every(interval, immediately: false) { await resyncs.trigger("scheduled") })
+        }
+        state.withLock { $0 = (server, workers, timers) }
+    }
+
+    static func every(_ seconds: Double, immediately: Bool, _ body: @escaping @Sendable () async -> Void) -> Task<Void, Never> {
+        Task {
+            if immediately { await body() }
+            while !Task.isCancelled {
+                do { try await Task.sleep(for: .seconds(max(seconds, 0.01))) } catch { return }
+                await body()
+            }
+        }
+    }
+
+    static func work(endpoint: WebhookEndpoint, queue: WorkQueue<QueuedEvent>, processor: EventProcessor,
+                     log: @escaping @Sendable (String) -> Void) async {
+        let path = endpoint.definition.path
+        let timeout = endpoint.definition.timeout
+        while let event = await queue.pop() {
+            do {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await processor.process(event) }
+                    group.addTask {
+                        try await Task.sleep(for: .seconds(timeout))
+                        throw LiveEventError.timeout(timeout)
+                    }
+                    try await group.next()
+                    group.cancelAll()
+                }
+                endpoint.metrics.processed(path)
+            } catch {
+                endpoint.metrics.failed(path)
+                log("webhook \(path): event failed: \(error)")
+            }
+            endpoint.finished()
+        }
+    }
+
+    /// SIGTERM: stop intake, let the workers drain their queues, stop resyncs, close the server.
+    public func shutdown() async {
+        let (server, workers, timers) = state.current
+        for timer in timers { timer.cancel() }
+        await server?.stopAccepting()
+        for endpoint in endpoints { endpoint.closeIntake() }
+        for worker in workers { await worker.value }
+        await resyncs.cancel()
+        await resyncs.waitIdle()
+        await server?.closeConnections()
+        await client.shutdown()
+    }
+}
+
+/// Routing by method and path, as Ocean mounts it: POST /integration<path>, /resync, /health, /metrics.
+struct LiveRoutes: ServerRoutes {
+    let endpoints: [String: WebhookEndpoint]
+    let metrics: WebhookMetrics
+    let resyncs: ResyncController?
+
+    init(endpoints: [WebhookEndpoint], metrics: WebhookMetrics, resyncs: ResyncController?) {
+        self.endpoints = Dictionary(endpoints.map { ("/integration" + $0.definition.path, $0) }) { first, _ in first }
+        self.metrics = metrics
+        self.resyncs = resyncs
+    }
+
+    func bodyLimit(method: String, path: String) -> Int {
+        endpoints[path]?.definition.maxBodyBytes ?? 64 * 1024
+    }
+
+    func respond(to request: ServerRequest) -> ServerResponse {
+        switch (request.method, request.path) {
+        case ("GET", "/health"), ("GET", "/"):
+            return .json(200, #"{"ok":true}"#)
+        case ("GET", "/metrics"):
+            let depths = Dictionary(endpoints.values.map { ($0.definition.path, $0.queueDepth) }) { a, _ in a }
+            return ServerResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")],
+                                  body: Array(metrics.render(depths: depths).utf8))
+        case ("POST", "/resync"):
+            guard let resyncs else { return .json(404, #"{"status":"error","message":"not found"}"#) }
+            Task { await resyncs.trigger("POST /resync") }
+            return .json(202, #"{"status":"ok"}"#)
+        default:
+            break
+        }
+        guard let endpoint = endpoints[request.path] else { return .json(404, #"{"status":"error","message":"not found"}"#) }
+        guard request.method == "POST" else { return .json(405, #"{"status":"error","message":"use POST"}"#, headers: [("Allow", "POST")]) }
+        switch endpoint.accept(body: request.body, headers: request.headers, query: request.query) {
+        case .accepted: return .json(202, #"{"status":"ok"}"#)
+        case .ignored: return .json(202, #"{"status":"ignored"}"#)
+        case .full: return .json(503, #"{"status":"error","message":"queue full"}"#, headers: [("Retry-After", "1")])
+        case .rejected(let status, _, let message):
+            let escaped = message.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            return .json(status, #"{"status":"error","message":""# + escaped + #""}"#)
+        }
+    }
+}

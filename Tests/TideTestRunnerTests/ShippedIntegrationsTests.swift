@@ -1,0 +1,30 @@
+import Foundation
+import Testing
+import TideTestRunner
+
+/// Every shipped integration's `tests/*.yml` passes, so `swift test` (the README's test command)
+/// runs them all.
+@Suite struct ShippedIntegrationsTests {
+    static let integrations = #filePath.replacingOccurrences(of: "Tests/TideTestRunnerTests/ShippedIntegrationsTests.swift",
+                                                             with: "integrations")
+
+    static var cases: [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: integrations)) ?? []
+        return names.sorted().flatMap { TestCase.files(in: integrations + "/" + $0) }
+    }
+
+    @Test func theGitHubAndPagerDutyIntegrationsHaveCases() {
+        #expect(Self.cases.contains { $0.contains("/github/tests/") })
+        #expect(Self.cases.contains { $0.contains("/pagerduty/tests/") })
+    }
+
+    @Test(arguments: cases)
+    func shippedCasePasses(file: String) async throws {
+        let directory = URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent().path
+        let report = await TestRunner.run(directory: directory, caseFiles: [file])
+        #expect(report.error == nil, "\(report.error ?? "")")
+        for result in report.cases {
+            #expect(result.passed, "\(result.name):\n\(result.failures.joined(separator: "\n"))")
+        }
+    }
+}

@@ -1,0 +1,236 @@
+import Foundation
+import Testing
+import TideCatalog
+import TideCore
+import TideEngine
+import TideHTTP
+import TideIntegration
+import TideMapping
+import TideModel
+import TideTesting
+@testable import TideWebhooks
+
+/// A small integration whose webhooks cover every verification scheme, against a third party
+/// played by a `TestHTTPServer`.
+enum Hooks {
+    static let secret = "s3cret-token"
+    static let standardSecret = "whsec_" + Data("current-key".utf8).base64EncodedString()
+    static let oldStandardSecret = "whsec_" + Data("rotated-out-key".utf8).base64EncodedString()
+
+    static let integration = """
+    name: hooks
+    configuration:
+      - {name: baseUrl, type: url, required: true}
+      - {name: secret, type: string, sensitive: true}
+      - {name: standardSecret, type: string, sensitive: true}
+      - {name: oldStandardSecret, type: string, sensitive: true}
+    http:
+      baseUrl: "{{ .config.baseUrl }}"
+    kinds:
+      item:
+        selector:
+          id: {type: string, description: One item only (live events).}
+        request:
+          path: /items
+          query:
+            id: "{{ .selector.id }}"
+        records: .items
+    webhooks:
+      - path: /hmac
+        verify: {type: hmac, secret: "{{ .config.secret }}", header: X-Hub-Signature-256, prefix: "sha256="}
+        retry: {attempts: 4, initialDelay: 0.05, maxDelay: 0.2}
+        events: &events
+          - {name: deleted, match: .payload.action == "deleted", kinds: [item], item: .payload.item, action: delete}
+          - {name: updated, match: .payload.action == "updated", kinds: [item], item: .payload.item}
+          - name: refetch
+            match: .payload.action == "refetch"
+            kinds: [item]
+            item: .payload.item
+            action: refetch
+            refetch: {id: .item.id}
+      - path: /sha1
+        verify: {type: hmac, secret: "{{ .config.secret }}", header: X-Hub-Signature, prefix: "sha1=", algorithm: sha1}
+        events: *events
+      - path: /standard
+        verify: {type: standardWebhooks, secrets: ["{{ .config.standardSecret }}", "{{ .config.oldStandardSecret }}"], tolerance: 300}
+        events: *events
+      - path: /token-header
+        verify: {type: token, secret: "{{ .config.secret }}", header: X-Token}
+        events: *events
+      - path: /token-query
+        verify: {type: token, secret: "{{ .config.secret }}", query: token}
+        events: *events
+      - path: /small
+        maxBodyBytes: 64
+        verify: {type: token, secret: "{{ .config.secret }}", header: X-Token}
+        events: *events
+      - path: /slow
+        queueSize: 2
+        workers: 1
+        verify: {type: token, secret: "{{ .config.secret }}", header: X-Token}
+        events: *events
+    """
+
+    static let mapping = """
+    entityDeletionThreshold: 1
+    resources:
+      - kind: item
+        selector:
+          query: .status != "archived"
+        port:
+          entity:
+            mappings:
+              identifier: .id
+              title: .name
+              blueprint: '"item"'
+              properties:
+                status: .status
+    """
+
+    static let blueprints = """
+    [{"identifier": "item", "title": "Item", "schema": {"properties": {"status": {"type": "string"}}, "required": []}, "relations": {}}]
+    """
+
+    static func directory() throws -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tide-hooks-\(UUID().uuidString)").path
+        let resources = directory + "/.port/resources"
+        try FileManager.default.createDirectory(atPath: resources, withIntermediateDirectories: true)
+        try integration.write(toFile: directory + "/integration.yml", atomically: true, encoding: .utf8)
+        try mapping.write(toFile: resources + "/port-app-config.yml", atomically: true, encoding: .utf8)
+        try blueprints.write(toFile: resources + "/blueprints.json", atomically: true, encoding: .utf8)
+        return directory
+    }
+}
+
+/// The third party: items by id, with scripted failures and delays.
+final class ThirdParty: Sendable {
+    struct State {
+        var items: [String: String] = [:]
+        var failuresLeft: [String: Int] = [:]
+        var delays: [String: Duration] = [:]
+        var requests: [String: Int] = [:]
+    }
+    let state = Locked(State())
+    let server: TestHTTPServer
+
+    init() async throws {
+        let state = self.state
+        server = try await TestHTTPServer.start { request in
+            let id = request.queryValue("id") ?? "*"
+            let (fail, delay, body) = state.withLock { s -> (Bool, Duration?, String) in
+                s.requests[id, default: 0] += 1
+                if let left = s.failuresLeft[id], left > 0 {
+                    s.failuresLeft[id] = left - 1
+                    return (true, nil, "")
+                }
+                let items = id == "*" ? s.items.keys.sorted().compactMap { s.items[$0] } : [s.items[id]].compactMap { $0 }
+                return (false, s.delays[id], #"{"items": ["# + items.joined(separator: ",") + "]}")
+            }
+            if fail { return .json(#"{"error": "boom"}"#, status: 500) }
+            var response = TestResponse.json(body)
+            response.delay = delay
+            return response
+        }
+    }
+
+    func set(_ id: String, name: String, status: String = "open") {
+        state.withLock { $0.items[id] = #"{"id": "\#(id)", "name": "\#(name)", "status": "\#(status)"}"# }
+    }
+}
+
+/// A running LiveService with a catalog sink, and a sender.
+struct Harness {
+    let service: LiveService
+    let catalog: Catalog
+    let thirdParty: ThirdParty
+    let client: HTTPClient
+    let integration: Integration
+    let mapping: PortAppConfig
+    let configuration: ResolvedConfiguration
+    let sink: CatalogSink
+
+    static func start(listener: EventListenerType = .webhooksOnly, resyncDelay: Duration? = nil) async throws -> Harness {
+        let thirdParty = try await ThirdParty()
+        if let resyncDelay { thirdParty.state.withLock { $0.delays["*"] = resyncDelay } }
+        let directory = try Hooks.directory()
+        let integration = try Integration.load(directory: directory)
+        let configuration = try ConfigurationResolver(
+            overrides: ["baseUrl": thirdParty.server.baseURL, "secret": Hooks.secret,
+                        "standardSecret": Hooks.standardSecret, "oldStandardSecret": Hooks.oldStandardSecret],
+            environment: [:]).resolve(for: integration)
+        let catalog = try Catalog(path: directory + "/catalog.sqlite")
+        let sink = CatalogSink(catalog: catalog, datasource: Datasource(integrationType: "hooks", installationIdentifier: "hooks-test"))
+        let mapping = integration.defaultMapping!
+        let resync = Resync(integration: integration, mapping: mapping, configuration: configuration, sink: sink)
+        let service = try LiveService(integration: integration, mapping: mapping, configuration: configuration, sink: sink,
+                                      settings: LiveSettings(host: "127.0.0.1", port: 0, listener: listener)) {
+            try await resync.run(observer: NoObserver()).succeeded
+        }
+        try await service.start()
+        return Harness(service: service, catalog: catalog, thirdParty: thirdParty,
+                       client: HTTPClient(configuration: .init(retry: .never)), integration: integration, mapping: mapping,
+                       configuration: configuration, sink: sink)
+    }
+
+    func stop() async {
+        await service.shutdown()
+        await client.shutdown()
+        await thirdParty.server.stop()
+    }
+
+    var base: String { service.baseURL! }
+
+    func post(_ path: String, body: String, headers: HTTPHeaders = [:], query: String = "") async throws -> HTTPResponse {
+        var headers = headers
+        headers.set("Content-Type", "application/json")
+        return try await client.send(HTTPRequest(method: .post, url: base + path + query, headers: headers, body: Array(body.utf8),
+                                                 throwsOnErrorStatus: false))
+    }
+
+    func get(_ path: String) async throws -> HTTPResponse {
+        try await client.send(HTTPRequest(url: base + path, throwsOnErrorStatus: false))
+    }
+
+    /// A body signed for /hmac.
+    func hmac(_ body: String) async throws -> HTTPResponse {
+        try await post("/integration/hmac", body: body,
+                       headers: ["X-Hub-Signature-256": "sha256=" + Signatures.hmacSHA256Hex(Array(body.utf8), secret: Hooks.secret)])
+    }
+
+    func token(_ path: String, _ body: String) async throws -> HTTPResponse {
+        try await post("/integration" + path, body: body, headers: ["X-Token": Hooks.secret])
+    }
+
+    func title(_ id: String) -> String? {
+        guard let stored = try? catalog.entity(blueprint: "item", identifier: id) else { return nil }
+        return stored.title.map { $0.text.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) } ?? "<no title>"
+    }
+
+    var processed: Int { service.metrics.snapshot.processed.values.reduce(0, +) + service.metrics.snapshot.failed.values.reduce(0, +) }
+}
+
+struct NoObserver: ResyncObserver {
+    func kindStarted(_ progress: KindProgress) {}
+    func pageWritten(_ progress: KindProgress) {}
+    func kindFinished(_ progress: KindProgress) {}
+    func note(_ message: String) {}
+}
+
+struct Timeout: Error, CustomStringConvertible {
+    var what: String
+    var description: String { "gave up waiting for \(what)" }
+}
+
+/// Polls until `condition` holds; the limit only stops a broken test from hanging.
+func eventually(_ what: String, _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(60)
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    throw Timeout(what: what)
+}
+
+func event(_ action: String, id: String, name: String = "n", status: String = "open") -> String {
+    #"{"action": "\#(action)", "item": {"id": "\#(id)", "name": "\#(name)", "status": "\#(status)"}}"#
+}
