@@ -16,11 +16,12 @@ swift build -c release --product tide-jira-standin >/dev/null
 [ "$sink" = port ] && swift build -c release --product tide-port-standin >/dev/null
 bin=.build/release
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+# The stand-ins start inside command substitutions, so they are not this shell's jobs: stop them by name.
+trap 'pkill -f "$bin/tide-jira-standin" 2>/dev/null; pkill -f "$bin/tide-port-standin" 2>/dev/null; rm -rf "$work"' EXIT
 
 # Starts a stand-in in the background and prints its base URL.
 start() {
-  "$bin/$1" "${@:2}" > "$work/$1.out" &
+  "$bin/$1" "${@:2}" > "$work/$1.out" 2>&1 &
   for _ in $(seq 200); do grep -q listening "$work/$1.out" 2>/dev/null && break; sleep 0.05; done
   awk '/listening/ {print $2}' "$work/$1.out"
 }
@@ -39,8 +40,8 @@ for n in "${sizes[@]}"; do
     --mapping Benchmarks/jira-issues-mapping.yml --catalog "$work/catalog.sqlite" \
     --config "jiraHost=$jira" --config atlassianUserEmail=bench@example.com --config atlassianUserToken=bench \
     > /dev/null 2> "$work/run.log" || { cat "$work/run.log"; exit 1; }
-  kill $(jobs -p) 2>/dev/null || true
-  wait 2>/dev/null || true
+  pkill -f "$bin/tide-jira-standin" 2>/dev/null || true
+  pkill -f "$bin/tide-port-standin" 2>/dev/null || true
   read -r seconds rss_kb < "$work/time"
   written=$(grep -Eo '^issue\[0\] +[0-9]+ +[0-9]+ +[0-9]+' "$work/run.log" | awk '{print $4}')
   [ "$written" = "$n" ] || { echo "expected $n entities, the run wrote ${written:-none}"; cat "$work/run.log"; exit 1; }

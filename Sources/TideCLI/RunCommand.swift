@@ -173,12 +173,13 @@ struct RunCommand: AsyncParsableCommand {
     func runAgainstPort(integration: Integration, configuration: ResolvedConfiguration, secrets: SecretBox,
                         observer: ProgressDisplay) async throws {
         let environment = ProcessInfo.processInfo.environment
-        let settings: PortSettings
+        var settings: PortSettings
         do { settings = try PortSettings.fromEnvironment(environment, integration: integration) } catch {
             Terminal.error(secrets.redact("\(error)"))
             throw ExitCode(2)
         }
         secrets.set(configuration.secrets + [settings.credentials.clientSecret])
+        settings.defaultMappingFile = mapping
         let run = PortRun(integration: integration, configuration: configuration, settings: settings,
                           mappingOptions: MappingOptions(allowEnvironment: Environment.oceanAllowsJQEnvironment))
         let listener = ServeRunner.listener(flag: eventListener, environment: environment)

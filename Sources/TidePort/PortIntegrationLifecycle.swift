@@ -18,6 +18,9 @@ public struct PortSettings: Sendable {
     public var scheduledResyncInterval: Int?
     /// `OCEAN__EVENT_LISTENER` type, upper-cased (POLLING by default, as Ocean).
     public var eventListener: String
+    /// A port-app-config file pushed as the default mapping instead of the integration's own
+    /// (`tide run --mapping`); Port's stored mapping still wins once the integration exists.
+    public var defaultMappingFile: String?
 
     public init(credentials: PortCredentials, identifier: String, type: String, version: String,
                 initializePortResources: Bool = true, scheduledResyncInterval: Int? = nil, eventListener: String = "POLLING") {
@@ -150,6 +153,9 @@ public struct PortIntegrationLifecycle: Sendable {
 
     /// The integration's `.port/resources/port-app-config.*` as JSON (JSON is YAML, so either works).
     func defaultMappingJSON() -> String? {
+        if let file = settings.defaultMappingFile {
+            return (try? YAML.parse(contentsOf: file))?.jsonText()
+        }
         let resources = (integration.directory as NSString).appendingPathComponent(".port/resources")
         for name in ["port-app-config.yml", "port-app-config.yaml", "port-app-config.json"] {
             let path = (resources as NSString).appendingPathComponent(name)

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Tide's benchmarks, one command: mapping, resync (catalog and Port), webhooks, lint and start-up.
+# Prints a table and writes docs/performance.md with the figures, the machine and the targets.
+# Release builds; takes about 10 minutes on 2 cores. Speed lives here, never in the tests.
+#
+#   scripts/bench.sh            # everything
+#   QUICK=1 scripts/bench.sh    # smaller sizes (10k/100k resync, 20k mapping, 5 s of webhooks)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+missing=()
+for tool in wrk bc curl; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" jq >/dev/null
+fi
+command -v jq >/dev/null || { sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"; $sudo apt-get install -y -qq jq >/dev/null; }
+
+swift build -c release --product tide >/dev/null
+tide=.build/release/tide
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+quick=${QUICK:-}
+map_n=100000; resync_sizes=(10000 100000 1000000); port_sizes=(10000 100000); hook_seconds=30
+if [ -n "$quick" ]; then map_n=20000; resync_sizes=(10000 100000); port_sizes=(10000); hook_seconds=5; fi
+cores=$(nproc)
+memory=$(free -g | awk '/Mem:/ {print $2}')
+cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
+
+# 1. Mapping: Ocean's default Jira issue mapping over generated ~2.7 KB issues.
+echo "== mapping: $map_n Jira issues" >&2
+python3 scripts/gen-jira-issues.py "$map_n" "$work/issues.jsonl"
+mapping=integrations/jira/.port/resources/port-app-config.yml
+# The same mapping as one jq program, for jq -c (libjq's own speed is the reference).
+cat > "$work/equivalent.jq" <<'JQ'
+select(true) | {identifier: .key, title: .fields.summary, blueprint: "jiraIssue", properties: {url: ((.self | split("/") | .[:3] | join("/")) + "/browse/" + .key), status: .fields.status.name, issueType: .fields.issuetype.name, components: .fields.components, creator: .fields.creator.emailAddress, priority: .fields.priority.name, labels: .fields.labels, created: .fields.created, updated: .fields.updated, resolutionDate: .fields.resolutiondate}, relations: {project: .fields.project.key, parentIssue: .fields.parent.key, subtasks: (.fields.subtasks | map(.key)), assignee: .fields.assignee.accountId, reporter: .fields.reporter.accountId}}
+JQ
+seconds() { /usr/bin/time -f "%e" -o "$work/t" "$@" > "$work/out" 2>/dev/null || true; cat "$work/t"; }
+map_jq=$(seconds jq -c -f "$work/equivalent.jq" "$work/issues.jsonl")
+map_one=$(seconds "$tide" map --mapping "$mapping" --kind issue "$work/issues.jsonl")
+map_all=$(seconds "$tide" map --jobs "$cores" --mapping "$mapping" --kind issue "$work/issues.jsonl")
+rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; }
+
+# 2. Resync end to end, into the catalog and into a Port stand-in.
+echo "== resync" >&2
+scripts/bench-resync.sh "${resync_sizes[@]}" | tee "$work/resync-catalog.txt" >&2
+scripts/bench-resync.sh --sink port "${port_sizes[@]}" | tee "$work/resync-port.txt" >&2
+
+# 3. Webhooks: intake with HMAC verification, then applied to the catalog.
+echo "== webhooks ($hook_seconds s)" >&2
+TIDE="$tide" scripts/bench-webhooks.sh "$hook_seconds" 32 > "$work/hooks.txt" 2>&1 || true
+intake=$(grep -E '^intake:' "$work/hooks.txt" || echo "intake: not measured")
+applied=$(grep -E '^applied:' "$work/hooks.txt" || echo "applied: not measured")
+
+# 4. Lint over every shipped integration, and a whole dry run of the Jira fixtures.
+echo "== lint and start-up" >&2
+lint=$(SCRATCH=.build RUNS=20 scripts/bench-lint.sh 2>/dev/null | tail -1)
+best=999
+for _ in 1 2 3 4 5; do
+  t=$(seconds "$tide" run integrations/jira --replay --dry-run)
+  best=$(awk -v a="$best" -v b="$t" 'BEGIN { print (b < a ? b : a) }')
+done
+
+table=$(cat <<TABLE
+| measurement | figure | target |
+|---|---|---|
+| mapping, 1 thread ($map_n issues) | $(rate "$map_n" "$map_one") entities/s (${map_one} s) | within 1.5x of jq -c |
+| jq -c, the same mapping as one program | $(rate "$map_n" "$map_jq") entities/s (${map_jq} s) | (reference) |
+| mapping, $cores threads | $(rate "$map_n" "$map_all") entities/s (${map_all} s) | faster than jq -c |
+$(awk 'NR > 1 { printf "| resync → %s, %s issues | %s records/s, peak RSS %s MB | ≥ 50,000/s, < 100 MB at 1M |\n", $1, $2, $4, $5 }' "$work/resync-catalog.txt" "$work/resync-port.txt")
+| webhooks, HMAC on, ${hook_seconds} s | ${intake#intake: } | ≥ 10,000/s, p99 < 10 ms |
+| webhooks applied to the catalog | ${applied#applied: } | |
+| tide lint integrations/... | ${lint} | < 200 ms |
+| tide run integrations/jira --replay --dry-run, whole run | ${best} s | |
+TABLE
+)
+echo "$table"
+
+cat > docs/performance.md <<DOC
+# Performance
+
+Measured by \`scripts/bench.sh\` (release build) on $(date -u +%Y-%m-%d): $cores cores ($cpu), $memory GiB.
+Rerun it to refresh this page; the figures below are what the script printed.
+
+$table
+
+## What bounds each figure
+
+- **Mapping.** Every record is parsed by libjq's JSON parser into \`jv\` values and freed after
+  mapping; in \`perf\`, \`jv_free\`, \`jv_parser_next\`, \`jv_get_kind\` and \`jq_next\` take most of the
+  time, and \`jq -c\` with the same program pays the same parse and free. Tide evaluates the whole
+  entity in one jq program per record (selector, every field, the misconfiguration list); plain
+  paths and literals run unguarded and the guarded program is the fallback for a record that
+  raises. The rest of the gap to \`jq -c\` is the per-field error capture that Ocean's semantics
+  need and building the entity's JSON text. \`--jobs\` maps on every core, each thread with its own
+  compiled program. Parsing only what the mapping reads (skipping the rest of each record while
+  parsing) is the next step and is not done.
+- **Resync.** One task fetches a page, maps it and writes it to SQLite in one transaction before
+  asking for the next page, as Ocean does, so the figure is the sum of the stand-in's time, the
+  parse-and-map time above and SQLite's; on 2 cores the stand-in takes part of the second core.
+  Peak RSS stays flat in N because pages are streamed: memory follows the page size.
+- **Port stand-in.** The stand-in decodes every bulk request with Foundation's JSON decoder and keeps
+  all entities in memory, on the same 2 cores; it bounds that figure.
+- **Webhooks.** Intake verifies the HMAC, parses the JSON and matches the event before answering 202;
+  the workers then map and write each event to the catalog (one SQLite transaction per event).
+- **Lint.** About 18 ms is process start; most of the rest is libjq compiling (the expressions of
+  a file are compiled as one program).
+DOC
+echo "wrote docs/performance.md" >&2
