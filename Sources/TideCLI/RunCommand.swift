@@ -197,7 +197,8 @@ struct RunCommand: AsyncParsableCommand {
                 throw ExitCode(1)
             }
             try await ServeRunner.serve(integration: integration, mapping: mapping, configuration: configuration, sink: run.sink,
-                                        mappingOptions: run.mappingOptions, listener: listener, listen: listen, secrets: secrets) {
+                                        mappingOptions: run.mappingOptions, listener: listener, listen: listen, secrets: secrets,
+                                        resyncRequested: run.resyncRequestWatcher()) {
                 if case .finished(let summary) = try await run.run(observer: QuietObserver()) { return summary.succeeded }
                 return true
             }

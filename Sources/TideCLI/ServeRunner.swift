@@ -31,15 +31,17 @@ enum ServeRunner {
 
     static func serve(integration: Integration, mapping: PortAppConfig, configuration: ResolvedConfiguration, sink: any EntitySink,
                       mappingOptions: MappingOptions, listener: EventListenerType, listen: String?, secrets: SecretBox,
+                      resyncRequested: (@Sendable () async -> Bool)? = nil,
                       resync: @escaping ResyncController.Run) async throws {
         let environment = ProcessInfo.processInfo.environment
         let (host, port) = try address(listen, environment: environment)
         let logger = Logger(label: "tide.live")
-        let settings = LiveSettings(
+        var settings = LiveSettings(
             host: host, port: port, listener: listener,
             pollingInterval: EventListenerType.pollingInterval(environment),
             scheduledInterval: environment["OCEAN__SCHEDULED_RESYNC_INTERVAL"].flatMap(Double.init).map { $0 * 60 },
             baseURL: environment["OCEAN__BASE_URL"])
+        settings.resyncRequested = resyncRequested
         if integration.webhooks.isEmpty { logger.info("\(integration.name) declares no webhooks; only resyncs run") }
         let service: LiveService
         do {

@@ -9,6 +9,11 @@ public struct ResolvedConfiguration: Sendable {
     public var json: String
     /// Values of `sensitive` fields, to redact everywhere.
     public var secrets: [String]
+
+    public init(json: String, secrets: [String]) {
+        self.json = json
+        self.secrets = secrets
+    }
 }
 
 /// Reads configuration the way Ocean does, highest precedence first: explicit `--config

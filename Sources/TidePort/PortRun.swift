@@ -36,6 +36,22 @@ public struct PortRun: Sendable {
         self.mappingOptions = mappingOptions
     }
 
+    /// Ocean's POLLING check: `GET /v1/integration/{id}/resync-request`, true when Port holds a
+    /// request newer than the last one seen (the first request seen counts as new).
+    public func resyncRequestWatcher() -> @Sendable () async -> Bool {
+        let client = self.client
+        let path = "/v1/integration/\(PortClient.encode(settings.identifier))/resync-request"
+        let seen = Locked<String?>(nil)
+        return {
+            guard let response = try? await client.call(.get, path, accepting: [404]), response.isSuccess,
+                  let updated = JSONValue.parse(response.text)?["request"]?["updatedAt"]?.stringValue else { return false }
+            return seen.withLock { last in
+                defer { last = updated }
+                return last.map { updated > $0 } ?? true
+            }
+        }
+    }
+
     /// Runs once. With `reportAbortOnSignal`, SIGINT/SIGTERM during the resync report `aborted`
     /// to Port before the process exits with 130, as Ocean does on shutdown.
     public func run(observer: any ResyncObserver, reportAbortOnSignal: Bool = false) async throws -> Outcome {

@@ -46,6 +46,8 @@ public final class PortStandIn: Sendable {
         var retryAfter = "0"
         var failingBlueprints: Set<String> = []
         var tokenCount = 0
+        /// The latest resync request (as Port's UI makes one), by integration.
+        var resyncRequests: [String: String] = [:]
     }
 
     public let server: TestHTTPServer
@@ -99,6 +101,12 @@ public final class PortStandIn: Sendable {
     public func expireTokens() { state.withLock { $0.tokens = [:] } }
     /// Creating these blueprints answers 422.
     public func failBlueprintCreation(_ identifiers: Set<String>) { state.withLock { $0.failingBlueprints = identifiers } }
+
+    /// Records a resync request for integration `id`, as pressing "Resync" in Port does.
+    public func requestResync(_ id: String, at time: Date = Date()) {
+        let text = ISO8601DateFormatter().string(from: time)
+        state.withLock { $0.resyncRequests[id] = text }
+    }
     public func addBlueprint(json: String) {
         guard let object = StandInJSON.parse(json)?.objectValue, let id = object["identifier"]?.stringValue else { return }
         state.withLock { $0.blueprints[id] = object }
@@ -133,6 +141,12 @@ public final class PortStandIn: Sendable {
             return patchIntegration(id, .object(["config": body["config"] ?? .object([:])]))
         }
         if let id = route("PATCH", "integration/*/resync-state")?.first { return resyncState(id, body) }
+        if let id = route("GET", "integration/*/resync-request")?.first {
+            guard let updated = state.withLock({ $0.resyncRequests[id] }) else {
+                return Self.error(404, "not_found", "Integration \(id) has no resync request")
+            }
+            return Self.ok(["request": .object(["id": .string("request-\(id)"), "updatedAt": .string(updated)])])
+        }
         if route("POST", "blueprints/entities/datasource-entities") != nil { return datasourceEntities(body) }
         if let id = route("GET", "blueprints/*")?.first { return getBlueprint(id) }
         if route("POST", "blueprints") != nil { return createBlueprint(body) }

@@ -41,6 +41,9 @@ public struct LiveSettings: Sendable {
     public var scheduledInterval: Double?
     /// `OCEAN__BASE_URL`: where the third party reaches this server (webhook registration).
     public var baseURL: String?
+    /// With the Port sink, POLLING asks Port whether a resync was requested (true: resync now);
+    /// nil means a local schedule.
+    public var resyncRequested: (@Sendable () async -> Bool)?
 
     public init(host: String = "0.0.0.0", port: Int = 8000, listener: EventListenerType = .webhooksOnly,
                 pollingInterval: Double = 60, scheduledInterval: Double? = nil, baseURL: String? = nil) {
@@ -171,8 +174,15 @@ public final class LiveService: Sendable {
         case .webhook:
             await resyncs.trigger("start")
         case .polling:
-            // Without Port, POLLING is a local schedule: a resync now and every interval.
-            timers.append(Self.every(settings.pollingInterval, immediately: true) { await resyncs.trigger("polling") })
+            if let requested = settings.resyncRequested {
+                // With Port, as Ocean: resync when Port holds a newer resync request.
+                timers.append(Self.every(settings.pollingInterval, immediately: true) {
+                    if await requested() { await resyncs.trigger("resync request") }
+                })
+            } else {
+                // Without Port, POLLING is a local schedule: a resync now and every interval.
+                timers.append(Self.every(settings.pollingInterval, immediately: true) { await resyncs.trigger("polling") })
+            }
         }
         if let interval = settings.scheduledInterval, settings.listener != .webhooksOnly {
             timers.append(Self.every(interval, immediately: false) { await resyncs.trigger("scheduled") })

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TideEngine
+import TideIntegration
 import TideModel
 import TidePort
 import TideTesting
@@ -209,4 +210,29 @@ import TideTesting
         #expect(standIn.identifiers(blueprint: "thing") == Things.ids(2))
         await things.stop(); await standIn.stop()
     }
+}
+
+/// POLLING with the Port sink asks Port for resync requests, as Ocean does.
+@Suite struct ResyncRequestTests {
+    @Test func aResyncRequestIsSeenOnceAndANewerOneAgain() async throws {
+        let port = try await PortStandIn.start()
+        let integration = try Integration.load(directory: RunPaths.jira)
+        var settings = PortSettings(credentials: PortCredentials(clientID: port.options.clientID,
+                                                                 clientSecret: port.options.clientSecret, baseURL: port.baseURL),
+                                    identifier: "jira-polling", type: "jira", version: "0.1.0")
+        settings.defaultMappingFile = nil
+        let configuration = ResolvedConfiguration(json: "{}", secrets: [])
+        let watcher = PortRun(integration: integration, configuration: configuration, settings: settings).resyncRequestWatcher()
+        #expect(await watcher() == false)  // none yet: Port answers 404
+        port.requestResync("jira-polling", at: Date(timeIntervalSince1970: 1_000))
+        #expect(await watcher() == true)
+        #expect(await watcher() == false)  // the same request is not a new one
+        port.requestResync("jira-polling", at: Date(timeIntervalSince1970: 2_000))
+        #expect(await watcher() == true)
+        await port.stop()
+    }
+}
+
+enum RunPaths {
+    static let jira = #filePath.replacingOccurrences(of: "Tests/TidePortTests/PortScenarioTests.swift", with: "integrations/jira")
 }

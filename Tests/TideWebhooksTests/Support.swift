@@ -149,7 +149,8 @@ struct Harness {
     let configuration: ResolvedConfiguration
     let sink: CatalogSink
 
-    static func start(listener: EventListenerType = .webhooksOnly, resyncDelay: Duration? = nil) async throws -> Harness {
+    static func start(listener: EventListenerType = .webhooksOnly, resyncDelay: Duration? = nil,
+                      adjust: (inout LiveSettings) -> Void = { _ in }) async throws -> Harness {
         let thirdParty = try await ThirdParty()
         if let resyncDelay { thirdParty.state.withLock { $0.delays["*"] = resyncDelay } }
         let directory = try Hooks.directory()
@@ -162,8 +163,10 @@ struct Harness {
         let sink = CatalogSink(catalog: catalog, datasource: Datasource(integrationType: "hooks", installationIdentifier: "hooks-test"))
         let mapping = integration.defaultMapping!
         let resync = Resync(integration: integration, mapping: mapping, configuration: configuration, sink: sink)
+        var settings = LiveSettings(host: "127.0.0.1", port: 0, listener: listener)
+        adjust(&settings)
         let service = try LiveService(integration: integration, mapping: mapping, configuration: configuration, sink: sink,
-                                      settings: LiveSettings(host: "127.0.0.1", port: 0, listener: listener)) {
+                                      settings: settings) {
             try await resync.run(observer: NoObserver()).succeeded
         }
         try await service.start()

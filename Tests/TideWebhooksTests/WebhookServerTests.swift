@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TideCatalog
+import TideCore
 import TideHTTP
 import TideTesting
 @testable import TideWebhooks
@@ -183,6 +184,19 @@ import TideTesting
         // On a loaded machine some events may still be queued when the resync ends; once applied,
         // none may be missing (a reconciliation that deleted them would leave them missing).
         try await eventually("the live events applied") { (0..<5).allSatisfy { h.title("live-\($0)") == "n" } }
+    }
+
+    @Test func pollingWithPortResyncsOnlyWhenARequestIsNew() async throws {
+        let polls = Locked(0)
+        let h = try await Harness.start(listener: .polling) { settings in
+            settings.pollingInterval = 0.05
+            // Port answers "new request" on the third poll only.
+            settings.resyncRequested = { polls.withLock { count in count += 1; return count == 3 } }
+        }
+        defer { Task { await h.stop() } }
+        try await eventually("several polls") { polls.current >= 8 }
+        try await eventually("the requested resync finished") { h.service.metrics.snapshot.resyncsSucceeded >= 1 }
+        #expect(h.service.metrics.snapshot.resyncsStarted == 1)
     }
 
     @Test func newerResyncAbortsTheRunningOne() async throws {
