@@ -49,18 +49,11 @@ struct CatalogImportCommand: ParsableCommand {
     }
 
     func run() throws {
-        let descriptor: Int32
-        if file == "-" {
-            descriptor = STDIN_FILENO
-        } else {
-            descriptor = open(file, O_RDONLY)
-            guard descriptor >= 0 else {
-                Terminal.error("error: \(file): cannot open: \(String(cString: strerror(errno)))")
-                throw ExitCode(2)
-            }
-        }
-        defer { if descriptor != STDIN_FILENO { close(descriptor) } }
-        let inputName = file == "-" ? "standard input" : file
+        let input = try InputFile(file, what: "input file")
+        // Only the descriptor is used below: keep the file open until the command ends.
+        defer { withExtendedLifetime(input) {} }
+        let descriptor = input.descriptor
+        let inputName = input.name
 
         let catalog = try location.open(create: true)
         let stream = JSONStream(descriptor: descriptor)

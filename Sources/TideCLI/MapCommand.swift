@@ -61,17 +61,10 @@ struct MapCommand: ParsableCommand {
         let options = MappingOptions(allowEnvironment: !noEnv && Environment.oceanAllowsJQEnvironment)
         let mapper = ResourceMapper(resource: candidates[resource], options: options)
 
-        let descriptor: Int32
-        if raw == "-" {
-            descriptor = STDIN_FILENO
-        } else {
-            descriptor = open(raw, O_RDONLY)
-            guard descriptor >= 0 else {
-                Terminal.error("cannot read RAW file \(raw): \(String(cString: strerror(errno)))")
-                throw ExitCode(2)
-            }
-        }
-        defer { if descriptor != STDIN_FILENO { close(descriptor) } }
+        let input = try InputFile(raw, what: "RAW file")
+        // Only the descriptor is used below: keep the file open until the command ends.
+        defer { withExtendedLifetime(input) {} }
+        let descriptor = input.descriptor
 
         var mappingReport = MappingReport()
         let output = OutputBuffer(descriptor: STDOUT_FILENO)
@@ -100,7 +93,7 @@ struct MapCommand: ParsableCommand {
         if mappingReport.errorCount > 0 { throw ExitCode(1) }
     }
 
-    private var rawName: String { raw == "-" ? "standard input" : raw }
+    private var rawName: String { raw == "-" ? "standard input" : raw }  // as InputFile names it
 
     /// One thread: a JSON array, JSON lines or concatenated values. Returns an input error, if any.
     private func mapSequentially(descriptor: Int32, mapper: ResourceMapper, report mappingReport: inout MappingReport,

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 
 /// Standard error, where Tide's reports and errors go (standard output carries only data).
@@ -50,4 +51,28 @@ enum Environment {
         guard let text = value("OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS")?.lowercased() else { return true }
         return !["false", "0", "no", "off"].contains(text)
     }
+}
+
+/// A command's input file, or standard input for `-`; closed when dropped.
+final class InputFile {
+    let descriptor: Int32
+    /// How messages name it.
+    let name: String
+
+    /// Opens `path`; an unreadable file is reported (as `what` PATH) and exits with status 2.
+    init(_ path: String, what: String) throws {
+        if path == "-" {
+            descriptor = STDIN_FILENO
+            name = "standard input"
+            return
+        }
+        descriptor = open(path, O_RDONLY)
+        name = path
+        guard descriptor >= 0 else {
+            Terminal.error("error: cannot read \(what) \(path): \(String(cString: strerror(errno)))")
+            throw ExitCode(2)
+        }
+    }
+
+    deinit { if descriptor != STDIN_FILENO, descriptor >= 0 { close(descriptor) } }
 }
