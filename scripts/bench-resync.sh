@@ -17,7 +17,7 @@ swift build -c release --product tide-jira-standin >/dev/null
 bin=.build/release
 work=$(mktemp -d)
 # The stand-ins start inside command substitutions, so they are not this shell's jobs: stop them by name.
-trap 'pkill -f "$bin/tide-jira-standin" 2>/dev/null; pkill -f "$bin/tide-port-standin" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'pkill -f "$bin/tide-jira-standin" 2>/dev/null || true; pkill -f "$bin/tide-port-standin" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 # Starts a stand-in in the background and prints its base URL.
 start() {
