@@ -1,3 +1,4 @@
+import TideCore
 import Foundation
 import TideModel
 
@@ -65,16 +66,16 @@ public struct StoredEntity: Sendable, Hashable {
     /// `identifier, title, icon, team, blueprint, properties, relations, createdAt, updatedAt, $datasource`.
     /// Absent title/icon/team/datasource are `null`; times are ISO-8601 UTC with milliseconds.
     public var jsonText: String {
-        var text = "{\"identifier\":" + jsonString(identifier)
+        var text = "{\"identifier\":" + JSONText.quoted(identifier)
         text += ",\"title\":" + (title?.text ?? "null")
         text += ",\"icon\":" + (icon?.text ?? "null")
         text += ",\"team\":" + (team?.text ?? "null")
-        text += ",\"blueprint\":" + jsonString(blueprint)
+        text += ",\"blueprint\":" + JSONText.quoted(blueprint)
         text += ",\"properties\":" + properties.text
         text += ",\"relations\":" + relations.text
         text += ",\"createdAt\":\"" + CatalogTime.iso8601(createdAt) + "\""
         text += ",\"updatedAt\":\"" + CatalogTime.iso8601(updatedAt) + "\""
-        text += ",\"$datasource\":" + (datasource.map(jsonString) ?? "null")
+        text += ",\"$datasource\":" + (datasource.map(JSONText.quoted) ?? "null")
         return text + "}"
     }
 }
@@ -106,22 +107,3 @@ public enum CatalogTime {
     }
 }
 
-/// A JSON string literal for `text`, without going through libjq (hot path of listings).
-func jsonString(_ text: String) -> String {
-    var out = "\""
-    out.reserveCapacity(text.utf8.count + 2)
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case let control where control.value < 0x20:
-            let hex = String(control.value, radix: 16)
-            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
-}

@@ -32,7 +32,7 @@ public final class CompiledTemplate {
             keepsType = false
             let text = "\"" + parts.map { part in
                 switch part {
-                case .text(let text): Self.escapeForJQString(text)
+                case .text(let text): JSONText.escaped(text)
                 case .expression(let expression): "\\(\(expression)\n)"
                 }
             }.joined() + "\""
@@ -126,28 +126,6 @@ public final class CompiledTemplate {
         }
         if !literal.isEmpty { parts.append(.text(literal)) }
         return parts
-    }
-
-    /// Text as the inside of a jq string literal.
-    static func escapeForJQString(_ text: String) -> String {
-        var escaped = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\\": escaped += "\\\\"
-            case "\"": escaped += "\\\""
-            case "\n": escaped += "\\n"
-            case "\r": escaped += "\\r"
-            case "\t": escaped += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    escaped += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
-                        + String(scalar.value, radix: 16)
-                } else {
-                    escaped.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return escaped
     }
 }
 
