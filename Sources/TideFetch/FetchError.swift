@@ -64,10 +64,14 @@ public struct FetchError: Error, Sendable, CustomStringConvertible {
 
     /// `kind "issue", page 3: POST https://x/rest/api/3/search/jql → 400 Bad Request …` and a hint line.
     public var description: String {
-        var text = "kind \"\(kind)\""
-        if let whileFetchingParentsOf { text += " (parent of \"\(whileFetchingParentsOf)\")" }
-        if let parentRecord { text += ", parent record \(parentRecord)" }
-        text += ", page \(page): "
+        // A request outside any kind (webhook registration) has no kind or page to name.
+        var text = ""
+        if !kind.isEmpty {
+            text = "kind \"\(kind)\""
+            if let whileFetchingParentsOf { text += " (parent of \"\(whileFetchingParentsOf)\")" }
+            if let parentRecord { text += ", parent record \(parentRecord)" }
+            text += ", page \(page): "
+        }
         switch reason {
         case .http:
             // The client's own description already holds method, URL, status, attempts and body.

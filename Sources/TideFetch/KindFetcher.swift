@@ -187,18 +187,7 @@ public final class KindFetcher {
         if run.origin == nil { run.origin = origin }
         // Credentials go only to the API's own origin, never to a host a next link points at.
         let sendCredentials = origin == run.origin
-        if sendCredentials {
-            switch session.auth {
-            case .header(let name, let value):
-                if !rendered.headers.contains(name) { rendered.headers.add(name, value) }
-            case .query(let name, let value):
-                if !URLText.hasQueryParameter(rendered.url, named: name), !rendered.query.contains(where: { $0.name == name }) {
-                    rendered.query.append((name, value))
-                }
-            case .none, .login:
-                break
-            }
-        }
+        if sendCredentials { session.addStaticCredentials(to: &rendered) }
         var request = rendered.httpRequest()
         requestLine = "\(request.method) \(request.url)"
         if program.tracksURLs { run.seen.insert(request.url) }
@@ -207,7 +196,7 @@ public final class KindFetcher {
         var login: LoginAuth?
         if sendCredentials, case .login(let scheme) = session.auth { login = scheme }
         let response: HTTPResponse
-        do { response = try await send(&request, login: login) } catch { throw fail(error) }
+        do { response = try await session.send(&request, login: login) } catch { throw fail(error) }
 
         // Read it.
         let body: JSON
@@ -237,37 +226,6 @@ public final class KindFetcher {
         run.pagesRead = number
         return FetchedPage(records: records, number: number, parent: run.parent,
                            request: "\(request.method) \(session.redactor.redactURL(request.url))")
-    }
-
-    /// Sends `request`; for a login scheme, with the current credential, and after a 401 once more
-    /// with a renewed one (a renewal another task already made is used as it is).
-    private func send(_ request: inout HTTPRequest, login: LoginAuth?) async throws(FetchError) -> HTTPResponse {
-        var credential: LoginCoordinator.Credential?
-        if let login {
-            switch await session.loginCredential(login) {
-            case .success(let fresh): credential = fresh
-            case .failure(let error): throw error
-            }
-            request.headers.set("Authorization", credential?.header)
-        }
-        var renewed = false
-        while true {
-            do {
-                return try await session.client.send(request)
-            } catch {
-                if let login, !renewed, error.kind == .status, error.status == 401 {
-                    renewed = true
-                    switch await session.loginCredential(login, replacing: credential) {
-                    case .success(let fresh): credential = fresh
-                    case .failure(let loginError): throw loginError
-                    }
-                    request.headers.set("Authorization", credential?.header)
-                    continue
-                }
-                throw FetchError(.http, status: error.status, message: error.description,
-                                 hint: FetchError.hint(for: error, credentialFields: session.credentialFields), httpError: error)
-            }
-        }
     }
 
     /// Moves `run` to its next page, or marks it finished.

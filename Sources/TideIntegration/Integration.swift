@@ -158,6 +158,14 @@ public struct WebhookDefinition: Sendable {
         public var key: JQExpression?
         public var location: SourceLocation?
     }
+    /// Creating the webhook at the third party on start.
+    public struct Registration: Sendable {
+        public var when: JQExpression?
+        public var list: RequestDefinition?
+        public var exists: JQExpression?
+        public var create: RequestDefinition
+        public var location: SourceLocation?
+    }
     /// Below /integration, starting with "/".
     public var path: String
     public var verify: [Verification]
@@ -169,5 +177,6 @@ public struct WebhookDefinition: Sendable {
     public var retryAttempts: Int
     public var retryInitialDelay: Double
     public var retryMaxDelay: Double
+    public var registration: Registration?
     public var location: SourceLocation?
 }

@@ -154,6 +154,17 @@ struct IntegrationBuilder {
             retryAttempts: retry.int("attempts") ?? 4,
             retryInitialDelay: retry.double("initialDelay") ?? 1,
             retryMaxDelay: retry.double("maxDelay") ?? 30,
+            registration: node["register"].map(registration),
+            location: node.location)
+    }
+
+    func registration(_ node: YAMLNode) -> WebhookDefinition.Registration {
+        let reader = SpecReader(node, IntegrationSpec.webhookRegistration)
+        return WebhookDefinition.Registration(
+            when: expression(node["when"]),
+            list: node["list"].map { _ in request(reader.child("list")) },
+            exists: expression(node["exists"]),
+            create: request(reader.child("create")),
             location: node.location)
     }
 

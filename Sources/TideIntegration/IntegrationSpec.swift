@@ -178,6 +178,14 @@ public enum IntegrationSpec {
         FieldSpec("maxDelay", .number(minimum: 0), default: "30", "Most seconds between attempts."),
     ]))
 
+    static let webhookRegistration = SpecType.object(ObjectSpec(
+        "Creates the webhook at the third party when `tide run` starts serving (not with ONCE, and only when OCEAN__BASE_URL says where the third party reaches Tide). Templates and jq see {config, url}, url being OCEAN__BASE_URL + /integration + path.", fields: [
+        FieldSpec("when", jq, "jq over {config, url}; registration is skipped unless it is true."),
+        FieldSpec("list", request, "A request listing the webhooks that exist, sent first."),
+        FieldSpec("exists", jq, "jq over the list response body, with $url and $config, that is true when this webhook already exists (nothing is created then)."),
+        FieldSpec("create", request, required: true, "The request that creates the webhook (set its method, usually POST)."),
+    ]))
+
     static let webhook = SpecType.object(ObjectSpec("A webhook endpoint, served at POST /integration<path>.", fields: [
         FieldSpec("path", .string(), required: true, "Path below /integration, e.g. /webhook."),
         FieldSpec("verify", .either([webhookVerify, .array(webhookVerify)]),
@@ -188,6 +196,7 @@ public enum IntegrationSpec {
         FieldSpec("workers", .integer(minimum: 1, maximum: 64), default: "4", "Events processed at once."),
         FieldSpec("timeout", .number(minimum: 0.001), default: "90", "Seconds one event may take, retries included."),
         FieldSpec("retry", webhookRetry, "Refetch retries."),
+        FieldSpec("register", webhookRegistration, "Register this webhook at the third party on start."),
     ]))
 
     /// The whole file.

@@ -81,6 +81,15 @@ struct IntegrationLinter {
                     template(secret, field: "\(place).verify.secrets", selector: nil)
                 }
             }
+            if let register = webhook["register"] {
+                let field = "\(place).register"
+                jq(register["when"], field: field + ".when")
+                if let exists = register["exists"], let text = exists.scalar?.text {
+                    batch.expression(text, program: "null as $url | null as $config | (\(text)\n)", node: exists, field: field + ".exists")
+                }
+                request(register["list"], field: field + ".list", selector: [])
+                request(register["create"], field: field + ".create", selector: [])
+            }
             for (eventIndex, event) in (webhook["events"]?.items ?? []).enumerated() {
                 let field = "\(place).events[\(eventIndex)]"
                 jq(event["match"], field: field + ".match")

@@ -116,6 +116,8 @@ public final class LiveService: Sendable {
     private let sink: any EntitySink
     private let blueprints: [Blueprint]
     private let client: HTTPClient
+    private let registrar: WebhookRegistrar
+    private let definitions: [WebhookDefinition]
     private let log: @Sendable (String) -> Void
     private let state = Locked<(server: WebhookHTTPServer?, workers: [Task<Void, Never>], timers: [Task<Void, Never>])>((nil, [], []))
 
@@ -132,6 +134,8 @@ public final class LiveService: Sendable {
         resyncs = ResyncController(metrics: metrics, log: log, run: resync)
         client = HTTPClient(configuration: .init(for: integration, secrets: configuration.secrets))
         let session = try FetchSession(integration: integration, config: configuration, client: client)
+        registrar = WebhookRegistrar(session: session, configJSON: configuration.json)
+        definitions = integration.webhooks
         let config = (try? JSON(parsing: configuration.json)) ?? JSON(object: [:])
         let context = JSON(object: ["config": config])
         var endpoints: [WebhookEndpoint] = []
@@ -166,6 +170,9 @@ public final class LiveService: Sendable {
         let routes = LiveRoutes(endpoints: endpoints, metrics: metrics, resyncs: settings.listener == .webhook ? resyncs : nil)
         let server = try await WebhookHTTPServer.start(host: settings.host, port: settings.port, routes: routes)
         log("listening on \(server.baseURL) (\(settings.listener.rawValue))")
+        state.withLock { $0.server = server; $0.workers = workers }
+        // After listening, so a third party that calls the new webhook at once finds it served.
+        await registerWebhooks()
 
         var timers: [Task<Void, Never>] = []
         let resyncs = self.resyncs
@@ -188,6 +195,34 @@ public final class LiveService: Sendable {
             timers.append(Self.every(interval, immediately: false) { await resyncs.trigger("scheduled") })
         }
         state.withLock { $0 = (server, workers, timers) }
+    }
+
+    /// Outcome of registering each webhook at the third party, by path (empty until `start`).
+    public var registrations: [String: RegistrationOutcome] { registered.current }
+    private let registered = Locked<[String: RegistrationOutcome]>([:])
+
+    /// Registers every webhook that declares `register`, unless the listener is ONCE (nothing stays
+    /// up to receive events) or no base URL says where the third party can reach this server.
+    func registerWebhooks() async {
+        let wanted = definitions.filter { $0.registration != nil }
+        guard !wanted.isEmpty, settings.listener != .once else { return }
+        guard let base = settings.baseURL?.trimmingCharacters(in: .whitespaces), !base.isEmpty else {
+            log("webhooks are not registered at the third party: OCEAN__BASE_URL is not set (set it to the public address of this server, or create the webhooks by hand)")
+            return
+        }
+        for definition in wanted {
+            guard let registration = definition.registration else { continue }
+            let url = (base.hasSuffix("/") ? String(base.dropLast()) : base) + "/integration" + definition.path
+            let outcome = await registrar.register(registration, url: url)
+            registered.withLock { $0[definition.path] = outcome }
+            switch outcome {
+            case .notWanted: log("webhook \(definition.path): registration skipped (register.when is not true)")
+            case .alreadyRegistered: log("webhook \(definition.path): already registered at the third party for \(url)")
+            case .created: log("webhook \(definition.path): registered at the third party for \(url)")
+            case .failed(let message):
+                log("webhook \(definition.path) was not registered at the third party: \(message)\n  hint: the endpoint still receives events; fix the cause above and restart, or create the webhook by hand for \(url)")
+            }
+        }
     }
 
     static func every(_ seconds: Double, immediately: Bool, _ body: @escaping @Sendable () async -> Void) -> Task<Void, Never> {
