@@ -60,8 +60,10 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         // `tide test`: an integration's YAML test cases run against fixture servers.
+        // Webhook expectations go through TideWebhooks' real server, over TideHTTP's client.
         .target(name: "TideTestRunner", dependencies: ["TideCore", "TideYAML", "TideJQ", "TideSpec", "TideModel", "TideMapping",
-                                                       "TideIntegration", "TideEngine", "TideCatalog", "TideTesting"]),
+                                                       "TideIntegration", "TideEngine", "TideCatalog", "TideTesting",
+                                                       "TideWebhooks", "TideHTTP"]),
         // The embedded catalog: a SQLite file with Port's entity semantics.
         .target(name: "TideCatalog", dependencies: ["TideCore", "TideJQ", "TideModel", "CSQLite"]),
         // The `tide` commands.

@@ -98,7 +98,10 @@ struct MapCommand: ParsableCommand {
     /// One thread: a JSON array, JSON lines or concatenated values. Returns an input error, if any.
     private func mapSequentially(descriptor: Int32, mapper: ResourceMapper, report mappingReport: inout MappingReport,
                                  emit: (ItemOutcome) -> Void) -> String? {
-        let stream = JSONStream(descriptor: descriptor)
+        // Parse only what the mapping reads, unless it reads everything anyway.
+        let paths = mapper.readPaths
+        let stream: any JSONValueStream = paths.isWhole
+            ? JSONStream(descriptor: descriptor) : ProjectedJSONStream(descriptor: descriptor, recordPaths: paths)
         do {
             while let value = try stream.next() {
                 switch value.kind {

@@ -1,4 +1,5 @@
 import Foundation
+import TideCore
 import TideJQ
 import TideMapping
 
@@ -16,6 +17,8 @@ struct ParallelMap {
     /// Maps every line of `descriptor`; returns the merged report, or the first unusable line.
     func run(descriptor: Int32, output: OutputBuffer) -> (MappingReport, Failure?) {
         let mappers = (0..<jobs).map { _ in ResourceMapper(resource: resource, options: options) }
+        let paths = mappers[0].readPaths
+        let plan = paths.isWhole ? nil : JSONProjectionPlan(paths)
         var report = MappingReport()
         var reader = LineReader(descriptor: descriptor)
         while true {
@@ -26,10 +29,10 @@ struct ParallelMap {
             }
             var results = [Shard](repeating: Shard(), count: slices.count)
             results.withUnsafeMutableBufferPointer { shards in
-                let shards = UnsafeSendable(shards)
-                let mappers = UnsafeSendable(mappers)
+                let shards = UncheckedSendable(shards)
+                let mappers = UncheckedSendable(mappers)
                 DispatchQueue.concurrentPerform(iterations: slices.count) { index in
-                    shards.value[index] = Self.map(slices[index], with: mappers.value[index])
+                    shards.value[index] = Self.map(slices[index], with: mappers.value[index], plan: plan)
                 }
             }
             for shard in results {
@@ -50,12 +53,15 @@ struct ParallelMap {
     }
 
     /// One thread's share of a batch. Every JSON value is made and freed on this thread.
-    static func map(_ lines: ArraySlice<(number: Int, bytes: [UInt8])>, with mapper: ResourceMapper) -> Shard {
+    static func map(_ lines: ArraySlice<(number: Int, bytes: [UInt8])>, with mapper: ResourceMapper, plan: JSONProjectionPlan?) -> Shard {
         var shard = Shard()
         for (number, bytes) in lines {
             let record: JSON
             do {
-                record = try bytes.withUnsafeBufferPointer { try JSON(parsing: $0) }
+                record = try bytes.withUnsafeBufferPointer { buffer throws(JSONParseError) -> JSON in
+                    if let plan, let value = JSON.parse(bytes: UnsafeRawBufferPointer(buffer), projection: plan) { return value }
+                    return try JSON(parsing: buffer)
+                }
             } catch {
                 shard.failure = (number, "not valid JSON: \(error)")
                 return shard
@@ -70,12 +76,6 @@ struct ParallelMap {
         }
         return shard
     }
-}
-
-/// Hands a value to `concurrentPerform`'s threads; each thread touches only its own index.
-struct UnsafeSendable<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
 }
 
 /// Non-empty lines of a file descriptor, read in large chunks.

@@ -50,6 +50,22 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Serve the integration's recorded responses (DIR/fixtures) on loopback and run against them, offline.")
     var replay = false
 
+    @Option(name: .long, help: ArgumentHelp("Threads mapping each page (default: one per core, at most 4).", valueName: "N"))
+    var jobs: Int?
+
+    @Flag(name: .long, help: "Parse every response whole, instead of only the parts the mapping reads (slower; to compare).")
+    var parseWhole = false
+
+    func validate() throws {
+        if let jobs, jobs < 1 { throw ValidationError("--jobs takes a number of threads, 1 or more; got \(jobs)") }
+    }
+
+    /// How records are mapped: Ocean's environment switch, and the engine's threads and parsing.
+    var mappingOptions: MappingOptions {
+        MappingOptions(allowEnvironment: Environment.oceanAllowsJQEnvironment,
+                       threads: jobs ?? MappingOptions.defaultThreads, partialParsing: !parseWhole)
+    }
+
     @Option(name: .long, help: ArgumentHelp("Log lines as text or json.", valueName: "FORMAT"))
     var logFormat: LogFormat = .text
 
@@ -147,7 +163,7 @@ struct RunCommand: AsyncParsableCommand {
 
         let listener = ServeRunner.listener(flag: eventListener, environment: environment)
         if listener != .once, !dryRun {
-            let options = MappingOptions(allowEnvironment: Environment.oceanAllowsJQEnvironment)
+            let options = mappingOptions
             let resync = Resync(integration: integration, mapping: portAppConfig, configuration: resolved, sink: sink, mappingOptions: options)
             try await ServeRunner.serve(integration: integration, mapping: portAppConfig, configuration: resolved, sink: sink,
                                         mappingOptions: options, listener: listener, listen: listen, secrets: secrets) {
@@ -156,7 +172,7 @@ struct RunCommand: AsyncParsableCommand {
             return
         }
         let resync = Resync(integration: integration, mapping: portAppConfig, configuration: resolved, sink: sink,
-                            mappingOptions: MappingOptions(allowEnvironment: Environment.oceanAllowsJQEnvironment),
+                            mappingOptions: mappingOptions,
                             dryRun: dryRun)
         let summary: ResyncSummary
         do { summary = try await resync.run(observer: observer) } catch {
@@ -181,7 +197,7 @@ struct RunCommand: AsyncParsableCommand {
         secrets.set(configuration.secrets + [settings.credentials.clientSecret])
         settings.defaultMappingFile = mapping
         let run = PortRun(integration: integration, configuration: configuration, settings: settings,
-                          mappingOptions: MappingOptions(allowEnvironment: Environment.oceanAllowsJQEnvironment))
+                          mappingOptions: mappingOptions)
         let listener = ServeRunner.listener(flag: eventListener, environment: environment)
         if listener != .once {
             let mapping: PortAppConfig

@@ -97,12 +97,14 @@ struct TestCommand: AsyncParsableCommand {
             case .failed: "FAIL"
             case .invalid: "INVALID"
             }
-            lines.append("  \(mark) \(result.name) (\(result.entityCount) entities, \(result.requestCount) requests, \(milliseconds(result.elapsed)) ms)")
+            let events = result.eventCount > 0 ? ", \(result.eventCount) webhook event\(result.eventCount == 1 ? "" : "s")" : ""
+            lines.append("  \(mark) \(result.name) (\(result.entityCount) entities, \(result.requestCount) requests\(events), \(milliseconds(result.elapsed)) ms)")
             for failure in result.failures {
                 lines.append("    " + failure.replacingOccurrences(of: "\n", with: "\n    "))
             }
             for note in result.notes { lines.append("    note: " + note) }
         }
+        for event in report.untestedWebhookEvents { lines.append("  note: no case sends an event for \(event)") }
         return lines
     }
 
@@ -110,11 +112,14 @@ struct TestCommand: AsyncParsableCommand {
         Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
     }
 
-    /// `{"integrations": [{directory, error?, cases: [{name, file, status, failures, notes, kinds, entities, requests}]}], "passed": n, "failed": n}`.
+    /// `{"integrations": [{directory, error?, untestedWebhookEvents?, cases: [{name, file, status, failures, notes, kinds, entities, requests, events}]}], "passed": n, "failed": n}`.
     static func json(_ reports: [IntegrationTestReport]) -> JSON {
         let items = reports.map { report -> JSON in
             var pairs: [(String, JSON)] = [("directory", JSON(report.directory))]
             if let error = report.error { pairs.append(("error", JSON(error))) }
+            if !report.untestedWebhookEvents.isEmpty {
+                pairs.append(("untestedWebhookEvents", JSON(array: report.untestedWebhookEvents.map { JSON($0) })))
+            }
             pairs.append(("cases", JSON(array: report.cases.map { result in
                 JSON(orderedObject: [
                     ("name", JSON(result.name)), ("file", JSON(result.file)), ("status", JSON(result.status.rawValue)),
@@ -122,6 +127,7 @@ struct TestCommand: AsyncParsableCommand {
                     ("notes", JSON(array: result.notes.map { JSON($0) })),
                     ("kinds", JSON(array: result.kinds.map { JSON($0) })),
                     ("entities", JSON(result.entityCount)), ("requests", JSON(result.requestCount)),
+                    ("events", JSON(result.eventCount)),
                 ])
             })))
             return JSON(orderedObject: pairs)

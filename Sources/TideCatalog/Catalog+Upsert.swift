@@ -131,7 +131,7 @@ private struct Writer {
         let properties = try objectText(entity.properties, what: "properties", identifier: identifier)
         var relations = try objectText(entity.relations, what: "relations", identifier: identifier)
         // Only relations that may hold a search query are parsed; the common case stays text.
-        if let text = relations, text.contains("\"rules\"") {
+        if let text = relations, text.utf8.firstRange(of: "\"rules\"".utf8) != nil {
             relations = try resolveRelations(text, of: blueprint, identifier: identifier, warnings: &warnings)
         }
         let title = fieldText(entity.title)

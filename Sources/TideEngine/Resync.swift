@@ -130,6 +130,10 @@ public struct Resync: Sendable {
     }
 
     /// Fetches, maps and writes one resource, page by page. Errors end the kind, not the resync.
+    ///
+    /// When the kind's records are plain parts of the response, pages are pipelined: while page N
+    /// is mapped (on `mappingOptions.threads` threads) and written, page N+1 is already being requested
+    /// and parsed. Pages are always written one at a time, in order.
     func sync(_ resource: ResourceConfig, session: FetchSession, options: WriteOptions,
               progress: inout KindProgress, observer: any ResyncObserver) async {
         guard integration.kind(resource.kind) != nil else {
@@ -138,7 +142,6 @@ public struct Resync: Sendable {
             progress.failure = "the mapping names kind \"\(resource.kind)\", which \(integration.name) does not define\(suggestion)"
             return
         }
-        let mapper = ResourceMapper(resource: resource, options: mappingOptions)
         let fetcher: KindFetcher
         do {
             fetcher = try KindFetcher(session: session, kind: resource.kind,
@@ -147,37 +150,103 @@ public struct Resync: Sendable {
             progress.failure = error.description
             return
         }
+        // Records built by jq (not a plain path into the body) may share values with each other or
+        // with the fetcher's parent record: those are mapped here, one page after the other.
+        let pipelined = fetcher.recordsAreIndependent
+        // One mapper to start with; the other threads' are compiled when a page is big enough to
+        // share (a compile costs libjq milliseconds, a small kind never needs them).
+        var mappers = [ResourceMapper(resource: resource, options: mappingOptions)]
+        let threads = pipelined ? mappingOptions.threads : 1
+        if mappingOptions.partialParsing { fetcher.parseOnly(recordPaths: mappers[0].readPaths) }
+        // One task at a time uses the fetcher: the next page is requested only after the previous
+        // request was awaited, and `next()` releases every reference it had to the page it returns.
+        let shared = UncheckedSendable(fetcher)
+        @Sendable func fetchNext() async throws(FetchError) -> UncheckedSendable<FetchedPage?> {
+            UncheckedSendable(try await shared.value.next())
+        }
+        func write(_ page: FetchedPage, progress: inout KindProgress) async throws {
+            progress.pages += 1
+            progress.records += page.records.count
+            while mappers.count < min(threads, page.records.count / Self.minimumShare) {
+                mappers.append(ResourceMapper(resource: resource, options: mappingOptions))
+            }
+            let entities = Self.map(page.records, with: mappers, report: &progress.report)
+            if !entities.isEmpty {
+                let results = try await sink.upsert(entities, options: options)
+                for result in results where !result.succeeded {
+                    progress.writeFailures += 1
+                    if progress.writeFailures <= 5 {
+                        observer.note("\(progress.label): \(result.blueprint)/\(result.identifier ?? "?") was not written: \(result.failureReason ?? "")")
+                    }
+                }
+                progress.entities += results.filter(\.succeeded).count
+            }
+            observer.pageWritten(progress)
+        }
         do {
-            while let page = try await fetcher.next() {
+            var next = try await fetchNext()
+            while let page = next.value {
                 if Task.isCancelled {
                     progress.failure = "cancelled"
                     return
                 }
-                progress.pages += 1
-                progress.records += page.records.count
-                var entities: [Entity] = []
-                for record in page.records {
-                    mapper.map(record: record, report: &progress.report) { outcome in
-                        if case .entity(let entity, true) = outcome { entities.append(entity) }
-                    }
+                if pipelined {
+                    async let upcoming = fetchNext()
+                    try await write(page, progress: &progress)
+                    next = try await upcoming
+                } else {
+                    try await write(page, progress: &progress)
+                    next = try await fetchNext()
                 }
-                if !entities.isEmpty {
-                    let results = try await sink.upsert(entities, options: options)
-                    for result in results where !result.succeeded {
-                        progress.writeFailures += 1
-                        if progress.writeFailures <= 5 {
-                            observer.note("\(progress.label): \(result.blueprint)/\(result.identifier ?? "?") was not written: \(result.failureReason ?? "")")
-                        }
-                    }
-                    progress.entities += results.filter(\.succeeded).count
-                }
-                observer.pageWritten(progress)
             }
         } catch let error as FetchError {
             progress.failure = error.description
         } catch {
             progress.failure = "\(error)"
         }
+    }
+
+    /// Below this many records per thread a page is mapped on one thread: handing work out would
+    /// cost more than it saves.
+    static let minimumShare = 16
+
+    /// The entities of one page's records, in record order, mapped on up to `mappers.count`
+    /// threads. The records of a page are disjoint libjq trees, so each thread touches only the
+    /// reference counts of its own share, and `concurrentPerform` returns after every share is done.
+    static func map(_ records: [JSON], with mappers: [ResourceMapper], report: inout MappingReport) -> [Entity] {
+        let shares = min(mappers.count, records.count / minimumShare)
+        guard shares > 1 else {
+            var entities: [Entity] = []
+            for record in records {
+                mappers[0].map(record: record, report: &report) { outcome in
+                    if case .entity(let entity, true) = outcome { entities.append(entity) }
+                }
+            }
+            return entities
+        }
+        let size = (records.count + shares - 1) / shares
+        var results = [(entities: [Entity], report: MappingReport)](repeating: ([], MappingReport()), count: shares)
+        results.withUnsafeMutableBufferPointer { buffer in
+            let buffer = UncheckedSendable(buffer), mappers = UncheckedSendable(mappers), records = UncheckedSendable(records)
+            DispatchQueue.concurrentPerform(iterations: shares) { index in
+                var entities: [Entity] = []
+                var report = MappingReport()
+                let share = records.value[(index * size)..<min((index + 1) * size, records.value.count)]
+                for record in share {
+                    mappers.value[index].map(record: record, report: &report) { outcome in
+                        if case .entity(let entity, true) = outcome { entities.append(entity) }
+                    }
+                }
+                buffer.value[index] = (entities, report)
+            }
+        }
+        var entities: [Entity] = []
+        entities.reserveCapacity(records.count)
+        for result in results {
+            entities += result.entities
+            report.merge(result.report)
+        }
+        return entities
     }
 
     func reconcile(since resyncStart: Date) async throws -> Reconciliation {

@@ -21,12 +21,12 @@ struct Compiler {
     }
 
     /// `what` names the field in messages, e.g. `pagination.cursor of kind "issue"`.
-    mutating func program(_ expression: JQExpression, what: String, seesResponse: Bool = false) -> JQProgram? {
-        // The user's expression sees the body as `.`; `$headers` and `$page` are bound around it.
-        // It starts on the prefix's line, so libjq's line numbers stay the user's.
+    mutating func program(_ expression: JQExpression, what: String, seesResponse: Bool = false, seesParent: Bool = false) -> JQProgram? {
+        // The user's expression sees the body as `.`; `$headers` and `$page` (or `$parent`) are
+        // bound around it. It starts on the prefix's line, so libjq's line numbers stay the user's.
         let text = seesResponse
             ? ".headers as $headers | .page as $page | .body | (\(expression.source)\n)"
-            : expression.source
+            : seesParent ? ".parent as $parent | .body | (\(expression.source)\n)" : expression.source
         do { return try JQProgram(text) } catch {
             diagnostics.append(Diagnostic(at: expression.location, "\(what): jq \"\(expression.source)\" does not compile: \(error.message)",
                                           rule: "jq-compile"))

@@ -40,6 +40,8 @@ public final class KindFetcher {
     private var finished = false
     /// For a kind without a parent: its single run has begun.
     private var startedRun = false
+    /// Set by `parseOnly(recordPaths:)`: what a response is parsed into.
+    private var pagePlan: JSONProjectionPlan?
 
     /// - Parameter selector: the resource's selector values, each as JSON text; they overlay the
     ///   kind's `selector` defaults. Keys the kind does not declare are passed through (Port's
@@ -89,6 +91,18 @@ public final class KindFetcher {
             try KindFetcher(session: session, kind: parent)
         }
     }
+
+    /// Parse responses only as far as `recordPaths` (what the mapping reads of each record), the
+    /// `records` expression and pagination need; the rest of each body is skipped without being
+    /// built. A response the partial parser cannot vouch for is parsed whole, as without this.
+    public func parseOnly(recordPaths: JSONProjection) {
+        let page = program.pageProjection(recordPaths: recordPaths)
+        pagePlan = page.isWhole ? nil : JSONProjectionPlan(page)
+    }
+
+    /// True when the records of a page share no libjq value with each other or with this fetcher
+    /// once `next()` returned, so they may be mapped on other threads while it fetches on.
+    public var recordsAreIndependent: Bool { program.recordsArePlainPath }
 
     /// The next page, or nil when the kind has no more. Sends at most one request of this kind
     /// (plus, for a kind with a parent, the parent's requests when a new parent page is needed).
@@ -197,6 +211,8 @@ public final class KindFetcher {
         if sendCredentials, case .login(let scheme) = session.auth { login = scheme }
         let response: HTTPResponse
         do { response = try await session.send(&request, login: login) } catch { throw fail(error) }
+        // Records leave with the page, possibly to other threads: nothing here may keep the body.
+        defer { program.releaseInputs() }
 
         // Read it.
         let body: JSON
@@ -204,7 +220,10 @@ public final class KindFetcher {
             body = .null  // 204 or an empty body: no records
         } else {
             let parsed = response.body.withUnsafeBufferPointer { bytes in
-                Result { () throws(JSONParseError) -> JSON in try JSON(parsing: bytes) }
+                if let pagePlan, let value = JSON.parse(bytes: UnsafeRawBufferPointer(bytes), projection: pagePlan) {
+                    return Result<JSON, JSONParseError>.success(value)
+                }
+                return Result { () throws(JSONParseError) -> JSON in try JSON(parsing: bytes) }
             }
             switch parsed {
             case .success(let value): body = value
@@ -217,7 +236,7 @@ public final class KindFetcher {
             }
         }
         let records: [JSON]
-        do { records = try program.records(of: body) } catch { throw fail(error) }
+        do { records = try program.records(of: body, parent: run.parent) } catch { throw fail(error) }
 
         // Decide whether there is a next page.
         let input = JSON(object: ["body": body, "headers": Self.headersObject(response.headers), "page": pageState])
@@ -411,7 +430,9 @@ final class KindProgram {
         let name = "kind \"\(kind.name)\""
         definition = kind
         request = CompiledRequest(kind.request, http: integration.http, compiler: &compiler)
-        let records = compiler.program(kind.records, what: "records of \(name)")
+        // `records` sees the parent record as `$parent`, as templates see `.parent`, so a child
+        // record can carry what it needs of its parent into the mapping.
+        let records = compiler.program(kind.records, what: "records of \(name)", seesParent: true)
         stop = kind.pagination.stop.flatMap { compiler.program($0, what: "pagination.stop of \(name)", seesResponse: true) }
         func response(_ expression: JQExpression?, _ field: String) -> JQProgram? {
             expression.flatMap { compiler.program($0, what: "pagination.\(field) of \(name)", seesResponse: true) }
@@ -438,6 +459,46 @@ final class KindProgram {
         self.strategy = strategy
     }
 
+    /// What a response body must keep for `records` (with `recordPaths` read of every record)
+    /// and for pagination. Each expression is analysed with the variables it sees bound to
+    /// values that are not the body.
+    func pageProjection(recordPaths: JSONProjection) -> JSONProjection {
+        // `records` may give an array of records or the records themselves.
+        let outputs = recordPaths.union(recordPaths.grafted(under: [.elements]))
+        var page = JSONProjection.analyzing("null as $parent | (\(definition.records.source)\n)", outputs: outputs)
+        var paginationExpressions = [definition.pagination.stop]
+        switch definition.pagination.strategy {
+        case .offset(_, _, _, _, _, let total), .page(_, _, _, _, _, let total): paginationExpressions.append(total)
+        case .cursor(let cursor, _, _): paginationExpressions.append(cursor)
+        case .nextURL(let next): paginationExpressions.append(next)
+        case .none, .linkHeader: break
+        }
+        for expression in paginationExpressions.compactMap({ $0 }) {
+            page.formUnion(JSONProjection.analyzing("null as $headers | null as $page | (\(expression.source)\n)"))
+        }
+        return page
+    }
+
+    /// Releases what the programs that read a response still hold of it (`JQProgram.releaseInput`).
+    func releaseInputs() {
+        recordsProgram.releaseInput()
+        stop?.releaseInput()
+        switch strategy {
+        case .offset(_, _, _, _, _, let total), .page(_, _, _, _, _, let total): total?.releaseInput()
+        case .cursor(let cursor, _, _): cursor.releaseInput()
+        case .nextURL(let next): next.releaseInput()
+        case .none, .linkHeader: break
+        }
+    }
+
+    /// Whether `records` is a plain path into the body (`.`, `.values`, `.data.items[]`): its
+    /// records are then disjoint parts of the body, sharing no libjq value with each other or
+    /// with anything the fetcher keeps.
+    var recordsArePlainPath: Bool {
+        let text = definition.records.source.trimmingCharacters(in: .whitespacesAndNewlines)
+        return text == "." || text.wholeMatch(of: /(\.[A-Za-z_][A-Za-z0-9_]*|\.?\[\]|\.?\["[^"\\]*"\])+/) != nil
+    }
+
     /// Whether requested URLs are remembered to catch a next link that loops.
     var tracksURLs: Bool {
         switch strategy {
@@ -446,11 +507,12 @@ final class KindProgram {
         }
     }
 
-    /// `records` over a response body: an array gives its elements, an object one record, null none.
+    /// `records` over a response body (with `$parent`): an array gives its elements, an object one
+    /// record, null none.
     /// An expression with several outputs (`.values[]`) contributes each in turn, by the same rule.
-    func records(of body: JSON) throws(FetchError) -> [JSON] {
+    func records(of body: JSON, parent: JSON? = nil) throws(FetchError) -> [JSON] {
         let outputs: [JSON]
-        do { outputs = try recordsProgram.all(body) } catch {
+        do { outputs = try recordsProgram.all(JSON(object: ["body": body, "parent": parent ?? .null])) } catch {
             throw FetchError(.evaluation, message: "records \"\(definition.records.source)\" failed on the response: \(error.description)",
                              hint: "check records of kind \"\(definition.name)\" against the API's response")
         }

@@ -143,7 +143,8 @@ public struct Pagination: Sendable {
 /// A webhook endpoint of `integration.yml`.
 public struct WebhookDefinition: Sendable {
     public enum Verification: Sendable {
-        case hmac(secret: TemplateSource, header: String, prefix: String, sha1: Bool, base64: Bool)
+        /// `separator`: the header may carry several signatures (secret rotation); any one may match.
+        case hmac(secret: TemplateSource, header: String, prefix: String, sha1: Bool, base64: Bool, separator: String?)
         case standardWebhooks(secrets: [TemplateSource], tolerance: Int)
         case token(secret: TemplateSource, header: String?, query: String?)
     }

@@ -119,7 +119,7 @@ struct IntegrationBuilder {
             case "hmac":
                 return .hmac(secret: template(item["secret"]) ?? TemplateSource(""), header: scheme.string("header") ?? "",
                              prefix: scheme.string("prefix") ?? "", sha1: scheme.string("algorithm") == "sha1",
-                             base64: scheme.string("encoding") == "base64")
+                             base64: scheme.string("encoding") == "base64", separator: scheme.string("separator").flatMap { $0.isEmpty ? nil : $0 })
             case "standardWebhooks":
                 let secrets = item["secrets"].map { $0.items ?? [$0] } ?? []
                 return .standardWebhooks(secrets: secrets.compactMap(template), tolerance: scheme.int("tolerance") ?? 300)

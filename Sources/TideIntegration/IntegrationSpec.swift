@@ -133,10 +133,10 @@ public enum IntegrationSpec {
 
     static let kind = SpecType.object(ObjectSpec("A kind of record that port-app-config resources name.", fields: [
         FieldSpec("description", .string(), "What the records are."),
-        FieldSpec("parent", .string(), "A kind whose every record runs this kind's request once (available as .parent)."),
+        FieldSpec("parent", .string(), "A kind whose every record runs this kind's request once (available as .parent in templates, $parent in records)."),
         FieldSpec("selector", .map(selectorField), "Selector fields a resource may set, with their defaults."),
         FieldSpec("request", request, required: true, "The request."),
-        FieldSpec("records", jq, default: "\".\"", "jq over the response body giving the page's records."),
+        FieldSpec("records", jq, default: "\".\"", "jq over the response body giving the page's records; $parent is the parent record (null without parent:)."),
         FieldSpec("pagination", pagination, "How to get the next page."),
     ]))
 
@@ -148,6 +148,8 @@ public enum IntegrationSpec {
             FieldSpec("prefix", .string(), default: "\"\"", "Text before the signature, e.g. \"sha256=\"."),
             FieldSpec("algorithm", .enumeration(["sha256", "sha1"]), default: "\"sha256\"", "Hash function."),
             FieldSpec("encoding", .enumeration(["hex", "base64"]), default: "\"hex\"", "How the signature is written."),
+            FieldSpec("separator", .string(),
+                      "Splits the header into several signatures, each with `prefix` (PagerDuty: \"v1=…,v1=…\" while a secret is rotated); any one that matches passes."),
         ])),
         .init("standardWebhooks", ObjectSpec("The Standard Webhooks scheme: webhook-id, webhook-timestamp, webhook-signature (v1,<base64>).", fields: [
             FieldSpec("secrets", .either([template, .array(template)]), required: true,

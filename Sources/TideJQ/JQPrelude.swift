@@ -125,6 +125,60 @@ public enum JQPrelude {
         def format($f): if $f == "text" then tostring elif $f == "uri" then _tide_format("uri") | split("!") | join("%21") | split("*") | join("%2A") | split("'") | join("%27") | split("(") | join("%28") | split(")") | join("%29") elif $f == "urid" then _tide_urid elif $f == "base32" or $f == "base32d" then error($f + " is not a valid format") else _tide_format($f) end;
         """#.split(separator: "\n").map { String($0.drop(while: { $0 == " " })) }
 
+    /// The definitions `program` can reach, in prelude order: those it names, those they name in
+    /// turn, and those libjq's parser calls for its operators. Compiling the whole prelude costs
+    /// milliseconds per program (libjq parses it every time); most programs need a few lines of it.
+    /// Over-inclusion is harmless, so the name scan is deliberately loose.
+    public static func source(for program: String) -> String {
+        var wanted = names(in: program)
+        var pending = Array(wanted)
+        while let name = pending.popLast() {
+            for index in byName[name] ?? [] {
+                for reference in entries[index].references where !wanted.contains(reference) {
+                    wanted.insert(reference)
+                    pending.append(reference)
+                }
+            }
+        }
+        var text = ""
+        for entry in entries where wanted.contains(entry.name) { text += entry.text + " " }
+        return text
+    }
+
+    struct Entry {
+        var name: String
+        var text: String
+        var references: Set<String>
+    }
+
+    static let entries: [Entry] = definitions.map { line in
+        let afterDef = line.dropFirst(4)
+        let name = String(afterDef.prefix { $0.isLetter || $0.isNumber || $0 == "_" })
+        return Entry(name: name, text: line, references: names(in: line))
+    }
+
+    static let byName: [String: [Int]] = Dictionary(grouping: entries.indices, by: { entries[$0].name })
+
+    /// Identifiers in `text`, plus the hidden functions its operators compile to.
+    static func names(in text: String) -> Set<String> {
+        var found = Set<String>()
+        var current = ""
+        for character in text.unicodeScalars {
+            if character.properties.isAlphabetic || character == "_" || (!current.isEmpty && ("0"..."9").contains(character)) {
+                current.unicodeScalars.append(character)
+            } else if !current.isEmpty {
+                found.insert(current)
+                current = ""
+            }
+        }
+        if !current.isEmpty { found.insert(current) }
+        if text.contains("=") { found.formUnion(["_assign", "_modify"]) }
+        if text.contains("*") { found.insert("_multiply") }
+        if text.contains("/") { found.insert("_divide") }
+        if text.contains("@") || text.contains("\\(") { found.insert("format") }
+        return found
+    }
+
     /// Appended after the prelude when environment access is switched off, as Ocean does.
     static let withoutEnvironment = "def env: {}; {} as $ENV | "
 }

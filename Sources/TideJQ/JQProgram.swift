@@ -60,28 +60,34 @@ public final class JQProgram {
 
     public let source: String
     public let options: JQOptions
-    /// Runs every output (`all`); compiled at init so errors surface there.
+    /// Runs every output (`all`); compiled on first use, or at init when `firstOnly` does not compile.
     private var complete: CompiledState?
-    /// Stops itself after the first output (`first`); compiled on first use.
+    /// Stops itself after the first output (`first`); compiled at init, since most programs are
+    /// only ever asked for their first output and each compile costs libjq milliseconds.
     private var firstOnly: CompiledState?
 
     public init(_ source: String, options: JQOptions = JQOptions()) throws(JQCompileError) {
         self.source = source
         self.options = options
-        complete = try Self.compile(source, options: options)
+        firstOnly = try? Self.compile(Self.firstVariant(source), options: options)
+        // The plain program words compile errors with the user's line numbers.
+        if firstOnly == nil { complete = try Self.compile(source, options: options) }
+    }
+
+    private static func firstVariant(_ source: String) -> String {
+        "label $__tide_first | (\n" + source + "\n) | ., break $__tide_first"
     }
 
     /// The first output, `nil` when there is none (Ocean's `.first()`).
     public func first(_ input: JSON) throws(JQRuntimeError) -> JSON? {
         if firstOnly == nil {
-            let wrapped = "label $__tide_first | (\n" + source + "\n) | ., break $__tide_first"
-            firstOnly = (try? Self.compile(wrapped, options: options)) ?? (try? Self.compile(source, options: options))
+            firstOnly = (try? Self.compile(Self.firstVariant(source), options: options)) ?? (try? Self.compile(source, options: options))
         }
         guard let state = firstOnly else { return nil }
         do {
             return try state.run(input, options: options) { outputs throws(JQRuntimeError) in try outputs.next() }
         } catch {
-            if case .timeout = error { abandon(&firstOnly) }
+            drop(&firstOnly, after: error)
             throw error
         }
     }
@@ -97,8 +103,28 @@ public final class JQProgram {
                 return results
             }
         } catch {
-            if case .timeout = error { abandon(&complete) }
+            drop(&complete, after: error)
             throw error
+        }
+    }
+
+    /// Drops libjq's references to the last input. A run that stopped early (`first()`, an
+    /// error) keeps its stack, and with it the input, until the next run starts; values that
+    /// share structure with that input must not be handed to another thread while it does
+    /// (reference counts in libjq are not atomic).
+    public func releaseInput() {
+        firstOnly?.reset()
+        complete?.reset()
+    }
+
+    /// After a timeout the state is abandoned (see the type's comment). After `halt`/`halt_error`
+    /// it is torn down at once: libjq 1.6's reset frees a halted state's exit code and message
+    /// without clearing them, so running that state twice more would free them twice.
+    private func drop(_ state: inout CompiledState?, after error: JQRuntimeError) {
+        switch error {
+        case .timeout: abandon(&state)
+        case .halted: state = nil
+        case .error: break
         }
     }
 
@@ -123,7 +149,7 @@ public final class JQProgram {
                 collector.messages.append(JSON.dump(message, flags: 0))
             }
         }, context)
-        let prefix = JQPrelude.source + (options.allowEnvironment ? "" : JQPrelude.withoutEnvironment)
+        let prefix = JQPrelude.source(for: program) + (options.allowEnvironment ? "" : JQPrelude.withoutEnvironment)
         // libjq 1.6's compiler shares global state between threads (fixed in jq 1.7): concurrent
         // jq_compile calls crash, so compiles are serialized process-wide.
         let compiled = compileLock.withLock { _ in jq_compile(state, prefix + program) }
@@ -170,6 +196,12 @@ final class CompiledState {
         self.state = state
         slot = WatchdogSlot(state: state, limit: limit)
         Watchdog.shared.register(slot)
+    }
+
+    /// Frees what the last run holds: starting a run resets the state, and `null` holds nothing.
+    func reset() {
+        guard !abandoned else { return }
+        jq_start(state, jv_null(), 0)
     }
 
     /// Never touch this state again (see `JQProgram`): it is left allocated on purpose.

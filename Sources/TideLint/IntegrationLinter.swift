@@ -160,7 +160,7 @@ struct IntegrationLinter {
         guard node.pairs != nil else { return }
         let prefix = "kinds.\(kind.name)"
         request(node["request"], field: "\(prefix).request", selector: Set(kind.selectorFields))
-        jq(node["records"], field: "\(prefix).records")
+        jq(node["records"], field: "\(prefix).records", seesParent: true)
         guard let pagination = node["pagination"], pagination.pairs != nil else { return }
         for name in ["stop", "total", "cursor", "next"] {
             jq(pagination[name], field: "\(prefix).pagination.\(name)", seesResponse: true)
@@ -297,11 +297,11 @@ struct IntegrationLinter {
         }
     }
 
-    /// A jq field. Pagination's fields are compiled with `$headers` and `$page` bound, as the
-    /// fetcher runs them.
-    mutating func jq(_ node: YAMLNode?, field: String, seesResponse: Bool = false) {
+    /// A jq field. Pagination's fields are compiled with `$headers` and `$page` bound, `records`
+    /// with `$parent`, as the fetcher runs them.
+    mutating func jq(_ node: YAMLNode?, field: String, seesResponse: Bool = false, seesParent: Bool = false) {
         guard let node, let scalar = node.scalar, !(scalar.style == .plain && scalar.value == .null) else { return }
-        batch.expression(scalar.text, node: node, field: field, seesResponse: seesResponse)
+        batch.expression(scalar.text, node: node, field: field, seesResponse: seesResponse, seesParent: seesParent)
     }
 }
 

@@ -14,7 +14,7 @@ struct JQBatch {
     let source: SourceText
 
     private enum Entry {
-        case expression(text: String, program: String, node: YAMLNode, field: String, seesResponse: Bool)
+        case expression(text: String, program: String, node: YAMLNode, field: String, seesResponse: Bool, seesParent: Bool)
         case template(node: YAMLNode, text: String, pieces: [JQScan.Piece]?, field: String)
     }
     private var entries: [Entry] = []
@@ -22,9 +22,12 @@ struct JQBatch {
     init(source: SourceText) { self.source = source }
 
     /// A jq expression written as the whole scalar; `program` is what is compiled (Ocean's
-    /// quote rewrite of it, for mappings). Pagination fields see `$headers` and `$page`.
-    mutating func expression(_ text: String, program: String? = nil, node: YAMLNode, field: String, seesResponse: Bool = false) {
-        entries.append(.expression(text: text, program: program ?? text, node: node, field: field, seesResponse: seesResponse))
+    /// quote rewrite of it, for mappings). Pagination fields see `$headers` and `$page`, a kind's
+    /// `records` sees `$parent`.
+    mutating func expression(_ text: String, program: String? = nil, node: YAMLNode, field: String, seesResponse: Bool = false,
+                             seesParent: Bool = false) {
+        entries.append(.expression(text: text, program: program ?? text, node: node, field: field, seesResponse: seesResponse,
+                                   seesParent: seesParent))
     }
 
     mutating func template(node: YAMLNode, text: String, pieces: [JQScan.Piece]?, field: String) {
@@ -47,8 +50,8 @@ struct JQBatch {
     /// The program an entry compiles to, as a def body; nil when only the slow path can tell.
     private static func batchBody(_ entry: Entry) -> String? {
         switch entry {
-        case .expression(_, let program, _, _, let seesResponse):
-            return wrap(program, seesResponse: seesResponse)
+        case .expression(_, let program, _, _, let seesResponse, let seesParent):
+            return wrap(program, seesResponse: seesResponse, seesParent: seesParent)
         case .template(_, _, let pieces, _):
             // CompiledTemplate compiles a lone expression as it is, and several as interpolations
             // in one string (the literal text between them cannot fail, so it is left out here).
@@ -59,14 +62,16 @@ struct JQBatch {
     }
 
     /// The binding prefix sits on the expression's first line, so libjq's line numbers stay the user's.
-    private static func wrap(_ program: String, seesResponse: Bool) -> String {
-        seesResponse ? "null as $headers | null as $page | (\(program)\n)" : program
+    private static func wrap(_ program: String, seesResponse: Bool, seesParent: Bool) -> String {
+        if seesResponse { return "null as $headers | null as $page | (\(program)\n)" }
+        return seesParent ? "null as $parent | (\(program)\n)" : program
     }
 
     private func diagnostics(_ entry: Entry) -> [Diagnostic] {
         switch entry {
-        case .expression(let text, let program, let node, let field, let seesResponse):
-            return compile(text, program: Self.wrap(program, seesResponse: seesResponse), node: node, offset: 0, field: field).map { [$0] } ?? []
+        case .expression(let text, let program, let node, let field, let seesResponse, let seesParent):
+            let wrapped = Self.wrap(program, seesResponse: seesResponse, seesParent: seesParent)
+            return compile(text, program: wrapped, node: node, offset: 0, field: field).map { [$0] } ?? []
         case .template(let node, let text, let pieces, let field):
             do {
                 _ = try CompiledTemplate(TemplateSource(text, location: node.location))

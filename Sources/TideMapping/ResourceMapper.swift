@@ -25,10 +25,22 @@ public struct MappingOptions: Sendable, Hashable {
     /// Map records whose selector is false too (live events need them to delete).
     public var parseAll: Bool
 
-    public init(allowEnvironment: Bool = true, timeout: Duration = .seconds(10), parseAll: Bool = false) {
+    /// Threads mapping a page of records during a resync, each with its own compiled mapper.
+    public var threads: Int
+    /// Parse responses only as far as the mapping reads them (the outcome is the same; off only
+    /// to compare).
+    public var partialParsing: Bool
+
+    /// One mapping thread per core, up to 4: beyond that the fetch and the sink are the bound.
+    public static var defaultThreads: Int { min(4, max(1, ProcessInfo.processInfo.activeProcessorCount)) }
+
+    public init(allowEnvironment: Bool = true, timeout: Duration = .seconds(10), parseAll: Bool = false,
+                threads: Int = MappingOptions.defaultThreads, partialParsing: Bool = true) {
         self.allowEnvironment = allowEnvironment
         self.timeout = timeout
         self.parseAll = parseAll
+        self.threads = max(1, threads)
+        self.partialParsing = partialParsing
     }
 }
 
@@ -48,12 +60,17 @@ public final class ResourceMapper {
     /// The same program with simple paths and literals unguarded (no `try`, no `label`), which
     /// jq runs markedly faster; a record on which it raises is mapped again with `program`.
     private let fastProgram: JQProgram?
+    /// Leaves the fast program writes straight into the entity (plain paths and literals).
+    private let simpleLeaves: [Int]
     /// Set when the selector itself does not compile: every record is then an error.
     private let selectorCompileError: String?
     private let expander: ItemsExpander?
 
     struct Leaf {
+        /// Where the value sits in the entity object: a field name, then keys and indices.
+        enum Step { case key(String), index(Int) }
         var path: String
+        var location: [Step]
         var expression: JQExpression
         /// libjq's message when the expression does not compile on its own.
         var compileError: String?
@@ -64,7 +81,9 @@ public final class ResourceMapper {
         self.resource = resource
         self.options = options
         var leaves: [Leaf] = []
-        for field in resource.port.entity.fields { Self.collect(field.tree, path: field.name, into: &leaves) }
+        for field in resource.port.entity.fields {
+            Self.collect(field.tree, path: field.name, location: [.key(field.name)], into: &leaves)
+        }
         let jqOptions = JQOptions(allowEnvironment: options.allowEnvironment, timeout: options.timeout)
 
         var selectorError: String?
@@ -94,6 +113,7 @@ public final class ResourceMapper {
         let fast = Self.programText(selector: resource.selector.query, fields: resource.port.entity.fields,
                                     leaves: leaves, parseAll: options.parseAll, unguardSimple: true)
         fastProgram = program != nil && fast != guarded ? try? JQProgram(fast, options: jqOptions) : nil
+        simpleLeaves = leaves.indices.filter { leaves[$0].compiles && isSimple(leaves[$0].expression.oceanProgram) }
         compileProblems = leaves.compactMap { leaf in
             leaf.compileError.map { FieldProblem(path: leaf.path, expression: leaf.expression, problem: .compileError($0)) }
         }
@@ -103,11 +123,25 @@ public final class ResourceMapper {
         }
     }
 
-    private static func collect(_ tree: MappingTree, path: String, into leaves: inout [Leaf]) {
+    /// What this mapping can read of a record: the selector and every field, as they run (after
+    /// Ocean's quote rewrite). Records parsed with it map exactly as whole records do. Whole when
+    /// `itemsToParse` is set (items are rebuilt from the record before mapping).
+    public var readPaths: JSONProjection {
+        guard expander == nil else { return .whole }
+        return JSONProjection.analyzing([resource.selector.query.oceanProgram] + leaves.map(\.expression.oceanProgram))
+    }
+
+    private static func collect(_ tree: MappingTree, path: String, location: [Leaf.Step], into leaves: inout [Leaf]) {
         switch tree {
-        case .expression(let expression): leaves.append(Leaf(path: path, expression: expression))
-        case .object(let members): for member in members { collect(member.value, path: path + "." + member.key, into: &leaves) }
-        case .array(let items): for (index, item) in items.enumerated() { collect(item, path: "\(path)[\(index)]", into: &leaves) }
+        case .expression(let expression): leaves.append(Leaf(path: path, location: location, expression: expression))
+        case .object(let members):
+            for member in members {
+                collect(member.value, path: path + "." + member.key, location: location + [.key(member.key)], into: &leaves)
+            }
+        case .array(let items):
+            for (index, item) in items.enumerated() {
+                collect(item, path: "\(path)[\(index)]", location: location + [.index(index)], into: &leaves)
+            }
         }
     }
 
@@ -146,10 +180,10 @@ public final class ResourceMapper {
             return .error("selector query \(resource.selector.query.source) does not compile: \(selectorCompileError)")
         }
         guard let program else { return .error("the mapping could not be compiled") }
-        let result: JSON
+        let result: JSON, fast: Bool
         do {
             guard let output = try evaluate(item, guarded: program) else { return .error("the mapping produced no output") }
-            result = output
+            (result, fast) = output
         } catch {
             return .error(error.description)
         }
@@ -159,6 +193,7 @@ public final class ResourceMapper {
             if !passed && !options.parseAll { return .filtered }
             guard let entityObject = result[1] else { return .error("the mapping produced no entity") }
             recordProblems(result[2], report: &report)
+            if fast { recordNullSimpleLeaves(in: entityObject, report: &report) }
             let outcome = makeEntity(entityObject, report: &report)
             if case .entity(let entity, _) = outcome {
                 return passed ? outcome : .entity(entity, passedSelector: false)
@@ -167,13 +202,32 @@ public final class ResourceMapper {
         }
     }
 
-    private func evaluate(_ item: JSON, guarded program: JQProgram) throws(JQRuntimeError) -> JSON? {
-        guard let fastProgram else { return try program.first(item) }
-        do { return try fastProgram.first(item) } catch {
+    /// The program's output, and whether the fast program gave it (its problem list then leaves
+    /// out the simple leaves, which `recordNullSimpleLeaves` checks).
+    private func evaluate(_ item: JSON, guarded program: JQProgram) throws(JQRuntimeError) -> (JSON, fast: Bool)? {
+        guard let fastProgram else { return try program.first(item).map { ($0, false) } }
+        do { return try fastProgram.first(item).map { ($0, true) } } catch {
             // Only a timeout is final; any other error came from an unguarded path, which the
             // guarded program turns into a per-field problem.
             if case .timeout = error { throw error }
-            return try program.first(item)
+            return try program.first(item).map { ($0, false) }
+        }
+    }
+
+    /// A simple leaf has exactly one output in the fast program, so its only possible problem is
+    /// a null value, read here from the entity instead of being listed by jq.
+    private func recordNullSimpleLeaves(in entity: JSON, report: inout MappingReport) {
+        for index in simpleLeaves {
+            var value: JSON? = entity
+            for step in leaves[index].location {
+                switch step {
+                case .key(let key): value = value?[key]
+                case .index(let position): value = value?[position]
+                }
+            }
+            if value?.isNull ?? true {
+                report.note(FieldProblem(path: leaves[index].path, expression: leaves[index].expression, problem: .null))
+            }
         }
     }
 
@@ -278,7 +332,10 @@ public final class ResourceMapper {
         | if $__tide_selector == [true]\(parseAll ? " or true" : "") then
 
         """
-        for (index, leaf) in leaves.enumerated() where leaf.compiles {
+        // Unguarded, a simple leaf is written straight into the entity: no variable, no slot, no
+        // problem entry (the caller checks those for null), which roughly halves jq's work.
+        func inline(_ leaf: Leaf) -> Bool { unguardSimple && isSimple(leaf.expression.oceanProgram) }
+        for (index, leaf) in leaves.enumerated() where leaf.compiles && !inline(leaf) {
             text += "\(slot(leaf.expression)) as $__tide_\(index) |\n"
         }
         // Rebuild the mapping's shape with each leaf replaced by its value; `collect` numbered
@@ -288,7 +345,9 @@ public final class ResourceMapper {
             switch tree {
             case .expression:
                 defer { next += 1 }
-                return leaves[next].compiles ? "($__tide_\(next) | _tide_value)" : "null"
+                let leaf = leaves[next]
+                guard leaf.compiles else { return "null" }
+                return inline(leaf) ? "(\(leaf.expression.oceanProgram)\n)" : "($__tide_\(next) | _tide_value)"
             case .object(let members):
                 return "{" + members.map { JSON($0.key).serialized() + ": " + shape($0.value) }.joined(separator: ", ") + "}"
             case .array(let items):
@@ -296,7 +355,7 @@ public final class ResourceMapper {
             }
         }
         let entity = "{" + fields.map { JSON($0.name).serialized() + ": " + shape($0.tree) }.joined(separator: ", ") + "}"
-        let problems = leaves.indices.filter { leaves[$0].compiles }
+        let problems = leaves.indices.filter { leaves[$0].compiles && !inline(leaves[$0]) }
             .map { "($__tide_\($0) | _tide_problem(\($0)))" }.joined(separator: ", ")
         text += "[$__tide_selector, \(entity), [\(problems)]]\nelse [$__tide_selector] end"
         return text

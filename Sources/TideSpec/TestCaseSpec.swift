@@ -21,27 +21,49 @@ public enum TestCaseSpec {
         FieldSpec("message", .string(), "Text the failure message contains."),
     ]))
 
+    static let entityKey = SpecType.object(ObjectSpec("An entity by its key.", fields: [
+        FieldSpec("blueprint", .string(), required: true, "Blueprint identifier."),
+        FieldSpec("identifier", .string(), required: true, "Entity identifier."),
+    ]))
+
+    static let webhookEvent = SpecType.object(ObjectSpec("The request to send to the integration's webhook server.", fields: [
+        FieldSpec("path", .string(), "The webhook's path as integration.yml declares it (e.g. /webhook); default: the integration's only webhook."),
+        FieldSpec("headers", .map(.string()), "Headers to send, e.g. X-GitHub-Event: push (Content-Type: application/json is added unless given)."),
+        FieldSpec("query", .map(.string()), "Query parameters."),
+        FieldSpec("body", .json, "The JSON body, written as YAML."),
+        FieldSpec("bodyFile", .string(), "A file whose bytes are the body, relative to this file (instead of body)."),
+        FieldSpec("signed", .boolean, default: "true",
+                  "Sign the request as the webhook's verify says, with the secrets the case configures (nothing to sign when none is set); false sends it as written."),
+    ]))
+
     static let webhookExpectation = SpecType.object(ObjectSpec(
-        "Not yet supported: an event to send and its effects. Validated, not run; the case report notes that they were not checked.",
+        "An event sent through the real webhook server after the resync (if any), and what it must change. Events are sent in order, each once the previous one is processed.",
         fields: [
-            FieldSpec("event", .json, required: true, "The request to send: path, headers and body."),
-            FieldSpec("upserts", .array(expectedEntity), "Entities the event writes."),
-            FieldSpec("deletes", .array(.json), "Entities (blueprint and identifier) the event deletes."),
+            FieldSpec("name", .string(), "Name shown in reports; default: the event's position."),
+            FieldSpec("event", webhookEvent, required: true, "The request to send."),
+            FieldSpec("status", .integer(minimum: 100, maximum: 599), default: "202",
+                      "The status the server must answer (401 for a request that fails verification)."),
+            FieldSpec("upserts", .array(expectedEntity), "Every entity the event writes, in any order; none when absent."),
+            FieldSpec("deletes", .array(entityKey), "Every entity the event deletes, in any order; none when absent."),
+            FieldSpec("subset", .boolean,
+                      "Compare only the keys listed in upserts (default: expect.subset); which entities are written is always compared whole."),
+            FieldSpec("error", .string(), "Text the event's processing failure must contain: the event must fail (a refetch the API refuses…)."),
         ]))
 
-    static let expect = SpecType.object(ObjectSpec("What the resync must produce.", fields: [
+    static let expect = SpecType.object(ObjectSpec("What the case must produce.", fields: [
         FieldSpec("entities", .array(expectedEntity),
-                  "The entities in the catalog after the resync: all of them, or with `subset: true` those listed."),
+                  "The entities in the catalog at the end (after the resync and the webhook events): all of them, or with `subset: true` those listed."),
         FieldSpec("subset", .boolean, default: "false",
                   "Compare only the listed entities (by blueprint and identifier) and only their listed keys."),
-        FieldSpec("counts", .map(.integer(minimum: 0)), "Number of entities per blueprint after the resync."),
+        FieldSpec("counts", .map(.integer(minimum: 0)), "Number of entities per blueprint at the end."),
         FieldSpec("errors", .array(expectedError),
                   "Kinds that must fail. A kind failing without being listed fails the case."),
-        FieldSpec("webhooks", .array(webhookExpectation), "Not yet supported (live events are tested later)."),
+        FieldSpec("webhooks", .array(webhookExpectation),
+                  "Events to send through the webhook server after the resync (if any), with the upserts and deletes each must cause."),
     ]))
 
     /// The whole file.
-    public static let root = SpecType.object(ObjectSpec("A `tide test` case: a resync against fixtures and its expected result.", fields: [
+    public static let root = SpecType.object(ObjectSpec("A `tide test` case: a resync against fixtures, webhook events, and the expected result.", fields: [
         FieldSpec("name", .string(), "Name shown in reports; the file name when absent."),
         FieldSpec("description", .string(), "What the case shows."),
         FieldSpec("config", .map(.json), "Configuration values, over those of configFile."),
@@ -49,7 +71,9 @@ public enum TestCaseSpec {
                   "A YAML or JSON file of configuration values, relative to this file; default: the integration's fixtures/config.yml when it exists."),
         FieldSpec("mapping", .either([.string(), .json]),
                   "The port-app-config to resync with: a path relative to this file, or the configuration inline; default: the integration's."),
-        FieldSpec("kinds", .array(.string()), "Resync only the resources of these kinds."),
+        FieldSpec("kinds", .array(.string()), "Resync only the resources of these kinds (webhook events apply to these kinds only too)."),
+        FieldSpec("resync", .boolean, default: "true",
+                  "Resync first; false starts from an empty catalog, for cases about webhook events only."),
         FieldSpec("selectors", .map(.map(.json)),
                   "Selector fields to set, by kind, on every resource of that kind (e.g. pullRequest: {state: closed})."),
         FieldSpec("fixturesFile", .string(), "A fixtures.yml (docs/fixtures.md), relative to this file."),

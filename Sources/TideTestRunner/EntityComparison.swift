@@ -41,7 +41,10 @@ public enum EntityComparison {
     }
 
     /// nil when they agree; otherwise a unified diff (`-` expected, `+` actual).
-    public static func diff(expected: [JSON], actual: [StoredEntity], subset: Bool) -> String? {
+    ///
+    /// - Parameter listsAll: with `subset`, entities that are not listed still count, shown by
+    ///   their key (a webhook's upserts: which entities were written is always compared whole).
+    public static func diff(expected: [JSON], actual: [StoredEntity], subset: Bool, listsAll: Bool = false) -> String? {
         let actualJSON = actual.map(json)
         var left: [JSON] = []
         var right: [JSON] = []
@@ -50,6 +53,12 @@ public enum EntityComparison {
             for item in expected {
                 left.append(item)
                 if let found = byKey[key(item)] { right.append(project(found, onto: item)) }
+            }
+            if listsAll {
+                let listed = Set(expected.map(key))
+                for entity in actualJSON where !listed.contains(key(entity)) {
+                    right.append(JSON(orderedObject: [("blueprint", entity["blueprint"] ?? .null), ("identifier", entity["identifier"] ?? .null)]))
+                }
             }
         } else {
             left = expected.map(normalisedExpectation)

@@ -2,6 +2,7 @@ import Foundation
 import TideCore
 import TideJQ
 import TideMapping
+import TideModel
 import TideSpec
 import TideTesting
 import TideYAML
@@ -11,6 +12,26 @@ public struct TestCase: Sendable {
     public struct ExpectedError: Sendable {
         public var kind: String
         public var message: String?
+    }
+
+    /// One `expect.webhooks` entry: a request for the webhook server and its expected effects.
+    public struct WebhookExpectation: Sendable {
+        public var name: String
+        /// Where the entry is written, for reports.
+        public var location: SourceLocation
+        /// nil: the integration's only webhook.
+        public var path: String?
+        public var headers: [(name: String, value: String)]
+        public var query: [(name: String, value: String)]
+        public var body: [UInt8]
+        public var signed: Bool
+        public var status: Int
+        /// JSON text of each expected entity.
+        public var upserts: [String]
+        public var deletes: [EntityKey]
+        /// nil: the case's `expect.subset`.
+        public var subset: Bool?
+        public var error: String?
     }
 
     public var file: String
@@ -34,8 +55,9 @@ public struct TestCase: Sendable {
     public var subset: Bool
     public var expectedCounts: [(blueprint: String, count: Int)]
     public var expectedErrors: [ExpectedError]
-    /// Webhook expectations are validated but not run yet (live events come with issue #6).
-    public var hasWebhookExpectations: Bool
+    /// false: no resync; the catalog starts empty.
+    public var resync: Bool
+    public var webhooks: [WebhookExpectation]
 
     /// Reads and validates a case; every problem is reported at once with its position.
     public static func load(contentsOf path: String) throws(Diagnostics) -> TestCase {
@@ -115,7 +137,48 @@ public struct TestCase: Sendable {
         expectedErrors = (expect?["errors"]?.items ?? []).map {
             ExpectedError(kind: $0["kind"]?.string ?? "", message: $0["message"]?.string)
         }
-        hasWebhookExpectations = !(expect?["webhooks"]?.items ?? []).isEmpty
+        resync = reader.bool("resync") ?? true
+        webhooks = []
+        for (index, item) in (expect?["webhooks"]?.items ?? []).enumerated() {
+            let event = item["event"]
+            func strings(_ node: YAMLNode?) -> [(name: String, value: String)] {
+                (node?.pairs ?? []).map { (name: $0.key.scalar?.text ?? "", value: $0.value.scalar?.text ?? $0.value.jsonText()) }
+            }
+            var body: [UInt8] = []
+            if let node = event?["bodyFile"], let name = node.string {
+                if event?["body"] != nil {
+                    diagnostics.append(Diagnostic(at: node.location, "an event has body or bodyFile, not both", rule: "test-case"))
+                }
+                let path = relative(name)
+                if let data = FileManager.default.contents(atPath: path) {
+                    body = Array(data)
+                } else {
+                    diagnostics.append(Diagnostic(at: node.location, "bodyFile \(path) cannot be read", rule: "test-case",
+                                                  hint: "the path is relative to the case file"))
+                }
+            } else if let node = event?["body"] {
+                body = Array(node.jsonText().utf8)
+            }
+            var subset: Bool?
+            if case .bool(let value)? = item["subset"]?.value { subset = value }
+            var status = 202
+            if case .int(let value)? = item["status"]?.value { status = value }
+            webhooks.append(WebhookExpectation(
+                name: item["name"]?.string ?? "event \(index + 1)",
+                location: item.location,
+                path: event?["path"]?.string,
+                headers: strings(event?["headers"]),
+                query: strings(event?["query"]),
+                body: body,
+                signed: event?["signed"]?.value != .bool(false),
+                status: status,
+                upserts: (item["upserts"]?.items ?? []).map { $0.jsonText() },
+                deletes: (item["deletes"]?.items ?? []).map {
+                    EntityKey(blueprint: $0["blueprint"]?.string ?? "", identifier: $0["identifier"]?.string ?? "")
+                },
+                subset: subset,
+                error: item["error"]?.string))
+        }
 
         if !diagnostics.isEmpty { throw Diagnostics(diagnostics) }
     }

@@ -2,11 +2,13 @@ import Foundation
 import TideCatalog
 import TideCore
 import TideEngine
+import TideHTTP
 import TideIntegration
 import TideJQ
 import TideMapping
 import TideModel
 import TideTesting
+import TideWebhooks
 
 /// How one case went.
 public struct TestCaseResult: Sendable {
@@ -27,6 +29,8 @@ public struct TestCaseResult: Sendable {
     public var kinds: [String]
     public var entityCount: Int
     public var requestCount: Int
+    /// Webhook events sent.
+    public var eventCount: Int = 0
     public var elapsed: Duration
 
     public var passed: Bool { status == .passed }
@@ -38,6 +42,9 @@ public struct IntegrationTestReport: Sendable {
     /// Set when the integration itself could not be loaded, or has no cases.
     public var error: String?
     public var cases: [TestCaseResult]
+    /// Webhook event matchers that no case's event reaches (only when every case ran), each as
+    /// `file:line:col: webhook /path, event "name"`.
+    public var untestedWebhookEvents: [String] = []
 
     public var passed: Bool { error == nil && cases.allSatisfy(\.passed) }
     public var isUsable: Bool { error == nil && !cases.contains { $0.status == .invalid } }
@@ -59,6 +66,7 @@ public enum TestRunner {
             return IntegrationTestReport(directory: directory, error: error.description, cases: [])
         }
         var results: [TestCaseResult] = []
+        var loaded: [TestCase] = []
         for file in files {
             let testCase: TestCase
             do { testCase = try TestCase.load(contentsOf: file) } catch {
@@ -68,8 +76,47 @@ public enum TestRunner {
                 continue
             }
             results.append(await run(testCase, integration: integration))
+            loaded.append(testCase)
         }
-        return IntegrationTestReport(directory: directory, error: nil, cases: results)
+        var report = IntegrationTestReport(directory: directory, error: nil, cases: results)
+        if caseFiles == nil { report.untestedWebhookEvents = untestedWebhookEvents(integration, cases: loaded) }
+        return report
+    }
+
+    /// For an integration directory: how many webhook event matchers it declares, and those no
+    /// case reaches. Cases that cannot be read are left out.
+    public static func webhookCoverage(directory: String) throws(Diagnostics) -> (matchers: Int, untested: [String]) {
+        let integration = try Integration.load(directory: directory)
+        let cases = TestCase.files(in: directory).compactMap { try? TestCase.load(contentsOf: $0) }
+        return (integration.webhooks.reduce(0) { $0 + $1.events.count }, untestedWebhookEvents(integration, cases: cases))
+    }
+
+    /// The event matchers of `integration`'s webhooks that no accepted event of `cases` matches.
+    public static func untestedWebhookEvents(_ integration: Integration, cases: [TestCase]) -> [String] {
+        var untested: [String] = []
+        for webhook in integration.webhooks {
+            let sent: [JSON] = cases.flatMap { testCase in
+                testCase.webhooks.filter { expectation in
+                    (expectation.path ?? (integration.webhooks.count == 1 ? webhook.path : nil)) == webhook.path
+                        && (200..<300).contains(expectation.status)
+                }.compactMap { expectation -> JSON? in
+                    guard let payload = try? expectation.body.withUnsafeBufferPointer({ pointer throws(JSONParseError) in try JSON(parsing: pointer) })
+                    else { return nil }
+                    let headers = expectation.headers.map { ($0.name.lowercased(), JSON($0.value)) }
+                    return JSON(object: ["payload": payload, "headers": JSON(orderedObject: headers)])
+                }
+            }
+            for event in webhook.events {
+                // A matcher that does not compile or raises matches nothing, as in the server.
+                let program = try? JQProgram(event.match.source)
+                let reached = sent.contains { input in (try? program?.first(input))??.isTruthyInPython == true }
+                if !reached {
+                    let place = event.location.map { "\($0): " } ?? ""
+                    untested.append("\(place)webhook \(webhook.path), event \"\(event.name)\"")
+                }
+            }
+        }
+        return untested
     }
 
     /// One case against a loaded integration.
@@ -111,6 +158,19 @@ public enum TestRunner {
             }
         }
         if mapping.resources.isEmpty { return invalid("the mapping has no resources to resync") }
+        var webhookPaths: [String] = []
+        for expectation in testCase.webhooks {
+            let declared = original.webhooks.map(\.path)
+            let place = "\(expectation.location): \(expectation.name)"
+            guard let path = expectation.path ?? (declared.count == 1 ? declared[0] : nil) else {
+                return invalid(declared.isEmpty ? "\(place): \(original.name) declares no webhooks"
+                               : "\(place): event.path is needed, as \(original.name) has several webhooks (\(declared.joined(separator: ", ")))")
+            }
+            guard declared.contains(path) else {
+                return invalid("\(place): event.path \(path) is not a webhook of \(original.name) (its webhooks: \(declared.joined(separator: ", ")))")
+            }
+            webhookPaths.append(path)
+        }
 
         // Configuration, as `tide run --replay` reads it, without the caller's environment.
         let defaultConfig = (original.directory as NSString).appendingPathComponent("fixtures/config.yml")
@@ -131,29 +191,44 @@ public enum TestRunner {
         var integration = original
         integration.http.baseURL = TemplateSource(server.baseURL)
         let observer = CollectingObserver()
-        let summary: ResyncSummary
+        var summary: ResyncSummary?
         let catalog: Catalog
+        let sink: CatalogSink
         do {
             try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
             catalog = try Catalog(path: scratch.appendingPathComponent("catalog.sqlite").path)
             let datasource = Datasource(integrationType: integration.name, integrationVersion: integration.version,
                                         installationIdentifier: "tide-test")
-            let resync = Resync(integration: integration, mapping: mapping, configuration: configuration,
-                                sink: CatalogSink(catalog: catalog, datasource: datasource))
-            summary = try await resync.run(observer: observer)
+            sink = CatalogSink(catalog: catalog, datasource: datasource)
+            if testCase.resync {
+                let resync = Resync(integration: integration, mapping: mapping, configuration: configuration, sink: sink)
+                summary = try await resync.run(observer: observer)
+            } else {
+                try await sink.prepare(blueprints: integration.blueprints)
+            }
         } catch {
             await server.stop()
             result.status = .failed
-            result.failures.append("the resync failed: \(error)")
+            result.failures.append(redact("the resync failed: \(error)", configuration.secrets))
             result.elapsed = clock.now - started
             return result
         }
+
+        // Webhook events, through the real server, after the resync.
+        var eventFailures: [String] = []
+        if !testCase.webhooks.isEmpty {
+            let outcome = await WebhookDriver.run(testCase, paths: webhookPaths, integration: integration, mapping: mapping,
+                                                  configuration: configuration, catalog: catalog, sink: sink)
+            eventFailures = outcome.failures
+            result.eventCount = outcome.sent
+        }
+
         let unmatched = server.unmatchedRequests
         let unused = server.unusedFixtures
         result.requestCount = server.requests.count
         await server.stop()
 
-        result.kinds = summary.kinds.map { "\($0.label): \($0.pages) pages, \($0.records) records, \($0.entities) entities" }
+        result.kinds = (summary?.kinds ?? []).map { "\($0.label): \($0.pages) pages, \($0.records) records, \($0.entities) entities" }
         var failures: [String] = []
 
         // Requests: every one answered by a fixture, every fixture used.
@@ -171,7 +246,7 @@ public enum TestRunner {
 
         // Kind failures and item errors, against expect.errors.
         var problems: [(kind: String, message: String)] = []
-        for (progress, resource) in zip(summary.kinds, mapping.resources) {
+        for (progress, resource) in zip(summary?.kinds ?? [], mapping.resources) {
             if let failure = progress.failure { problems.append((resource.kind, failure)) }
             if progress.report.errorCount > 0 {
                 let reasons = progress.report.errors.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value))" }
@@ -198,6 +273,7 @@ public enum TestRunner {
             failures.append("kind \"\(problem.kind)\" failed: \(problem.message)")
         }
         for note in observer.notes { result.notes.append(note) }
+        failures += eventFailures
 
         // Entities.
         do {
@@ -217,9 +293,6 @@ public enum TestRunner {
             failures.append("cannot read the catalog: \(error)")
         }
 
-        if testCase.hasWebhookExpectations {
-            result.notes.append("expect.webhooks is not supported yet: the webhook expectations were not checked")
-        }
         result.failures = failures.map { redact($0, configuration.secrets) }
         result.status = failures.isEmpty ? .passed : .failed
         result.elapsed = clock.now - started

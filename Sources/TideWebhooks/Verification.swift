@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import TideIntegration
+import TideJQ
 
 /// Why a request was refused before it was queued.
 public enum VerificationFailure: Error, Sendable, Equatable, CustomStringConvertible {
@@ -20,7 +21,8 @@ public enum VerificationFailure: Error, Sendable, Equatable, CustomStringConvert
 /// any thread.
 public struct Verifier: Sendable {
     public enum Scheme: Sendable {
-        case hmac(key: [UInt8], header: String, prefix: String, sha1: Bool, base64: Bool)
+        /// `separator`: the header may hold several signatures, each after `prefix`; any one may match.
+        case hmac(key: [UInt8], header: String, prefix: String, sha1: Bool, base64: Bool, separator: String?)
         /// Keys already decoded from `whsec_…`.
         case standardWebhooks(keys: [[UInt8]], tolerance: Int)
         case token(value: [UInt8], header: String?, query: String?)
@@ -34,10 +36,11 @@ public struct Verifier: Sendable {
     public static func make(_ definitions: [WebhookDefinition.Verification], render: (TemplateSource) -> String) -> [Verifier] {
         definitions.compactMap { definition in
             switch definition {
-            case .hmac(let secret, let header, let prefix, let sha1, let base64):
+            case .hmac(let secret, let header, let prefix, let sha1, let base64, let separator):
                 let key = render(secret)
                 guard !key.isEmpty else { return nil }
-                return Verifier(.hmac(key: Array(key.utf8), header: header.lowercased(), prefix: prefix, sha1: sha1, base64: base64))
+                return Verifier(.hmac(key: Array(key.utf8), header: header.lowercased(), prefix: prefix, sha1: sha1, base64: base64,
+                                      separator: separator))
             case .standardWebhooks(let secrets, let tolerance):
                 let keys = secrets.map(render).filter { !$0.isEmpty }.map(standardWebhooksKey)
                 guard !keys.isEmpty else { return nil }
@@ -50,6 +53,13 @@ public struct Verifier: Sendable {
         }
     }
 
+    /// The same, with the secrets' templates rendered over `{config}` (the configuration as JSON
+    /// text), as the server does.
+    public static func make(_ definitions: [WebhookDefinition.Verification], configJSON: String) -> [Verifier] {
+        let context = JSON(object: ["config": (try? JSON(parsing: configJSON)) ?? JSON(object: [:])])
+        return make(definitions) { source in (try? CompiledTemplate(source).renderString(context)).flatMap { $0 } ?? "" }
+    }
+
     /// `whsec_<base64>` is the spec's form; other text is used as raw bytes.
     static func standardWebhooksKey(_ secret: String) -> [UInt8] {
         if secret.hasPrefix("whsec_"), let data = Data(base64Encoded: String(secret.dropFirst(6))) { return Array(data) }
@@ -59,15 +69,19 @@ public struct Verifier: Sendable {
     /// - Parameter headers: lower-cased names.
     public func verify(body: [UInt8], headers: [String: String], query: [String: String], now: Date = Date()) throws(VerificationFailure) {
         switch scheme {
-        case .hmac(let key, let header, let prefix, let sha1, let base64):
+        case .hmac(let key, let header, let prefix, let sha1, let base64, let separator):
             guard let value = headers[header] else { throw .missingSignature(header) }
-            guard value.hasPrefix(prefix) else { throw .badSignature(header) }
-            let given = String(value.dropFirst(prefix.count)).trimmingCharacters(in: .whitespaces)
-            let symmetric = SymmetricKey(data: key)
-            let mac: [UInt8] = sha1 ? Array(HMAC<Insecure.SHA1>.authenticationCode(for: body, using: symmetric))
-                : Array(HMAC<SHA256>.authenticationCode(for: body, using: symmetric))
-            let expected = base64 ? Array(Data(mac).base64EncodedString().utf8) : Array(Self.hex(mac).utf8)
-            guard Self.constantTimeEqual(expected, Array(given.lowercasedIfHex(!base64).utf8)) else { throw .badSignature(header) }
+            let expected = Self.hmacSignature(body, key: key, sha1: sha1, base64: base64)
+            let parts = separator.map { value.components(separatedBy: $0) } ?? [value]
+            // Every candidate is compared, so timing says nothing about which one matched.
+            var matched = false
+            for part in parts {
+                let candidate = part.trimmingCharacters(in: .whitespaces)
+                guard candidate.hasPrefix(prefix) else { continue }
+                let given = String(candidate.dropFirst(prefix.count)).trimmingCharacters(in: .whitespaces)
+                if Self.constantTimeEqual(expected, Array(given.lowercasedIfHex(!base64).utf8)) { matched = true }
+            }
+            guard matched else { throw .badSignature(header) }
         case .standardWebhooks(let keys, let tolerance):
             guard let id = headers["webhook-id"], let timestamp = headers["webhook-timestamp"],
                   let signatures = headers["webhook-signature"] else { throw .missingSignature("webhook-signature") }
@@ -100,6 +114,32 @@ public struct Verifier: Sendable {
             }
             guard let given else { throw .missingSignature(place) }
             guard Self.constantTimeEqual(value, Array(given.utf8)) else { throw .badSignature(place) }
+        }
+    }
+
+    /// The signature text (hex or base64, without prefix) of `body`.
+    static func hmacSignature(_ body: [UInt8], key: [UInt8], sha1: Bool, base64: Bool) -> [UInt8] {
+        let symmetric = SymmetricKey(data: key)
+        let mac: [UInt8] = sha1 ? Array(HMAC<Insecure.SHA1>.authenticationCode(for: body, using: symmetric))
+            : Array(HMAC<SHA256>.authenticationCode(for: body, using: symmetric))
+        return base64 ? Array(Data(mac).base64EncodedString().utf8) : Array(Self.hex(mac).utf8)
+    }
+
+    /// What a sender holding this scheme's secret adds to a request carrying `body`: `tide test`
+    /// signs the events it sends this way, so they pass through the real verification.
+    public func credentials(for body: [UInt8], now: Date = Date(), id: String = "msg_tide_test") -> (headers: [(String, String)], query: [(String, String)]) {
+        switch scheme {
+        case .hmac(let key, let header, let prefix, let sha1, let base64, _):
+            let signature = String(decoding: Self.hmacSignature(body, key: key, sha1: sha1, base64: base64), as: UTF8.self)
+            return ([(header, prefix + signature)], [])
+        case .standardWebhooks(let keys, _):
+            let timestamp = String(Int(now.timeIntervalSince1970))
+            let mac = HMAC<SHA256>.authenticationCode(for: Array("\(id).\(timestamp).".utf8) + body, using: SymmetricKey(data: keys.first ?? []))
+            return ([("webhook-id", id), ("webhook-timestamp", timestamp), ("webhook-signature", "v1," + Data(mac).base64EncodedString())], [])
+        case .token(let value, let header, let query):
+            let token = String(decoding: value, as: UTF8.self)
+            if let header { return ([(header, token)], []) }
+            return ([], [(query ?? "token", token)])
         }
     }
 

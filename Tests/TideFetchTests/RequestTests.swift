@@ -93,6 +93,35 @@ import TideTesting
         await harness.stop()
     }
 
+    @Test func recordsSeeTheParentRecordAsDollarParent() async throws {
+        let kinds = """
+        project:
+          request: {path: /projects}
+          records: .values
+        release:
+          parent: project
+          request: {path: "/project/{{ .parent.key }}/version"}
+          records: '.values | map({id: "\\(.id)@\\($parent.key)"})'
+        item:
+          request: {path: /items}
+          records: '[{id: ($parent | tostring)}]'
+        """
+        let harness = try await Harness.start(integrationYAML(kinds: kinds), fixtures: [
+            Fixture(match: get("/projects"), response: .json(#"{"values": [{"id": 1, "key": "A"}, {"id": 2, "key": "B"}]}"#)),
+            Fixture(match: get("/project/A/version"), response: .json(#"{"values": [{"id": "a1"}, {"id": "a2"}]}"#)),
+            Fixture(match: get("/project/B/version"), response: .json(#"{"values": [{"id": "b1"}]}"#)),
+            Fixture(match: get("/items"), response: .json("{}")),
+        ])
+        let releases = try await harness.fetchAll("release")
+        #expect(releases.error == nil)
+        #expect(releases.pages.map(\.ids) == [["a1@A", "a2@A"], ["b1@B"]])
+        // A kind without a parent sees null.
+        let items = try await harness.fetchAll("item")
+        #expect(items.ids == ["null"])
+        #expect(harness.server.unmatchedRequests.isEmpty)
+        await harness.stop()
+    }
+
     @Test func aParentFailureNamesBothKinds() async throws {
         let kinds = """
         project:

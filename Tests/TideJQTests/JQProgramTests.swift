@@ -92,3 +92,17 @@ import Testing
         #expect(try program.all(JSON(4)).map(\.numberValue) == [4])
     }
 }
+
+/// libjq 1.6 frees a halted state's exit code and message on reset without clearing them: a
+/// program reused after `halt_error` must not free them twice.
+@Suite struct HaltTests {
+    @Test func aProgramThatHaltedRunsAgainAndAgain() throws {
+        let program = try JQProgram(#"if . == 0 then {"code": 1} | halt_error else . + 1 end"#)
+        for _ in 0..<4 {
+            #expect(throws: JQRuntimeError.self) { try program.first(JSON(0)) }
+            #expect(try program.first(JSON(7))?.numberValue == 8)
+            #expect(throws: JQRuntimeError.self) { try program.all(JSON(0)) }
+            #expect(try program.all(JSON(5)).map(\.numberValue) == [6])
+        }
+    }
+}

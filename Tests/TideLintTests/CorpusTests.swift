@@ -67,11 +67,13 @@ import TideCore
             "integration.yml:10:24 error [jq-compile]",                      // after \" escapes in a path
             "integration.yml:14:7 error [jq-compile]",                       // line 3 of records' | block
             "integration.yml:17:13 error [jq-compile]",                      // stop sees $headers/$page only
+            "integration.yml:21:15 error [jq-compile]",                      // records sees $parent, not $page
         ])
         let messages = Self.message("jq", rule: "jq-compile")
         #expect(messages.contains(#"kinds.item.request.path: jq ""a" | nosuchfunction" does not compile: nosuchfunction/0 is not defined"#))
         #expect(messages.contains(#"kinds.item.pagination.stop: jq ".isLast and $nope" does not compile: $nope is not defined"#))
         #expect(messages.contains("kinds.item.records: jq does not compile: syntax error, unexpected ')'"))
+        #expect(messages.contains(#"kinds.child.records: jq ".[] | {item: $parent.id, page: $page}" does not compile: $page is not defined"#))
     }
 
     @Test func referencesKindsSelectorsParentsPaginationAndSecrets() {

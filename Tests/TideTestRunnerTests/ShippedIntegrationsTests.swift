@@ -18,6 +18,18 @@ import TideTestRunner
         #expect(Self.cases.contains { $0.contains("/pagerduty/tests/") })
     }
 
+    /// Every event matcher of every shipped webhook is reached by some case's event.
+    @Test func everyShippedWebhookEventHasACase() throws {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: Self.integrations)) ?? []
+        var matchers: [String: Int] = [:]
+        for name in names.sorted() {
+            let coverage = try TestRunner.webhookCoverage(directory: Self.integrations + "/" + name)
+            matchers[name] = coverage.matchers
+            #expect(coverage.untested.isEmpty, "\(name): \(coverage.untested.joined(separator: "\n"))")
+        }
+        #expect(matchers["jira"] ?? 0 > 0 && matchers["github"] ?? 0 > 0 && matchers["pagerduty"] ?? 0 > 0, "\(matchers)")
+    }
+
     @Test(arguments: cases)
     func shippedCasePasses(file: String) async throws {
         let directory = URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent().path

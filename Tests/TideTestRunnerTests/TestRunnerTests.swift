@@ -6,7 +6,6 @@ import TideTestRunner
 @Suite struct TestRunnerTests {
     /// An integration with one kind, `item`, over `/items` (one page), mapped to `widget` entities.
     func integration(cases: [String: String]) throws -> String {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tide-runner-\(UUID().uuidString)")
         let files: [String: String] = [
             "integration.yml": """
             name: widgets
@@ -37,13 +36,8 @@ import TideTestRunner
             """,
             "fixtures/config.yml": "apiUrl: https://api.example.com\n",
             "fixtures/items.json": #"{"items": [{"id": "w1", "name": "One", "size": 3, "color": "red"}, {"id": "w2", "name": "Two", "size": 5, "color": "blue"}]}"#,
-        ].merging(cases.map { ("tests/\($0.key).yml", $0.value) }) { $1 }
-        for (path, text) in files {
-            let url = folder.appendingPathComponent(path)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try text.write(to: url, atomically: true, encoding: .utf8)
-        }
-        return folder.path
+        ]
+        return try writeIntegration(files, cases: cases)
     }
 
     static let itemsFixture = """
@@ -54,11 +48,7 @@ import TideTestRunner
         """
 
     func run(_ text: String) async throws -> TestCaseResult {
-        let directory = try integration(cases: ["case": text])
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let report = await TestRunner.run(directory: directory)
-        #expect(report.error == nil)
-        return try #require(report.cases.first)
+        try await runOnlyCase(in: try integration(cases: ["case": text]))
     }
 
     @Test func anExactListThatMatchesPasses() async throws {

@@ -48,6 +48,9 @@ enum Hooks {
             item: .payload.item
             action: refetch
             refetch: {id: .item.id}
+      - path: /rotating
+        verify: {type: hmac, secret: "{{ .config.secret }}", header: X-PagerDuty-Signature, prefix: "v1=", separator: ","}
+        events: *events
       - path: /sha1
         verify: {type: hmac, secret: "{{ .config.secret }}", header: X-Hub-Signature, prefix: "sha1=", algorithm: sha1}
         events: *events

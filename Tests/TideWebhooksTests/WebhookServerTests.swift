@@ -3,6 +3,7 @@ import Testing
 import TideCatalog
 import TideCore
 import TideHTTP
+import TideIntegration
 import TideTesting
 @testable import TideWebhooks
 
@@ -25,6 +26,55 @@ import TideTesting
         #expect(other.status == 401)
         try await eventually("a written") { h.title("a") == "n" }
         #expect(h.service.metrics.snapshot.rejected["/hmac"]?["verification"] == 4)
+    }
+
+    @Test func hmacWithASeparatorAcceptsAnyOfSeveralSignatures() async throws {
+        let h = try await Harness.start()
+        defer { Task { await h.stop() } }
+        let body = event("updated", id: "rot")
+        let good = "v1=" + Signatures.hmacSHA256Hex(Array(body.utf8), secret: Hooks.secret)
+        let other = "v1=" + Signatures.hmacSHA256Hex(Array(body.utf8), secret: "the-previous-secret")
+        func send(_ header: String?) async throws -> Int {
+            try await h.post("/integration/rotating", body: body, headers: header.map { ["X-PagerDuty-Signature": $0] } ?? [:]).status
+        }
+        // During a rotation the old and the new secret both sign, in either order.
+        #expect(try await send(other + "," + good) == 202)
+        #expect(try await send(good + ", " + other) == 202)
+        #expect(try await send(good) == 202)
+        #expect(try await send(other) == 401)
+        #expect(try await send(other + "," + other) == 401)
+        // Each signature needs its prefix.
+        #expect(try await send(other + "," + String(good.dropFirst(3))) == 401)
+        #expect(try await send(nil) == 401)
+        try await eventually("rot written") { h.title("rot") == "n" }
+        #expect(h.service.metrics.snapshot.rejected["/rotating"]?["verification"] == 4)
+    }
+
+    @Test func theCredentialsASenderWouldAddPassVerification() throws {
+        let integration = try Integration.load(directory: try Hooks.directory())
+        let configuration = try ConfigurationResolver(
+            overrides: ["baseUrl": "http://127.0.0.1:9", "secret": Hooks.secret, "standardSecret": Hooks.standardSecret],
+            environment: [:]).resolve(for: integration)
+        let body = Array(event("updated", id: "signed").utf8)
+        var checked = 0
+        for definition in integration.webhooks {
+            let verifiers = Verifier.make(definition.verify, configJSON: configuration.json)
+            #expect(verifiers.count == 1, "\(definition.path)")
+            for verifier in verifiers {
+                let credentials = verifier.credentials(for: body)
+                let headers = Dictionary(credentials.headers.map { ($0.0.lowercased(), $0.1) }) { $1 }
+                let query = Dictionary(credentials.query.map { ($0.0, $0.1) }) { $1 }
+                #expect(throws: Never.self, "\(definition.path)") { try verifier.verify(body: body, headers: headers, query: query) }
+                // Signatures cover the body: the same ones do not pass for another (a token does not).
+                if case .token = verifier.scheme {} else {
+                    #expect(throws: VerificationFailure.self, "\(definition.path)") {
+                        try verifier.verify(body: body + [0x20], headers: headers, query: query)
+                    }
+                }
+                checked += 1
+            }
+        }
+        #expect(checked == integration.webhooks.count)
     }
 
     @Test func hmacSHA1GoodBadAndMissing() async throws {
