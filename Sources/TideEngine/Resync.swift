@@ -132,8 +132,8 @@ public struct Resync: Sendable {
     /// Fetches, maps and writes one resource, page by page. Errors end the kind, not the resync.
     ///
     /// When the kind's records are plain parts of the response, pages are pipelined: while page N
-    /// is mapped (on `mappingOptions.threads` threads) and written, page N+1 is already being requested
-    /// and parsed. Pages are always written one at a time, in order.
+    /// is mapped (on `mappingOptions.threads` threads), page N-1 is written and page N+1 is
+    /// requested and parsed. Pages are always written one at a time, in order.
     func sync(_ resource: ResourceConfig, session: FetchSession, options: WriteOptions,
               progress: inout KindProgress, observer: any ResyncObserver) async {
         guard integration.kind(resource.kind) != nil else {
@@ -164,45 +164,58 @@ public struct Resync: Sendable {
         @Sendable func fetchNext() async throws(FetchError) -> UncheckedSendable<FetchedPage?> {
             UncheckedSendable(try await shared.value.next())
         }
-        func write(_ page: FetchedPage, progress: inout KindProgress) async throws {
+        func map(_ page: FetchedPage, progress: inout KindProgress) -> [Entity] {
             progress.pages += 1
             progress.records += page.records.count
             while mappers.count < min(threads, page.records.count / Self.minimumShare) {
                 mappers.append(ResourceMapper(resource: resource, options: mappingOptions))
             }
-            let entities = Self.map(page.records, with: mappers, report: &progress.report)
-            if !entities.isEmpty {
-                let results = try await sink.upsert(entities, options: options)
-                for result in results where !result.succeeded {
-                    progress.writeFailures += 1
-                    if progress.writeFailures <= 5 {
-                        observer.note("\(progress.label): \(result.blueprint)/\(result.identifier ?? "?") was not written: \(result.failureReason ?? "")")
-                    }
+            return Self.map(page.records, with: mappers, report: &progress.report)
+        }
+        // Pages are written one at a time and in order, each while the next page is mapped.
+        var pendingWrite: Task<[UpsertResult], any Error>?
+        func write(_ entities: [Entity]) {
+            let sink = self.sink
+            pendingWrite = Task { entities.isEmpty ? [] : try await sink.upsert(entities, options: options) }
+        }
+        func finishWrite(_ progress: inout KindProgress) async throws {
+            guard let task = pendingWrite else { return }
+            pendingWrite = nil
+            let results = try await task.value
+            for result in results where !result.succeeded {
+                progress.writeFailures += 1
+                if progress.writeFailures <= 5 {
+                    observer.note("\(progress.label): \(result.blueprint)/\(result.identifier ?? "?") was not written: \(result.failureReason ?? "")")
                 }
-                progress.entities += results.filter(\.succeeded).count
             }
+            progress.entities += results.filter(\.succeeded).count
             observer.pageWritten(progress)
         }
         do {
             var next = try await fetchNext()
             while let page = next.value {
                 if Task.isCancelled {
+                    try? await finishWrite(&progress)
                     progress.failure = "cancelled"
                     return
                 }
                 if pipelined {
                     async let upcoming = fetchNext()
-                    try await write(page, progress: &progress)
+                    let entities = map(page, progress: &progress)
+                    try await finishWrite(&progress)
+                    write(entities)
                     next = try await upcoming
                 } else {
-                    try await write(page, progress: &progress)
+                    write(map(page, progress: &progress))
+                    try await finishWrite(&progress)
                     next = try await fetchNext()
                 }
             }
-        } catch let error as FetchError {
-            progress.failure = error.description
+            try await finishWrite(&progress)
         } catch {
-            progress.failure = "\(error)"
+            // What was already on its way to the sink is waited for and counted.
+            try? await finishWrite(&progress)
+            progress.failure = (error as? FetchError)?.description ?? "\(error)"
         }
     }
 

@@ -108,7 +108,11 @@ public final class ProjectedJSONStream: JSONValueStream {
 
         /// The end (exclusive) of the value starting at the first `from`, or nil when the buffer
         /// ends first (`from` is then where to resume).
-        mutating func scan(_ bytes: [UInt8], from position: inout Int, atEnd: Bool) -> Int? {
+        mutating func scan(_ array: [UInt8], from position: inout Int, atEnd: Bool) -> Int? {
+            array.withUnsafeBufferPointer { scan($0, from: &position, atEnd: atEnd) }
+        }
+
+        private mutating func scan(_ bytes: UnsafeBufferPointer<UInt8>, from position: inout Int, atEnd: Bool) -> Int? {
             while position < bytes.count {
                 let byte = bytes[position]
                 if !started {
