@@ -3,6 +3,7 @@
 # Tide's mapping, into a fresh embedded catalog (or, with --sink port, into a Port API stand-in).
 # Prints records/s and peak RSS per N.
 # usage: scripts/bench-resync.sh [--sink catalog|port] [N ...]     (default: catalog, 10000 100000)
+# RUN_FLAGS adds flags to `tide run` (e.g. RUN_FLAGS="--parse-whole --jobs 1" to compare).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sink=catalog
@@ -36,7 +37,7 @@ for n in "${sizes[@]}"; do
          OCEAN__INTEGRATION__IDENTIFIER=bench)
   fi
   rm -f "$work/catalog.sqlite"*
-  env "${env[@]}" /usr/bin/time -f "%e %M" -o "$work/time" "$bin/tide" run integrations/jira --sink "$sink" \
+  env "${env[@]}" /usr/bin/time -f "%e %M" -o "$work/time" "$bin/tide" run integrations/jira --sink "$sink" ${RUN_FLAGS:-} \
     --mapping Benchmarks/jira-issues-mapping.yml --catalog "$work/catalog.sqlite" \
     --config "jiraHost=$jira" --config atlassianUserEmail=bench@example.com --config atlassianUserToken=bench \
     > /dev/null 2> "$work/run.log" || { cat "$work/run.log"; exit 1; }

@@ -36,6 +36,9 @@ struct MapCommand: ParsableCommand {
     @Flag(name: .long, help: "Hide the environment from jq (`env`, `$ENV`), like OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS=false.")
     var noEnv = false
 
+    @Flag(name: .long, help: "Parse every record whole, instead of only the parts the mapping reads (slower; to compare).")
+    var parseWhole = false
+
     @Argument(help: ArgumentHelp("Raw records: a JSON array, JSON lines, or - for standard input.", valueName: "RAW"))
     var raw: String
 
@@ -58,7 +61,7 @@ struct MapCommand: ParsableCommand {
             }
             throw ExitCode(2)
         }
-        let options = MappingOptions(allowEnvironment: !noEnv && Environment.oceanAllowsJQEnvironment)
+        let options = MappingOptions(allowEnvironment: !noEnv && Environment.oceanAllowsJQEnvironment, partialParsing: !parseWhole)
         let mapper = ResourceMapper(resource: candidates[resource], options: options)
 
         let input = try InputFile(raw, what: "RAW file")
@@ -99,7 +102,7 @@ struct MapCommand: ParsableCommand {
     private func mapSequentially(descriptor: Int32, mapper: ResourceMapper, report mappingReport: inout MappingReport,
                                  emit: (ItemOutcome) -> Void) -> String? {
         // Parse only what the mapping reads, unless it reads everything anyway.
-        let paths = mapper.readPaths
+        let paths = mapper.options.partialParsing ? mapper.readPaths : .whole
         let stream: any JSONValueStream = paths.isWhole
             ? JSONStream(descriptor: descriptor) : ProjectedJSONStream(descriptor: descriptor, recordPaths: paths)
         do {

@@ -17,7 +17,7 @@ struct ParallelMap {
     /// Maps every line of `descriptor`; returns the merged report, or the first unusable line.
     func run(descriptor: Int32, output: OutputBuffer) -> (MappingReport, Failure?) {
         let mappers = (0..<jobs).map { _ in ResourceMapper(resource: resource, options: options) }
-        let paths = mappers[0].readPaths
+        let paths = options.partialParsing ? mappers[0].readPaths : .whole
         let plan = paths.isWhole ? nil : JSONProjectionPlan(paths)
         var report = MappingReport()
         var reader = LineReader(descriptor: descriptor)
