@@ -44,7 +44,10 @@ let package = Package(
         // integration.yml: the model of an integration and its loader, templates included.
         .target(name: "TideIntegration", dependencies: ["TideCore", "TideYAML", "TideJQ", "TideSpec", "TideModel", "TideMapping"]),
         // Fetching pages of a kind: requests from templates, auth, pagination, parent fan-out.
-        .target(name: "TideFetch", dependencies: ["TideCore", "TideJQ", "TideHTTP", "TideIntegration"]),
+        // (swift-crypto signs the JWT of a login: HMAC in Crypto, RSA in _CryptoExtras.)
+        .target(name: "TideFetch", dependencies: ["TideCore", "TideJQ", "TideHTTP", "TideIntegration",
+                                                  .product(name: "Crypto", package: "swift-crypto"),
+                                                  .product(name: "_CryptoExtras", package: "swift-crypto")]),
         // The resync: fetch → map → sink, page by page, then reconcile.
         .target(name: "TideEngine", dependencies: ["TideCore", "TideJQ", "TideModel", "TideMapping", "TideIntegration", "TideFetch", "TideHTTP"]),
         // `tide lint`: every finding about an integration that can be known without the network.
@@ -90,7 +93,9 @@ let package = Package(
         .testTarget(name: "TideCatalogTests", dependencies: ["TideCatalog", "TideModel", "TideJQ", "TideTesting"]),
         .testTarget(name: "TideCLITests", dependencies: ["TideCLI", "TideTesting", "TideHTTP", "TideModel", "TideMapping"]),
         .testTarget(name: "TideHTTPTests", dependencies: ["TideHTTP", "TideTesting"]),
-        .testTarget(name: "TideFetchTests", dependencies: ["TideFetch", "TideIntegration", "TideHTTP", "TideJQ", "TideTesting"]),
+        .testTarget(name: "TideFetchTests", dependencies: ["TideFetch", "TideIntegration", "TideHTTP", "TideJQ", "TideTesting",
+                                                          .product(name: "Crypto", package: "swift-crypto"),
+                                                          .product(name: "_CryptoExtras", package: "swift-crypto")]),
         .testTarget(name: "TideEngineTests", dependencies: ["TideEngine", "TideCatalog", "TideIntegration", "TideMapping", "TideModel", "TideTesting"]),
         .testTarget(name: "TideLintTests", dependencies: ["TideLint", "TideIntegration", "TideSpec", "TideCore"], resources: [.copy("Corpus")]),
         .testTarget(name: "TidePortTests", dependencies: ["TidePort", "TideEngine", "TideCatalog", "TideModel", "TideIntegration", "TideTesting"]),

@@ -210,7 +210,12 @@ public final class FetchSession: Sendable {
         }
         let config: JSON
         do { config = try JSON(parsing: configText) } catch { return failure(error.message) }
-        let context = JSON(object: ["config": config])
+        var context = JSON(object: ["config": config])
+        if let jwt = login.jwt {
+            do { context = context.setting("jwt", to: JSON(try signedJWT(jwt, config: context, compiler: &compiler))) } catch {
+                return failure(error.message, hint: "check http.auth.jwt and the settings it reads")
+            }
+        }
 
         let rendered: RenderedRequest
         do { rendered = try request.render(context) } catch { return failure(error.message, hint: error.hint) }
@@ -254,6 +259,33 @@ public final class FetchSession: Sendable {
         // with a token that expires on the way.
         let renewAt = lifetime.map { started + .seconds(max(0, $0 - min(60, $0 * 0.1))) }
         return .success(LoginCoordinator.Credential(token: token, header: value, renewAt: renewAt))
+    }
+}
+
+extension FetchSession {
+    /// The login's JWT, signed now; registered as a secret before anything can print it.
+    func signedJWT(_ jwt: JWTDefinition, config context: JSON, compiler: inout Compiler) throws(JWTSigner.Failure) -> String {
+        guard let keyTemplate = compiler.template(jwt.key) else {
+            throw JWTSigner.Failure(message: compiler.diagnostics.map(\.description).joined(separator: "; "))
+        }
+        let key: String
+        let claims: JSON?
+        do {
+            key = try keyTemplate.renderString(context) ?? ""
+            claims = try jwt.claims.flatMap { compiler.body($0) }?.render(context)
+        } catch {
+            throw JWTSigner.Failure(message: "http.auth.jwt: \(error.description)")
+        }
+        secrets.add([key])
+        do {
+            let token = try JWTSigner.sign(algorithm: jwt.algorithm, key: key, claimsJSON: claims?.serialized() ?? "{}",
+                                           lifetime: jwt.lifetime)
+            secrets.add([token])
+            return token
+        } catch {
+            let place = jwt.location.map { "\($0): " } ?? ""
+            throw JWTSigner.Failure(message: "\(place)http.auth.jwt: \(error.message)")
+        }
     }
 }
 

@@ -93,6 +93,17 @@ public struct LoginAuth: Sendable {
     public var token: JQExpression
     public var expiresIn: JQExpression?
     public var header: TemplateSource
+    public var jwt: JWTDefinition?
+}
+
+/// A JSON Web Token signed for each login (GitHub Apps exchange one for an installation token).
+public struct JWTDefinition: Sendable {
+    public enum Algorithm: String, Sendable { case rs256 = "RS256", hs256 = "HS256" }
+    public var algorithm: Algorithm
+    public var key: TemplateSource
+    public var claims: JSONTemplate?
+    public var lifetime: Int
+    public var location: SourceLocation?
 }
 
 public struct RequestDefinition: Sendable {

@@ -238,7 +238,13 @@ struct IntegrationBuilder {
                 form: templates(node["request"]?["form"]),
                 token: expression(node["token"]) ?? JQExpression("null"),
                 expiresIn: expression(node["expiresIn"]),
-                header: template(node["header"]) ?? TemplateSource(reader.string("header") ?? "Bearer {{ .token }}")))
+                header: template(node["header"]) ?? TemplateSource(reader.string("header") ?? "Bearer {{ .token }}"),
+                jwt: node["jwt"].map { jwt in
+                    let fields = SpecReader(jwt, IntegrationSpec.jwt)
+                    return JWTDefinition(algorithm: JWTDefinition.Algorithm(rawValue: fields.string("algorithm") ?? "RS256") ?? .rs256,
+                                         key: template(jwt["key"]) ?? TemplateSource(""), claims: jwt["claims"].map(jsonTemplate),
+                                         lifetime: fields.int("lifetime") ?? 540, location: jwt.location)
+                }))
         default:
             method = .none
         }

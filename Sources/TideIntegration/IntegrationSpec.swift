@@ -46,9 +46,17 @@ public enum IntegrationSpec {
             FieldSpec("token", jq, required: true, "jq over the login response body giving the token."),
             FieldSpec("expiresIn", jq, "jq over the login response body giving the token's lifetime in seconds."),
             FieldSpec("header", template, default: "\"Bearer {{ .token }}\"", "Authorization header value; sees .token."),
+            FieldSpec("jwt", jwt, "A JSON Web Token signed before each login; the login request's templates see it as .jwt (GitHub Apps)."),
         ])),
     ], defaultVariant: nil, commonFields: [
         FieldSpec("when", jq, "jq over {config}; the first scheme whose `when` is true (or absent) is used."),
+    ]))
+
+    static let jwt = SpecType.object(ObjectSpec("A JSON Web Token (RFC 7519) made for each login.", fields: [
+        FieldSpec("algorithm", .enumeration(["RS256", "HS256"]), default: "\"RS256\"", "RS256: RSA with SHA-256 and a PEM private key; HS256: HMAC-SHA256 with a shared secret."),
+        FieldSpec("key", template, required: true, "The signing key (PEM for RS256, the secret for HS256); read it from a sensitive setting."),
+        FieldSpec("claims", .json, "Claims; strings may be templates over {config}. iat (60 s ago, for clock drift) and exp are added."),
+        FieldSpec("lifetime", .integer(minimum: 1, maximum: 86400), default: "540", "Seconds from now to exp."),
     ]))
 
     static let timeout = SpecType.object(ObjectSpec("Timeouts in seconds.", fields: [

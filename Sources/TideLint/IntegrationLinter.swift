@@ -149,6 +149,10 @@ struct IntegrationLinter {
                 for pair in scheme["request"]?["form"]?.pairs ?? [] {
                     template(pair.value, field: "\(field).request.form.\(pair.key.name)", selector: anySelector)
                 }
+                if let jwt = scheme["jwt"] {
+                    template(jwt["key"], field: "\(field).jwt.key", selector: anySelector)
+                    if let claims = jwt["claims"] { bodyTemplates(claims, field: "\(field).jwt.claims", selector: anySelector) }
+                }
             }
         }
     }
