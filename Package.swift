@@ -53,7 +53,8 @@ let package = Package(
         // `tide lint`: every finding about an integration that can be known without the network.
         .target(name: "TideLint", dependencies: ["TideCore", "TideYAML", "TideJQ", "TideSpec", "TideModel", "TideMapping", "TideIntegration"]),
         // Port's REST API as a sink, called exactly as Ocean calls it.
-        .target(name: "TidePort", dependencies: ["TideCore", "TideJQ", "TideModel", "TideMapping", "TideIntegration", "TideHTTP", "TideEngine"]),
+        // (Its bookkeeping of what a resync produced spills to a scratch SQLite file, TideCatalog's EntityLedger.)
+        .target(name: "TidePort", dependencies: ["TideCore", "TideJQ", "TideModel", "TideMapping", "TideIntegration", "TideHTTP", "TideEngine", "TideCatalog"]),
         // Live events: declared webhooks verified, matched, queued and applied through the mapping.
         .target(name: "TideWebhooks", dependencies: [
             "TideCore", "TideJQ", "TideModel", "TideMapping", "TideIntegration", "TideFetch", "TideHTTP", "TideEngine",

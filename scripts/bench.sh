@@ -122,8 +122,9 @@ $table
 - **Port stand-in.** The stand-in decodes every bulk and search request with Foundation's JSON
   decoder, keeps all entities in memory and answers Ocean's "unchanged entities" searches by
   scanning them, on the same 2 cores; it bounds that figure (it slows as it fills: 100k is slower
-  per record than 10k). Tide's own memory grows here, unlike with the catalog, because the Port
-  sink remembers every key the resync produced to compute what is stale, as Ocean does.
+  per record than 10k). The Port sink must remember every entity the resync produced (key and
+  relations) to tell what is stale, as Ocean does; it keeps that record in a scratch SQLite file,
+  not in memory, so Tide's own peak RSS stays nearly flat here too.
 - **Webhooks.** Intake verifies the HMAC, parses the JSON and matches the event before answering 202;
   the workers then map and write each event to the catalog (one SQLite transaction per event),
   on the same 2 cores as the load generator. Past about 16 connections the rate no longer rises

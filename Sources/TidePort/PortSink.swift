@@ -1,4 +1,5 @@
 import Foundation
+import TideCatalog
 import TideCore
 import TideHTTP
 import TideModel
@@ -11,6 +12,8 @@ import TideModel
 /// actually sent, so the base holds the stale entities plus those skipped as unchanged. The sink
 /// therefore remembers every entity the resync produced (Ocean's "reduced" copy: key and
 /// relations) and reports `ownedBefore` = the listing's size, which reproduces Ocean's numbers.
+/// Unlike Ocean it keeps that record on disk (`EntityLedger`), so memory does not grow with the
+/// number of entities.
 public final class PortSink: EntitySink {
     public let client: PortClient
     /// Ocean's `upsert_entities_batch_max_length` and `…_max_size_in_bytes`.
@@ -19,8 +22,11 @@ public final class PortSink: EntitySink {
 
     private struct State {
         var resyncID = UUID().uuidString.lowercased()
-        /// Entities this resync produced → their relations (JSON text), for reconciliation.
-        var produced: [EntityKey: String?] = [:]
+        /// Entities this resync produced, with their relations, for reconciliation.
+        var produced: EntityLedger?
+        /// Why the record of produced entities is incomplete, if it is: then nothing may be
+        /// deleted on its account.
+        var ledgerFailure: String?
         var blueprintRelations: [String: [String: String]] = [:]
         var deleteFailures: [String] = []
         var skippedUnchanged = 0
@@ -47,7 +53,22 @@ public final class PortSink: EntitySink {
     /// Blueprints are created by `PortIntegrationLifecycle` at start-up, as Ocean does; here a new
     /// resync only forgets what the previous one produced.
     public func prepare(blueprints: [Blueprint]) async throws {
-        state.withLock { $0 = State() }
+        let ledger = try EntityLedger()
+        state.withLock { state in
+            state = State()
+            state.produced = ledger
+        }
+    }
+
+    /// The resync's ledger, made on first use when `prepare` was not called.
+    private func ledger() throws -> EntityLedger {
+        if let ledger = state.current.produced { return ledger }
+        let made = try EntityLedger()
+        return state.withLock { state in
+            if let ledger = state.produced { return ledger }
+            state.produced = made
+            return made
+        }
     }
 
     public func upsert(_ entities: [Entity], options: WriteOptions) async throws -> [UpsertResult] {
@@ -97,36 +118,52 @@ public final class PortSink: EntitySink {
 
         // Ocean's bookkeeping: on the compared path every entity of the page counts as synced;
         // otherwise only those Port accepted (under the identifier Port resolved).
-        state.withLock { state in
-            for result in final {
-                let entity = entities[result.index]
-                if result.succeeded || compares, let identifier = result.identifier ?? entity.identifierString {
-                    // updateValue: assigning a nil `String?` through the subscript would remove the key.
-                    state.produced.updateValue(entity.relations?.text, forKey: EntityKey(blueprint: entity.blueprint, identifier: identifier))
-                }
-            }
-        }
+        remember(final, of: entities, compared: compares)
         return final
     }
 
+    /// Records what the page produced in the ledger; a failure to record makes reconciliation
+    /// refuse to delete anything. (Synchronous on purpose: Swift 6.3's optimizer crashes on this
+    /// code inside the async `upsert`.)
+    private func remember(_ results: [UpsertResult], of entities: [Entity], compared: Bool) {
+        var produced: [(key: EntityKey, relations: String?)] = []
+        for result in results {
+            let entity = entities[result.index]
+            if result.succeeded || compared, let identifier = result.identifier ?? entity.identifierString {
+                produced.append((EntityKey(blueprint: entity.blueprint, identifier: identifier), entity.relations?.text))
+            }
+        }
+        do { try ledger().record(produced) } catch {
+            let message = "\(error)"
+            state.withLock { $0.ledgerFailure = $0.ledgerFailure ?? message }
+        }
+    }
+
     public func staleEntities(resyncStart: Date) async throws -> StaleEntities {
-        let listed = try await listOwned(before: resyncStart)
-        let produced = state.current.produced
-        let stale = listed.filter { produced[$0] == nil }
-        return StaleEntities(keys: stale, ownedBefore: listed.count)
+        if let failure = state.current.ledgerFailure {
+            throw IncompleteRecord(reason: failure)
+        }
+        let produced = try ledger()
+        var stale: [EntityKey] = []
+        var listed = 0
+        // A listing page at a time: memory follows the stale entities, not everything owned.
+        try await listOwned(before: resyncStart) { keys in
+            listed += keys.count
+            stale += try produced.unrecorded(keys)
+        }
+        return StaleEntities(keys: stale, ownedBefore: listed)
     }
 
     public func relationTargets(among candidates: [EntityKey], writtenSince resyncStart: Date) async throws -> Set<EntityKey> {
         let candidateSet = Set(candidates)
         let byIdentifier = Dictionary(grouping: candidates, by: \.identifier)
-        let produced = state.current.produced
+        let produced = try ledger()
         // Relation name → target blueprint, for the blueprints of kept entities that have relations.
-        let blueprints = Set(produced.compactMap { $0.value == nil ? nil : $0.key.blueprint })
         var definitions: [String: [String: String]] = [:]
-        for blueprint in blueprints.sorted() { definitions[blueprint] = try await relationDefinitions(of: blueprint) }
+        for blueprint in try produced.blueprintsWithRelations() { definitions[blueprint] = try await relationDefinitions(of: blueprint) }
         var found: Set<EntityKey> = []
-        for (key, relationsText) in produced {
-            guard let relationsText, let relations = JSONValue.parse(relationsText)?.objectValue else { continue }
+        try produced.forEachWithRelations { key, relationsText in
+            guard let relations = JSONValue.parse(relationsText)?.objectValue else { return }
             for (name, value) in relations {
                 let identifiers = value.arrayValue?.compactMap(\.stringValue) ?? [value.stringValue].compactMap { $0 }
                 for identifier in identifiers {
@@ -339,9 +376,9 @@ public final class PortSink: EntitySink {
     // MARK: Reconcile
 
     /// `POST /v1/blueprints/entities/datasource-entities`, paging on `next`.
-    func listOwned(before: Date) async throws(PortError) -> [EntityKey] {
+    /// Every entity the installation owned before `before`, a page (of up to 5,000) at a time.
+    func listOwned(before: Date, page: ([EntityKey]) throws -> Void) async throws {
         let datasource = client.datasource
-        var keys: [EntityKey] = []
         var next: JSONValue? = nil
         repeat {
             var body = "{\"datasource_prefix\":\(JSONValue.quoted(datasource.prefix)),\"datasource_suffix\":\(JSONValue.quoted(datasource.suffix)),\"limit\":5000,\"before\":\(JSONValue.quoted(Self.iso(before)))"
@@ -352,14 +389,15 @@ public final class PortSink: EntitySink {
                 throw PortError(method: "POST", path: "/v1/blueprints/entities/datasource-entities", status: response.status,
                                 message: "the answer is not JSON")
             }
+            var keys: [EntityKey] = []
             for entity in json["entities"]?.arrayValue ?? [] {
                 if let identifier = entity["identifier"]?.stringValue, let blueprint = entity["blueprint"]?.stringValue {
                     keys.append(EntityKey(blueprint: blueprint, identifier: identifier))
                 }
             }
+            try page(keys)
             next = json["next"].flatMap { $0.isNull ? nil : $0 }
         } while next != nil
-        return keys
     }
 
     /// Relation name → target blueprint, from `GET /v1/blueprints/{bp}` (once per resync).
@@ -395,5 +433,13 @@ public final class PortSink: EntitySink {
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'+00:00'"
         return formatter.string(from: date)
+    }
+}
+
+/// Reconciliation cannot tell what is stale when the record of what the resync wrote failed.
+struct IncompleteRecord: Error, CustomStringConvertible {
+    var reason: String
+    var description: String {
+        "the record of what this resync wrote is incomplete (\(reason)), so nothing is deleted; check the free space of the temporary directory"
     }
 }
