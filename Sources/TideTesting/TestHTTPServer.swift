@@ -261,6 +261,17 @@ final class ServerState: Sendable {
     func end() { data.withLock { $0.inFlight -= 1 } }
 }
 
+/// Where request handlers run: Dispatch's threads rather than Swift's cooperative pool.
+final class HandlerExecutor: TaskExecutor {
+    static let shared = HandlerExecutor()
+    private let queue = DispatchQueue(label: "tide.test-http-server.handlers", attributes: .concurrent)
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+}
+
 /// One connection's HTTP handling: collect a request, ask the handler, write the answer.
 final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
@@ -292,10 +303,13 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
                 connectionID: connectionID))
             let handler = state.handler
             let promise = context.eventLoop.makePromise(of: TestResponse.self)
-            promise.completeWithTask {
+            // Handlers run on the server's own threads: tests that keep Swift's cooperative threads
+            // busy with synchronous work (2 threads on a 2-core machine) must not stall the
+            // servers other tests are waiting on.
+            Task(executorPreference: HandlerExecutor.shared) {
                 let response = await handler(request)
                 if let delay = response.delay { try? await Task.sleep(for: delay) }
-                return response
+                promise.succeed(response)
             }
             let keepAlive = head.isKeepAlive
             let isHead = head.method == .HEAD

@@ -3,7 +3,7 @@ import Testing
 import TideHTTP
 import TideTesting
 
-@Suite("Fixture server", .timeLimit(.minutes(1)))
+@Suite("Fixture server", .timeLimit(.minutes(3)))
 struct FixtureServerTests {
     @Test func unmatchedRequestsGet404AndAreListed() async throws {
         let fixtures = try await FixtureServer.start([
@@ -109,7 +109,7 @@ struct FixtureServerTests {
     }
 }
 
-@Suite("Test server", .timeLimit(.minutes(1)))
+@Suite("Test server", .timeLimit(.minutes(3)))
 struct TestServerTests {
     @Test func countsConnectionsAndCloses() async throws {
         let server = try await TestHTTPServer.start { request in

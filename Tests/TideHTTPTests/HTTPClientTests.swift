@@ -3,7 +3,7 @@ import Testing
 import TideHTTP
 import TideTesting
 
-@Suite("HTTP client basics", .timeLimit(.minutes(1)))
+@Suite("HTTP client basics", .timeLimit(.minutes(3)))
 struct HTTPClientBasicsTests {
     @Test func getReturnsStatusHeadersAndBody() async throws {
         try await withServer(handler: { request in

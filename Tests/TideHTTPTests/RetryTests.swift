@@ -3,7 +3,7 @@ import Testing
 import TideHTTP
 import TideTesting
 
-@Suite("Retries, limits and timeouts", .timeLimit(.minutes(1)))
+@Suite("Retries, limits and timeouts", .timeLimit(.minutes(3)))
 struct RetryTests {
     @Test func retries429WithRetryAfterZero() async throws {
         try await withServer(handler: sequence([
