@@ -84,7 +84,9 @@ enum Oracle {
     }
 }
 
-@Suite struct CompatBuiltinsTests {
+// One case at a time: these are CPU-bound and many, and run in parallel they would crowd out
+// the suites that wait on servers.
+@Suite(.serialized) struct CompatBuiltinsTests {
     /// Cases libjq 1.6 cannot match even with the prelude, keyed "program ⟵ input", each with why.
     /// `knownDifferencesStillDiffer` fails when one starts matching: then move it back.
     static let knownDifferences: [String: String] = [

@@ -3,7 +3,9 @@ import Testing
 
 /// The analysis must be exact for simple programs (a regression that keeps everything whole
 /// would still be correct, but would make projection useless) and whole wherever it cannot tell.
-@Suite struct JQPathsTests {
+// One case at a time: these are CPU-bound and many, and run in parallel they would crowd out
+// the suites that wait on servers.
+@Suite(.serialized) struct JQPathsTests {
     static let exactTrees: [(String, String)] = [
         (".key", "{key: *}"),
         (".fields.status.name", "{fields: {status: {name: *}}}"),

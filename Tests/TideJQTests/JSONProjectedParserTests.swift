@@ -2,7 +2,9 @@ import Foundation
 import Testing
 @testable import TideJQ
 
-@Suite struct JSONProjectedParserTests {
+// One case at a time: these are CPU-bound and many, and run in parallel they would crowd out
+// the suites that wait on servers.
+@Suite(.serialized) struct JSONProjectedParserTests {
     static let wholePlan = JSONProjectionPlan(.whole)
     static let keyPlan = JSONProjectionPlan(JSONProjection.analyzing(".key"))
     static let jiraPlan = JSONProjectionPlan(JSONProjection.analyzing([

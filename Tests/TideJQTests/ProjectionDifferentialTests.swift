@@ -71,7 +71,9 @@ enum Differential {
     }
 }
 
-@Suite struct ProjectionDifferentialTests {
+// One case at a time: these are CPU-bound and many, and run in parallel they would crowd out
+// the suites that wait on servers.
+@Suite(.serialized) struct ProjectionDifferentialTests {
     /// Records rather than whole pages (pages have their own test below; every program on every
     /// 90 KB page would only slow the suite): one small recorded page is kept.
     static let mappingInputs: [ProjectionInput] = ProjectionCorpus.fixtureInputs()

@@ -227,9 +227,11 @@ struct Timeout: Error, CustomStringConvertible {
     var description: String { "gave up waiting for \(what)" }
 }
 
-/// Polls until `condition` holds; the limit only stops a broken test from hanging.
+/// Polls until `condition` holds. The limit only stops a broken test from hanging: the whole
+/// suite runs at once on 2 cores, so a step that takes milliseconds alone can wait behind a
+/// minute of other tests' work.
 func eventually(_ what: String, _ condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + .seconds(60)
+    let deadline = ContinuousClock.now + .seconds(180)
     while ContinuousClock.now < deadline {
         if try await condition() { return }
         try await Task.sleep(for: .milliseconds(20))
