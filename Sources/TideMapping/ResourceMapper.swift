@@ -60,17 +60,17 @@ public final class ResourceMapper {
     /// The same program with simple paths and literals unguarded (no `try`, no `label`), which
     /// jq runs markedly faster; a record on which it raises is mapped again with `program`.
     private let fastProgram: JQProgram?
-    /// Leaves the fast program writes straight into the entity (plain paths and literals).
-    private let simpleLeaves: [Int]
+    /// Leaves the fast program writes straight into the entity (plain paths and literals), with
+    /// where each sits in the entity.
+    private let simpleLeaves: [(index: Int, path: JSONPath)]
     /// Set when the selector itself does not compile: every record is then an error.
     private let selectorCompileError: String?
     private let expander: ItemsExpander?
 
     struct Leaf {
-        /// Where the value sits in the entity object: a field name, then keys and indices.
-        enum Step { case key(String), index(Int) }
         var path: String
-        var location: [Step]
+        /// Where the value sits in the entity object: a field name, then keys and indices.
+        var location: [JSONPath.Step]
         var expression: JQExpression
         /// libjq's message when the expression does not compile on its own.
         var compileError: String?
@@ -114,6 +114,7 @@ public final class ResourceMapper {
                                     leaves: leaves, parseAll: options.parseAll, unguardSimple: true)
         fastProgram = program != nil && fast != guarded ? try? JQProgram(fast, options: jqOptions) : nil
         simpleLeaves = leaves.indices.filter { leaves[$0].compiles && isSimple(leaves[$0].expression.oceanProgram) }
+            .map { ($0, JSONPath(leaves[$0].location)) }
         compileProblems = leaves.compactMap { leaf in
             leaf.compileError.map { FieldProblem(path: leaf.path, expression: leaf.expression, problem: .compileError($0)) }
         }
@@ -131,7 +132,7 @@ public final class ResourceMapper {
         return JSONProjection.analyzing([resource.selector.query.oceanProgram] + leaves.map(\.expression.oceanProgram))
     }
 
-    private static func collect(_ tree: MappingTree, path: String, location: [Leaf.Step], into leaves: inout [Leaf]) {
+    private static func collect(_ tree: MappingTree, path: String, location: [JSONPath.Step], into leaves: inout [Leaf]) {
         switch tree {
         case .expression(let expression): leaves.append(Leaf(path: path, location: location, expression: expression))
         case .object(let members):
@@ -217,17 +218,8 @@ public final class ResourceMapper {
     /// A simple leaf has exactly one output in the fast program, so its only possible problem is
     /// a null value, read here from the entity instead of being listed by jq.
     private func recordNullSimpleLeaves(in entity: JSON, report: inout MappingReport) {
-        for index in simpleLeaves {
-            var value: JSON? = entity
-            for step in leaves[index].location {
-                switch step {
-                case .key(let key): value = value?[key]
-                case .index(let position): value = value?[position]
-                }
-            }
-            if value?.isNull ?? true {
-                report.note(FieldProblem(path: leaves[index].path, expression: leaves[index].expression, problem: .null))
-            }
+        for (index, path) in simpleLeaves where path.isNullOrAbsent(in: entity) {
+            report.note(FieldProblem(path: leaves[index].path, expression: leaves[index].expression, problem: .null))
         }
     }
 

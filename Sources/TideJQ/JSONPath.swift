@@ -1,0 +1,59 @@
+import CJQ
+
+/// A path of object keys and array indexes whose keys are made once, for reading the same place
+/// in many documents without allocating per read (the mapping checks every plain field of every
+/// entity this way). Not thread-safe, like `JSON`: its keys are libjq values.
+public final class JSONPath {
+    public enum Step: Sendable, Hashable {
+        case key(String)
+        case index(Int)
+    }
+
+    private enum Compiled {
+        case key(jv)
+        case index(Int32)
+    }
+
+    private let steps: [Compiled]
+
+    public init(_ steps: [Step]) {
+        self.steps = steps.map { step in
+            switch step {
+            case .key(let key): .key(JSON.string(key))
+            case .index(let index): .index(Int32(clamping: index))
+            }
+        }
+    }
+
+    deinit {
+        for case .key(let key) in steps { jv_free(key) }
+    }
+
+    /// True when the path leads to null, or to nothing (a missing key, an index out of range, a
+    /// step into a value that is not an object or array).
+    public func isNullOrAbsent(in document: JSON) -> Bool {
+        var current = document.retained()
+        for step in steps {
+            switch step {
+            case .key(let key):
+                guard jv_get_kind(current) == JV_KIND_OBJECT else {
+                    jv_free(current)
+                    return true
+                }
+                current = jv_object_get(current, jv_copy(key))
+            case .index(let index):
+                guard jv_get_kind(current) == JV_KIND_ARRAY, index >= 0, index < jv_array_length(jv_copy(current)) else {
+                    jv_free(current)
+                    return true
+                }
+                current = jv_array_get(current, index)
+            }
+            if jv_get_kind(current) == JV_KIND_INVALID {
+                jv_free(current)
+                return true
+            }
+        }
+        defer { jv_free(current) }
+        return jv_get_kind(current) == JV_KIND_NULL
+    }
+}
