@@ -44,13 +44,10 @@ public final class JSONStream {
     }
 
     private func feed() throws(JSONStreamError) {
-        var readCount = 0
-        repeat {
-            readCount = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-        } while readCount < 0 && errno == EINTR
-        if readCount < 0 {
+        let readCount: Int
+        do { readCount = try Self.read(descriptor, into: &buffer, valueIndex: count + 1) } catch {
             finished = true
-            throw JSONStreamError(message: "read failed: \(String(cString: strerror(errno)))", valueIndex: count + 1)
+            throw error
         }
         if readCount == 0 {
             // An empty final buffer tells the parser the input is complete.
@@ -65,6 +62,20 @@ public final class JSONStream {
                 jv_parser_set_buf(parser, $0, Int32(readCount), 1)
             }
         }
+    }
+}
+
+extension JSONStream {
+    /// Fills `chunk` from `descriptor` (retrying reads a signal interrupted); 0 at the end.
+    static func read(_ descriptor: Int32, into chunk: inout [UInt8], valueIndex: Int) throws(JSONStreamError) -> Int {
+        var readCount = 0
+        repeat {
+            readCount = chunk.withUnsafeMutableBytes { Foundation.read(descriptor, $0.baseAddress, $0.count) }
+        } while readCount < 0 && errno == EINTR
+        guard readCount >= 0 else {
+            throw JSONStreamError(message: "read failed: \(String(cString: strerror(errno)))", valueIndex: valueIndex)
+        }
+        return readCount
     }
 }
 

@@ -23,6 +23,8 @@ public final class ProjectedJSONStream: JSONValueStream {
     private let descriptor: Int32
     private let plan: JSONProjectionPlan
     private var buffer: [UInt8] = []
+    /// Each read lands here first (one allocation for the stream's life).
+    private var chunk = [UInt8](repeating: 0, count: 1 << 16)
     /// Where the unread part of `buffer` starts.
     private var start = 0
     private var finished = false
@@ -83,14 +85,10 @@ public final class ProjectedJSONStream: JSONValueStream {
 
     /// Appends more input to the buffer.
     private func fill() throws(JSONStreamError) {
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        var readCount = 0
-        repeat {
-            readCount = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-        } while readCount < 0 && errno == EINTR
-        if readCount < 0 {
+        let readCount: Int
+        do { readCount = try JSONStream.read(descriptor, into: &chunk, valueIndex: count + 1) } catch {
             finished = true
-            throw JSONStreamError(message: "read failed: \(String(cString: strerror(errno)))", valueIndex: count + 1)
+            throw error
         }
         if readCount == 0 { finished = true } else { buffer += chunk[..<readCount] }
     }
