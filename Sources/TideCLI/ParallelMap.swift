@@ -24,16 +24,9 @@ struct ParallelMap {
         while true {
             let lines = reader.next(batchLines)
             if lines.isEmpty { break }
-            let slices = stride(from: 0, to: lines.count, by: (lines.count + jobs - 1) / jobs).map {
-                lines[$0..<min($0 + (lines.count + jobs - 1) / jobs, lines.count)]
-            }
-            var results = [Shard](repeating: Shard(), count: slices.count)
-            results.withUnsafeMutableBufferPointer { shards in
-                let shards = UncheckedSendable(shards)
-                let mappers = UncheckedSendable(mappers)
-                DispatchQueue.concurrentPerform(iterations: slices.count) { index in
-                    shards.value[index] = Self.map(slices[index], with: mappers.value[index], plan: plan)
-                }
+            // Each thread parses and maps its own lines with its own mapper.
+            let results = inShares(count: lines.count, shares: jobs) { index, range in
+                Self.map(lines[range], with: mappers[index], plan: plan)
             }
             for shard in results {
                 for line in shard.lines { output.writeLine(line) }

@@ -225,33 +225,18 @@ public struct Resync: Sendable {
 
     /// The entities of one page's records, in record order, mapped on up to `mappers.count`
     /// threads. The records of a page are disjoint libjq trees, so each thread touches only the
-    /// reference counts of its own share, and `concurrentPerform` returns after every share is done.
+    /// reference counts of its own share.
     static func map(_ records: [JSON], with mappers: [ResourceMapper], report: inout MappingReport) -> [Entity] {
         let shares = min(mappers.count, records.count / minimumShare)
-        guard shares > 1 else {
+        let results = inShares(count: records.count, shares: shares) { index, range -> (entities: [Entity], report: MappingReport) in
             var entities: [Entity] = []
-            for record in records {
-                mappers[0].map(record: record, report: &report) { outcome in
+            var report = MappingReport()
+            for record in records[range] {
+                mappers[index].map(record: record, report: &report) { outcome in
                     if case .entity(let entity, true) = outcome { entities.append(entity) }
                 }
             }
-            return entities
-        }
-        let size = (records.count + shares - 1) / shares
-        var results = [(entities: [Entity], report: MappingReport)](repeating: ([], MappingReport()), count: shares)
-        results.withUnsafeMutableBufferPointer { buffer in
-            let buffer = UncheckedSendable(buffer), mappers = UncheckedSendable(mappers), records = UncheckedSendable(records)
-            DispatchQueue.concurrentPerform(iterations: shares) { index in
-                var entities: [Entity] = []
-                var report = MappingReport()
-                let share = records.value[(index * size)..<min((index + 1) * size, records.value.count)]
-                for record in share {
-                    mappers.value[index].map(record: record, report: &report) { outcome in
-                        if case .entity(let entity, true) = outcome { entities.append(entity) }
-                    }
-                }
-                buffer.value[index] = (entities, report)
-            }
+            return (entities, report)
         }
         var entities: [Entity] = []
         entities.reserveCapacity(records.count)
