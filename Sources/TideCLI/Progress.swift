@@ -11,6 +11,11 @@ final class SecretBox: @unchecked Sendable {
         lock.withLock { secrets = values.filter { !$0.isEmpty }.sorted { $0.count > $1.count } }
     }
 
+    /// Adds to what `set` gave (the control token, known only when serving).
+    func add(_ value: String) {
+        lock.withLock { secrets = (secrets + [value]).filter { !$0.isEmpty }.sorted { $0.count > $1.count } }
+    }
+
     func redact(_ text: String) -> String {
         lock.withLock {
             secrets.reduce(text) { $0.replacingOccurrences(of: $1, with: "***") }

@@ -58,6 +58,9 @@ struct RunCommand: AsyncParsableCommand {
 
     func validate() throws {
         if let jobs, jobs < 1 { throw ValidationError("--jobs takes a number of threads, 1 or more; got \(jobs)") }
+        if let maxConnections, maxConnections < 1 {
+            throw ValidationError("--max-connections takes a number of connections, 1 or more; got \(maxConnections)")
+        }
     }
 
     /// How records are mapped: Ocean's environment switch, and the engine's threads and parsing.
@@ -74,6 +77,20 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("Where the webhook server listens (default 0.0.0.0 and APPLICATION__PORT, 8000).", valueName: "HOST:PORT"))
     var listen: String?
+
+    @Flag(name: .long, help: "Serve webhooks that have no secret configured, unsigned, instead of refusing their events (or TIDE_ALLOW_UNSIGNED_WEBHOOKS=true); anyone who reaches them can change the catalog. Warned about on every start.")
+    var allowUnsignedWebhooks = false
+
+    @Option(name: .long, help: ArgumentHelp("The token POST /resync must present as Authorization: Bearer TOKEN (or TIDE_CONTROL_TOKEN, which keeps it out of ps); without one, /resync is disabled.", valueName: "TOKEN"))
+    var controlToken: String?
+
+    @Option(name: .long, help: ArgumentHelp("Connections the webhook server keeps open at most (default 512, or TIDE_MAX_CONNECTIONS; lowered to fit ulimit -n).", valueName: "N"))
+    var maxConnections: Int?
+
+    /// The webhook server's safety settings given on the command line.
+    var serveOptions: ServeRunner.Options {
+        ServeRunner.Options(allowUnsignedWebhooks: allowUnsignedWebhooks, controlToken: controlToken, maxConnections: maxConnections)
+    }
 
     func run() async throws {
         let secrets = SecretBox()
@@ -166,7 +183,8 @@ struct RunCommand: AsyncParsableCommand {
             let options = mappingOptions
             let resync = Resync(integration: integration, mapping: portAppConfig, configuration: resolved, sink: sink, mappingOptions: options)
             try await ServeRunner.serve(integration: integration, mapping: portAppConfig, configuration: resolved, sink: sink,
-                                        mappingOptions: options, listener: listener, listen: listen, secrets: secrets) {
+                                        mappingOptions: options, listener: listener, listen: listen, secrets: secrets,
+                                        options: serveOptions) {
                 try await resync.run(observer: QuietObserver()).succeeded
             }
             return
@@ -214,7 +232,7 @@ struct RunCommand: AsyncParsableCommand {
             }
             try await ServeRunner.serve(integration: integration, mapping: mapping, configuration: configuration, sink: run.sink,
                                         mappingOptions: run.mappingOptions, listener: listener, listen: listen, secrets: secrets,
-                                        resyncRequested: run.resyncRequestWatcher()) {
+                                        options: serveOptions, resyncRequested: run.resyncRequestWatcher()) {
                 if case .finished(let summary) = try await run.run(observer: QuietObserver()) { return summary.succeeded }
                 return true
             }

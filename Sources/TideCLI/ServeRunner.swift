@@ -29,12 +29,47 @@ enum ServeRunner {
         return (host.isEmpty ? "0.0.0.0" : host, port)
     }
 
+    /// The server's safety settings: flags first, then the environment.
+    struct Options: Sendable {
+        /// `--allow-unsigned-webhooks`, `TIDE_ALLOW_UNSIGNED_WEBHOOKS=true`.
+        var allowUnsignedWebhooks = false
+        /// `--control-token`, `TIDE_CONTROL_TOKEN`.
+        var controlToken: String?
+        /// `--max-connections`, `TIDE_MAX_CONNECTIONS`.
+        var maxConnections: Int?
+
+        func resolved(environment: [String: String]) throws(ValidationError) -> Options {
+            var options = self
+            if !allowUnsignedWebhooks, let text = environment["TIDE_ALLOW_UNSIGNED_WEBHOOKS"] {
+                switch text.trimmingCharacters(in: .whitespaces).lowercased() {
+                case "true", "1", "yes": options.allowUnsignedWebhooks = true
+                case "false", "0", "no", "": break
+                default: throw ValidationError("TIDE_ALLOW_UNSIGNED_WEBHOOKS takes true or false")
+                }
+            }
+            if options.controlToken?.isEmpty ?? true {
+                options.controlToken = environment["TIDE_CONTROL_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+            }
+            if options.maxConnections == nil, let text = environment["TIDE_MAX_CONNECTIONS"] {
+                guard let value = Int(text) else { throw ValidationError("TIDE_MAX_CONNECTIONS takes a number") }
+                options.maxConnections = value
+            }
+            if let value = options.maxConnections, value < 1 {
+                throw ValidationError("the connection cap takes a number of connections, 1 or more; got \(value)")
+            }
+            return options
+        }
+    }
+
     static func serve(integration: Integration, mapping: PortAppConfig, configuration: ResolvedConfiguration, sink: any EntitySink,
                       mappingOptions: MappingOptions, listener: EventListenerType, listen: String?, secrets: SecretBox,
+                      options: Options = Options(),
                       resyncRequested: (@Sendable () async -> Bool)? = nil,
                       resync: @escaping ResyncController.Run) async throws {
         let environment = ProcessInfo.processInfo.environment
         let (host, port) = try address(listen, environment: environment)
+        let options = try options.resolved(environment: environment)
+        if let token = options.controlToken { secrets.add(token) }
         let logger = Logger(label: "tide.live")
         var settings = LiveSettings(
             host: host, port: port, listener: listener,
@@ -42,12 +77,22 @@ enum ServeRunner {
             scheduledInterval: environment["OCEAN__SCHEDULED_RESYNC_INTERVAL"].flatMap(Double.init).map { $0 * 60 },
             baseURL: environment["OCEAN__BASE_URL"])
         settings.resyncRequested = resyncRequested
+        settings.allowUnsignedWebhooks = options.allowUnsignedWebhooks
+        settings.controlToken = options.controlToken
+        if let cap = options.maxConnections { settings.limits.maxConnections = cap }
         if integration.webhooks.isEmpty { logger.info("\(integration.name) declares no webhooks; only resyncs run") }
         let service: LiveService
         do {
             service = try LiveService(integration: integration, mapping: mapping, configuration: configuration, sink: sink,
                                       mappingOptions: mappingOptions, settings: settings,
-                                      log: { logger.info("\(secrets.redact($0))") }, resync: resync)
+                                      log: { level, line in
+                                          let text = secrets.redact(line)
+                                          switch level {
+                                          case .info: logger.info("\(text)")
+                                          case .warning: logger.warning("\(text)")
+                                          case .error: logger.error("\(text)")
+                                          }
+                                      }, resync: resync)
         } catch {
             Terminal.error(error.description)
             throw ExitCode(2)

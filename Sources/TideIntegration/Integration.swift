@@ -191,4 +191,11 @@ public struct WebhookDefinition: Sendable {
     public var retryMaxDelay: Double
     public var registration: Registration?
     public var location: SourceLocation?
+
+    /// jq definitions every `refetch` expression sees (the engine and `tide lint` compile them in
+    /// front of it): a value from a payload must be quoted for the language it is put into.
+    /// `jql_quote` makes a JQL string literal (`"…"`, backslash, quote and control characters
+    /// escaped) and raises on null, so a missing key never becomes `key = null`.
+    /// One line, so that libjq's line numbers stay the expression's own.
+    public static let refetchHelpers = #"def jql_quote: if . == null then error("jql_quote: the value is null") else tostring | explode | map(if . == 92 then "\\\\" elif . == 34 then "\\\"" elif . == 10 then "\\n" elif . == 13 then "\\r" elif . == 9 then "\\t" elif . < 32 or . == 127 then . as $c | "\\u00" + ("0123456789abcdef" | .[($c / 16 | floor):($c / 16 | floor) + 1] + .[($c % 16):($c % 16) + 1]) else [.] | implode end) | "\"" + join("") + "\"" end; "#
 }

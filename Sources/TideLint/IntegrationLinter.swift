@@ -95,7 +95,13 @@ struct IntegrationLinter {
                 jq(event["match"], field: field + ".match")
                 jq(event["item"], field: field + ".item")
                 jq(event["key"], field: field + ".key")
-                for pair in event["refetch"]?.pairs ?? [] { jq(pair.value, field: field + ".refetch.\(pair.key.name)") }
+                // Refetch expressions are compiled after the quoting helpers (jql_quote), as the engine does.
+                for pair in event["refetch"]?.pairs ?? [] {
+                    guard let scalar = pair.value.scalar, !(scalar.style == .plain && scalar.value == .null) else { continue }
+                    let text = scalar.text
+                    batch.expression(text, program: WebhookDefinition.refetchHelpers + text, node: pair.value,
+                                     field: field + ".refetch.\(pair.key.name)")
+                }
                 for kind in event["kinds"]?.items ?? [] where facts.kind(kind.name) == nil {
                     let suggestion = DidYouMean.closest(to: kind.name, in: facts.kinds.map(\.name)).map { " (did you mean \"\($0)\"?)" } ?? ""
                     diagnostics.append(Diagnostic(at: kind.location, "\(field).kinds names \"\(kind.name)\", which is not a kind here\(suggestion)",

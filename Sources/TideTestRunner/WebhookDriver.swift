@@ -30,11 +30,18 @@ enum WebhookDriver {
         }
         let recorder = RecordingSink(base: sink)
         let logs = Locked<[String]>([])
+        var settings = LiveSettings(host: "127.0.0.1", port: 0, listener: .webhooksOnly)
+        // The server refuses unsigned events unless told otherwise, as `tide run` does. A case that
+        // configures no secret for a webhook (so nothing can be signed) runs as an operator passing
+        // --allow-unsigned-webhooks would; a webhook with a secret still verifies every event.
+        settings.allowUnsignedWebhooks = integration.webhooks.contains { definition in
+            Verifier.make(definition.verify, configJSON: configuration.json).isEmpty
+        }
         let service: LiveService
         do {
             service = try LiveService(integration: integration, mapping: mapping, configuration: configuration, sink: recorder,
-                                      settings: LiveSettings(host: "127.0.0.1", port: 0, listener: .webhooksOnly),
-                                      log: { line in logs.withLock { $0.append(line) } },
+                                      settings: settings,
+                                      log: { _, line in logs.withLock { $0.append(line) } },
                                       resync: { true })
         } catch {
             outcome.failures.append("the webhook server could not be set up: \(error)")

@@ -31,6 +31,7 @@ final class IntakeMatcher: @unchecked Sendable {
     private let key: [JQProgram]
     private let item: [JQProgram]
     private let kinds: [[String]]
+    private let refetches: [Bool]
 
     init(_ events: [WebhookDefinition.Event]) throws(Diagnostics) {
         var diagnostics: [Diagnostic] = []
@@ -54,35 +55,50 @@ final class IntakeMatcher: @unchecked Sendable {
         self.key = key
         self.item = item
         kinds = events.map(\.kinds)
+        refetches = events.map { $0.action == .refetch }
+    }
+
+    /// What a payload asks for: the matchers that apply and name a record, the lane key, and the
+    /// matchers that matched but name none (their item is not an object, or a refetch's key is
+    /// null): nothing can be applied or read again for those.
+    struct Evaluation {
+        var matchers: [Int] = []
+        var key = ""
+        var unnamed: [Int] = []
     }
 
     /// The matchers that accept the payload and the lane key of the event.
-    func evaluate(body: [UInt8], headers: [String: String]) -> Result<(matchers: [Int], key: String), JSONParseError> {
+    func evaluate(body: [UInt8], headers: [String: String]) -> Result<Evaluation, JSONParseError> {
         // Every libjq value is released before the lock is: outputs may share reference counts
         // with constants inside the compiled programs.
         lock.withLock { evaluateLocked(body: body, headers: headers) }
     }
 
-    private func evaluateLocked(body: [UInt8], headers: [String: String]) -> Result<(matchers: [Int], key: String), JSONParseError> {
+    private func evaluateLocked(body: [UInt8], headers: [String: String]) -> Result<Evaluation, JSONParseError> {
         let payload: JSON
         do {
             payload = try body.withUnsafeBufferPointer { pointer throws(JSONParseError) in try JSON(parsing: pointer) }
         } catch { return .failure(error) }
         let context = WebhookContext.make(payload: payload, headers: headers)
-        var matched: [Int] = []
-        var lane = ""
+        var evaluation = Evaluation()
         for index in match.indices {
             // A matcher that raises is a matcher that does not match.
             guard (try? match[index].first(context))??.isTruthyInPython == true else { continue }
-            matched.append(index)
-            if lane.isEmpty {
-                let record = (try? item[index].first(context)) ?? nil
-                let keyed = JSON(object: ["payload": payload, "item": record ?? .null])
-                let value = (try? key[index].first(keyed)) ?? nil
-                lane = kinds[index].joined(separator: ",") + "|" + (value.map { $0.stringValue ?? $0.serialized() } ?? "")
+            let record = ((try? item[index].first(context)) ?? nil) ?? .null
+            let keyed = JSON(object: ["payload": payload, "item": record])
+            let value = ((try? key[index].first(keyed)) ?? nil) ?? .null
+            // A refetch without a key would read something else than the record (`key = null`,
+            // or the whole list when the selector field is left empty).
+            guard record.kind == .object, !(refetches[index] && (value.kind == .null || value.stringValue == "")) else {
+                evaluation.unnamed.append(index)
+                continue
+            }
+            evaluation.matchers.append(index)
+            if evaluation.key.isEmpty {
+                evaluation.key = kinds[index].joined(separator: ",") + "|" + (value.stringValue ?? value.serialized())
             }
         }
-        return .success((matched, lane))
+        return .success(evaluation)
     }
 }
 
@@ -103,10 +119,13 @@ public final class WebhookEndpoint: Sendable {
     /// Events queued or being processed; bounded by `queueSize`.
     private let depth = Locked(0)
     private let intakeOpen = Locked(true)
+    /// No secret is configured and unsigned events are not allowed: every event is refused.
+    let refusesAll: Bool
 
-    init(definition: WebhookDefinition, verifiers: [Verifier], metrics: WebhookMetrics) throws(Diagnostics) {
+    init(definition: WebhookDefinition, verifiers: [Verifier], refusesAll: Bool = false, metrics: WebhookMetrics) throws(Diagnostics) {
         self.definition = definition
         self.verifiers = verifiers
+        self.refusesAll = refusesAll
         self.metrics = metrics
         matcher = try IntakeMatcher(definition.events)
         queues = (0..<definition.workers).map { _ in WorkQueue<QueuedEvent>() }
@@ -122,13 +141,18 @@ public final class WebhookEndpoint: Sendable {
             metrics.rejected(path, "stopping")
             return .rejected(status: 503, reason: "stopping", message: "shutting down")
         }
+        guard !refusesAll else {
+            metrics.rejected(path, "no_secret")
+            return .rejected(status: 401, reason: "no_secret",
+                             message: "no webhook secret is configured, so no event can be verified: every event is refused")
+        }
         for verifier in verifiers {
             do { try verifier.verify(body: body, headers: headers, query: query, now: now) } catch {
                 metrics.rejected(path, "verification")
                 return .rejected(status: 401, reason: "verification", message: error.description)
             }
         }
-        let evaluated: (matchers: [Int], key: String)
+        let evaluated: IntakeMatcher.Evaluation
         switch matcher.evaluate(body: body, headers: headers) {
         case .failure(let error):
             metrics.rejected(path, "json")
@@ -136,6 +160,11 @@ public final class WebhookEndpoint: Sendable {
         case .success(let value): evaluated = value
         }
         guard !evaluated.matchers.isEmpty else {
+            if let first = evaluated.unnamed.first {
+                metrics.rejected(path, "no_record")
+                return .rejected(status: 400, reason: "no_record",
+                                 message: "matcher \"\(definition.events[first].name)\" matched, but the event names no record (its item or key is null)")
+            }
             metrics.ignored(path)
             return .ignored
         }

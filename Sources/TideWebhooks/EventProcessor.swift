@@ -58,7 +58,9 @@ final class EventProcessor: @unchecked Sendable {
         do {
             let items = try definition.events.map { event throws(JQCompileError) in try JQProgram(event.item.source) }
             let refetches = try definition.events.map { event throws(JQCompileError) in
-                try event.refetch.map { entry throws(JQCompileError) in (entry.name, try JQProgram(entry.expression.source)) }
+                try event.refetch.map { entry throws(JQCompileError) in
+                    (entry.name, try JQProgram(WebhookDefinition.refetchHelpers + entry.expression.source))
+                }
             }
             compiled = (items, refetches)
             return (items, refetches)
@@ -110,9 +112,15 @@ final class EventProcessor: @unchecked Sendable {
         }
         let context = JSON(object: ["payload": payload, "item": item, "selector": JSON(orderedObject: merged), "config": config])
         for (name, program) in try programs().refetches[matcher] {
-            do { selector[name] = (try program.first(context) ?? .null).serialized() } catch {
+            let value: JSON
+            do { value = try program.first(context) ?? .null } catch {
                 throw .evaluation("refetch selector \(name): \(error)")
             }
+            // An empty selector field widens the request (a list instead of one record): refused.
+            if value.kind == .null || value.stringValue == "" {
+                throw .evaluation("refetch selector \(name) is \(value.kind == .null ? "null" : "empty"): the event names no record to read again")
+            }
+            selector[name] = value.serialized()
         }
         var attempt = 1
         while true {

@@ -44,6 +44,15 @@ public struct LiveSettings: Sendable {
     /// With the Port sink, POLLING asks Port whether a resync was requested (true: resync now);
     /// nil means a local schedule.
     public var resyncRequested: (@Sendable () async -> Bool)?
+    /// Serve webhooks that have no secret configured, unsigned (the operator's explicit opt-out of
+    /// verification: `--allow-unsigned-webhooks`, `TIDE_ALLOW_UNSIGNED_WEBHOOKS=true`). Off: such a
+    /// webhook answers every event 401. A webhook with a secret always verifies.
+    public var allowUnsignedWebhooks = false
+    /// The bearer token `POST /resync` must present (`--control-token`, `TIDE_CONTROL_TOKEN`);
+    /// nil: `/resync` is disabled (403).
+    public var controlToken: String?
+    /// Timeouts and the connection cap of the HTTP server.
+    public var limits = ServerLimits()
 
     public init(host: String = "0.0.0.0", port: Int = 8000, listener: EventListenerType = .webhooksOnly,
                 pollingInterval: Double = 60, scheduledInterval: Double? = nil, baseURL: String? = nil) {
@@ -56,28 +65,47 @@ public struct LiveSettings: Sendable {
     }
 }
 
-/// Runs resyncs one at a time: a newer request cancels the running one and starts once it ended.
+/// How bad a line of the live service's log is.
+public enum LiveLogLevel: String, Sendable { case info, warning, error }
+public typealias LiveLog = @Sendable (LiveLogLevel, String) -> Void
+
+/// Runs resyncs one at a time. A trigger while one runs does not stop it: it leaves one resync
+/// pending, which starts when the running one ends, however many triggers arrived meanwhile (a
+/// newer trigger aborting the running resync let a caller starve reconciliation forever). Only
+/// `cancel` (SIGTERM) stops a running resync.
 public actor ResyncController {
     public typealias Run = @Sendable () async throws -> Bool
     private let run: Run
     private let metrics: WebhookMetrics
-    private let log: @Sendable (String) -> Void
+    private let log: LiveLog
     private var current: Task<Void, Never>?
+    /// Why the pending resync was asked for; nil when none is pending.
+    private var pending: String?
+    private var stopped = false
 
-    public init(metrics: WebhookMetrics, log: @escaping @Sendable (String) -> Void, run: @escaping Run) {
+    public init(metrics: WebhookMetrics, log: @escaping LiveLog, run: @escaping Run) {
         self.run = run
         self.metrics = metrics
         self.log = log
     }
 
     public func trigger(_ reason: String) {
-        let previous = current
-        previous?.cancel()
+        guard !stopped else { return }
+        guard current == nil else {
+            metrics.update { $0.resyncTriggersCoalesced += 1 }
+            if pending == nil {
+                pending = reason
+                log(.info, "resync requested (\(reason)) while one runs: it starts when the running one ends")
+            }
+            return
+        }
+        start(reason)
+    }
+
+    private func start(_ reason: String) {
         let run = self.run, metrics = self.metrics, log = self.log
         current = Task {
-            await previous?.value
-            if Task.isCancelled { return }
-            log("resync started (\(reason))")
+            log(.info, "resync started (\(reason))")
             metrics.update { $0.resyncsStarted += 1; $0.resyncRunning = true }
             do {
                 let succeeded = try await run()
@@ -85,25 +113,38 @@ public actor ResyncController {
                 metrics.update { s in
                     if aborted { s.resyncsAborted += 1 } else if succeeded { s.resyncsSucceeded += 1 } else { s.resyncsFailed += 1 }
                 }
-                log(aborted ? "resync aborted by a newer one" : "resync finished (\(succeeded ? "complete" : "with errors"))")
+                if aborted { log(.warning, "resync aborted (stopping)") } else if succeeded { log(.info, "resync finished (complete)") } else {
+                    log(.warning, "resync finished with errors")
+                }
             } catch {
                 let aborted = Task.isCancelled || error is CancellationError
                 metrics.update { s in if aborted { s.resyncsAborted += 1 } else { s.resyncsFailed += 1 } }
-                log(aborted ? "resync aborted" : "resync failed: \(error)")
+                log(aborted ? .warning : .error, aborted ? "resync aborted (stopping)" : "resync failed: \(error)")
             }
             metrics.update { $0.resyncRunning = false }
+            await self.finished()
         }
     }
 
-    /// Waits for the running resync, if any.
+    private func finished() {
+        current = nil
+        if let reason = pending, !stopped {
+            pending = nil
+            start(reason)
+        }
+    }
+
+    /// Waits until no resync runs and none is pending.
     public func waitIdle() async {
-        while let task = current {
-            await task.value
-            if current == task { current = nil }
-        }
+        while let task = current { await task.value }
     }
 
-    public func cancel() { current?.cancel() }
+    /// Stops for good: the pending resync is dropped and the running one cancelled.
+    public func cancel() {
+        stopped = true
+        pending = nil
+        current?.cancel()
+    }
 }
 
 /// The live side of `tide run`: the webhook server, its workers and the event listener.
@@ -118,13 +159,13 @@ public final class LiveService: Sendable {
     private let client: HTTPClient
     private let registrar: WebhookRegistrar
     private let definitions: [WebhookDefinition]
-    private let log: @Sendable (String) -> Void
+    private let log: LiveLog
     private let state = Locked<(server: WebhookHTTPServer?, workers: [Task<Void, Never>], timers: [Task<Void, Never>])>((nil, [], []))
 
     /// - Parameter resync: one full resync; returns whether it completed without errors.
     public init(integration: Integration, mapping: PortAppConfig, configuration: ResolvedConfiguration, sink: any EntitySink,
                 mappingOptions: MappingOptions = MappingOptions(), settings: LiveSettings,
-                log: @escaping @Sendable (String) -> Void = { _ in },
+                log: @escaping LiveLog = { _, _ in },
                 resync: @escaping ResyncController.Run) throws(Diagnostics) {
         self.settings = settings
         self.log = log
@@ -144,8 +185,15 @@ public final class LiveService: Sendable {
             let verifiers = Verifier.make(definition.verify) { source in
                 (try? CompiledTemplate(source).renderString(context)).flatMap { $0 } ?? ""
             }
-            if verifiers.isEmpty { log("webhook \(definition.path) verifies nothing: no secret is configured") }
-            endpoints.append(try WebhookEndpoint(definition: definition, verifiers: verifiers, metrics: metrics))
+            // Closed by default: without a secret nothing can be verified, so nothing is accepted
+            // unless the operator said otherwise. Either way it is said on every start.
+            let refusesAll = verifiers.isEmpty && !settings.allowUnsignedWebhooks
+            if verifiers.isEmpty {
+                log(.warning, settings.allowUnsignedWebhooks
+                    ? "webhook \(definition.path) accepts UNSIGNED events: no secret is configured and unsigned webhooks are allowed (--allow-unsigned-webhooks / TIDE_ALLOW_UNSIGNED_WEBHOOKS); anyone who can reach it can change the catalog"
+                    : "webhook \(definition.path) refuses every event (401): no secret is configured; set the webhook's secret, or allow unsigned events with --allow-unsigned-webhooks / TIDE_ALLOW_UNSIGNED_WEBHOOKS=true")
+            }
+            endpoints.append(try WebhookEndpoint(definition: definition, verifiers: verifiers, refusesAll: refusesAll, metrics: metrics))
             processors.append((0..<definition.workers).map { _ in
                 EventProcessor(definition: definition, integration: integration, mapping: mapping, session: session, sink: sink,
                                    metrics: metrics, configJSON: configuration.json, mappingOptions: mappingOptions)
@@ -167,9 +215,19 @@ public final class LiveService: Sendable {
                 workers.append(Task { await Self.work(endpoint: endpoint, queue: endpoint.queues[lane], processor: processor, log: log) })
             }
         }
-        let routes = LiveRoutes(endpoints: endpoints, metrics: metrics, resyncs: settings.listener == .webhook ? resyncs : nil)
-        let server = try await WebhookHTTPServer.start(host: settings.host, port: settings.port, routes: routes)
-        log("listening on \(server.baseURL) (\(settings.listener.rawValue))")
+        let stats = ConnectionStats()
+        let resyncRoute = settings.listener == .webhook ? resyncs : nil
+        let routes = LiveRoutes(endpoints: endpoints, metrics: metrics, resyncs: resyncRoute,
+                                controlToken: settings.controlToken, connections: stats)
+        let server = try await WebhookHTTPServer.start(host: settings.host, port: settings.port, routes: routes,
+                                                       limits: settings.limits, stats: stats)
+        log(.info, "listening on \(server.baseURL) (\(settings.listener.rawValue)), at most \(server.maxConnections) connections")
+        if server.maxConnections < settings.limits.maxConnections {
+            log(.warning, "at most \(server.maxConnections) connections, not \(settings.limits.maxConnections): the descriptor limit (ulimit -n) leaves room for no more")
+        }
+        if resyncRoute != nil, settings.controlToken == nil {
+            log(.info, "POST /resync is disabled (403): no control token is configured (--control-token / TIDE_CONTROL_TOKEN)")
+        }
         state.withLock { $0.server = server; $0.workers = workers }
         // After listening, so a third party that calls the new webhook at once finds it served.
         await registerWebhooks()
@@ -207,7 +265,7 @@ public final class LiveService: Sendable {
         let wanted = definitions.filter { $0.registration != nil }
         guard !wanted.isEmpty, settings.listener != .once else { return }
         guard let base = settings.baseURL?.trimmingCharacters(in: .whitespaces), !base.isEmpty else {
-            log("webhooks are not registered at the third party: OCEAN__BASE_URL is not set (set it to the public address of this server, or create the webhooks by hand)")
+            log(.info, "webhooks are not registered at the third party: OCEAN__BASE_URL is not set (set it to the public address of this server, or create the webhooks by hand)")
             return
         }
         for definition in wanted {
@@ -216,11 +274,11 @@ public final class LiveService: Sendable {
             let outcome = await registrar.register(registration, url: url)
             registered.withLock { $0[definition.path] = outcome }
             switch outcome {
-            case .notWanted: log("webhook \(definition.path): registration skipped (register.when is not true)")
-            case .alreadyRegistered: log("webhook \(definition.path): already registered at the third party for \(url)")
-            case .created: log("webhook \(definition.path): registered at the third party for \(url)")
+            case .notWanted: log(.info, "webhook \(definition.path): registration skipped (register.when is not true)")
+            case .alreadyRegistered: log(.info, "webhook \(definition.path): already registered at the third party for \(url)")
+            case .created: log(.info, "webhook \(definition.path): registered at the third party for \(url)")
             case .failed(let message):
-                log("webhook \(definition.path) was not registered at the third party: \(message)\n  hint: the endpoint still receives events; fix the cause above and restart, or create the webhook by hand for \(url)")
+                log(.warning, "webhook \(definition.path) was not registered at the third party: \(message)\n  hint: the endpoint still receives events; fix the cause above and restart, or create the webhook by hand for \(url)")
             }
         }
     }
@@ -236,7 +294,7 @@ public final class LiveService: Sendable {
     }
 
     static func work(endpoint: WebhookEndpoint, queue: WorkQueue<QueuedEvent>, processor: EventProcessor,
-                     log: @escaping @Sendable (String) -> Void) async {
+                     log: @escaping LiveLog) async {
         let path = endpoint.definition.path
         let timeout = endpoint.definition.timeout
         while let event = await queue.pop() {
@@ -253,24 +311,29 @@ public final class LiveService: Sendable {
                 endpoint.metrics.processed(path)
             } catch {
                 endpoint.metrics.failed(path)
-                log("webhook \(path): event failed: \(error)")
+                log(.error, "webhook \(path): event failed: \(error)")
             }
             endpoint.finished()
         }
     }
 
-    /// SIGTERM: stop intake, let the workers drain their queues, stop resyncs, close the server.
+    /// SIGTERM: answer every request 503 (the server still accepts connections, so load balancers
+    /// see it going away), let the workers drain their queues, stop resyncs, then close the server.
     public func shutdown() async {
         let (server, workers, timers) = state.current
         for timer in timers { timer.cancel() }
-        await server?.stopAccepting()
+        server?.beginDraining()
         for endpoint in endpoints { endpoint.closeIntake() }
         for worker in workers { await worker.value }
         await resyncs.cancel()
         await resyncs.waitIdle()
+        await server?.stopAccepting()
         await server?.closeConnections()
         await client.shutdown()
     }
+
+    /// The running server's connection counts (nil before `start`).
+    public var connectionStats: ConnectionStats? { state.current.server?.stats }
 }
 
 /// Routing by method and path, as Ocean mounts it: POST /integration<path>, /resync, /health, /metrics.
@@ -278,11 +341,16 @@ struct LiveRoutes: ServerRoutes {
     let endpoints: [String: WebhookEndpoint]
     let metrics: WebhookMetrics
     let resyncs: ResyncController?
+    let controlToken: [UInt8]?
+    let connections: ConnectionStats?
 
-    init(endpoints: [WebhookEndpoint], metrics: WebhookMetrics, resyncs: ResyncController?) {
+    init(endpoints: [WebhookEndpoint], metrics: WebhookMetrics, resyncs: ResyncController?, controlToken: String? = nil,
+         connections: ConnectionStats? = nil) {
         self.endpoints = Dictionary(endpoints.map { ("/integration" + $0.definition.path, $0) }) { first, _ in first }
         self.metrics = metrics
         self.resyncs = resyncs
+        self.controlToken = controlToken.flatMap { $0.isEmpty ? nil : Array($0.utf8) }
+        self.connections = connections
     }
 
     func bodyLimit(method: String, path: String) -> Int {
@@ -296,9 +364,18 @@ struct LiveRoutes: ServerRoutes {
         case ("GET", "/metrics"):
             let depths = Dictionary(endpoints.values.map { ($0.definition.path, $0.queueDepth) }) { a, _ in a }
             return ServerResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")],
-                                  body: Array(metrics.render(depths: depths).utf8))
+                                  body: Array(metrics.render(depths: depths, connections: connections).utf8))
         case ("POST", "/resync"):
             guard let resyncs else { return .json(404, #"{"status":"error","message":"not found"}"#) }
+            guard let controlToken else {
+                metrics.update { $0.controlRefused["disabled", default: 0] += 1 }
+                return .json(403, #"{"status":"error","message":"POST /resync is disabled: no control token is configured (--control-token or TIDE_CONTROL_TOKEN)"}"#)
+            }
+            guard Self.bearer(request.headers["authorization"]).map({ Verifier.constantTimeEqual(controlToken, Array($0.utf8)) }) == true else {
+                metrics.update { $0.controlRefused["unauthorized", default: 0] += 1 }
+                return .json(401, #"{"status":"error","message":"POST /resync needs Authorization: Bearer <control token>"}"#,
+                             headers: [("WWW-Authenticate", #"Bearer realm="tide""#)])
+            }
             Task { await resyncs.trigger("POST /resync") }
             return .json(202, #"{"status":"ok"}"#)
         default:
@@ -314,5 +391,13 @@ struct LiveRoutes: ServerRoutes {
             let escaped = message.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
             return .json(status, #"{"status":"error","message":""# + escaped + #""}"#)
         }
+    }
+
+    /// The token of `Authorization: Bearer <token>` (the scheme's name is case-insensitive).
+    static func bearer(_ header: String?) -> String? {
+        guard let header else { return nil }
+        let trimmed = header.trimmingCharacters(in: .whitespaces)
+        guard trimmed.count > 7, trimmed.prefix(7).lowercased() == "bearer " else { return nil }
+        return String(trimmed.dropFirst(7)).trimmingCharacters(in: .whitespaces)
     }
 }

@@ -14,6 +14,10 @@ public final class WebhookMetrics: Sendable {
         public var resyncsSucceeded = 0
         public var resyncsFailed = 0
         public var resyncsAborted = 0
+        /// Triggers that arrived while a resync ran, folded into the one pending after it.
+        public var resyncTriggersCoalesced = 0
+        /// POST /resync refused, by reason (unauthorized, disabled).
+        public var controlRefused: [String: Int] = [:]
         public var resyncRunning = false
     }
 
@@ -30,8 +34,10 @@ public final class WebhookMetrics: Sendable {
     func failed(_ path: String) { update { $0.failed[path, default: 0] += 1 } }
     func retried(_ path: String) { update { $0.retries[path, default: 0] += 1 } }
 
+    /// Only paths, reasons and numbers: nothing from a request or the configuration, so no secret.
     /// - Parameter depths: events waiting per path, read from the endpoints at scrape time.
-    public func render(depths: [String: Int]) -> String {
+    /// - Parameter connections: the server's connection counts, when it runs.
+    public func render(depths: [String: Int], connections: ConnectionStats? = nil) -> String {
         let s = snapshot
         var out = ""
         func family(_ name: String, _ type: String, _ help: String, _ values: [String: Int]) {
@@ -58,6 +64,22 @@ public final class WebhookMetrics: Sendable {
         out += "tide_resyncs_total{outcome=\"aborted\"} \(s.resyncsAborted)\n"
         out += "# HELP tide_resync_running Whether a resync is running.\n# TYPE tide_resync_running gauge\n"
         out += "tide_resync_running \(s.resyncRunning ? 1 : 0)\n"
+        out += "# HELP tide_resync_triggers_coalesced_total Resync triggers folded into the one pending after the running resync.\n"
+        out += "# TYPE tide_resync_triggers_coalesced_total counter\ntide_resync_triggers_coalesced_total \(s.resyncTriggersCoalesced)\n"
+        out += "# HELP tide_control_requests_refused_total POST /resync requests refused, by reason.\n"
+        out += "# TYPE tide_control_requests_refused_total counter\n"
+        for (reason, value) in s.controlRefused.sorted(by: { $0.key < $1.key }) {
+            out += "tide_control_requests_refused_total{reason=\"\(reason)\"} \(value)\n"
+        }
+        if let connections {
+            out += "# HELP tide_http_connections_open Open connections to the server.\n# TYPE tide_http_connections_open gauge\n"
+            out += "tide_http_connections_open \(connections.open)\n"
+            out += "# HELP tide_http_connections_closed_total Connections the server closed, by reason.\n"
+            out += "# TYPE tide_http_connections_closed_total counter\n"
+            for (reason, value) in connections.closed.sorted(by: { $0.key < $1.key }) {
+                out += "tide_http_connections_closed_total{reason=\"\(reason)\"} \(value)\n"
+            }
+        }
         return out
     }
 }

@@ -4,6 +4,7 @@ import TideCatalog
 import TideEngine
 import TideHTTP
 import TideIntegration
+import TideJQ
 import TideModel
 import TideTesting
 @testable import TideWebhooks
@@ -72,5 +73,29 @@ import TideTesting
         #expect(service.metrics.snapshot.ignored["/webhook"] == 1)
         #expect(service.metrics.snapshot.failed["/webhook"] == nil)
         #expect(server.requests.count == 2)
+
+        // An issue event without a key is refused at intake and counted: no `key = null` search.
+        #expect(try await send(#"{"webhookEvent": "jira:issue_updated"}"#) == 400)
+        #expect(try await send(#"{"webhookEvent": "jira:issue_updated", "issue": {"id": "10200"}}"#) == 400)
+        #expect(service.metrics.snapshot.rejected["/webhook"]?["no_record"] == 2)
+        #expect(server.requests.count == 2)
+
+        // A key that is itself JQL is quoted as one string literal, so it cannot widen the search.
+        let widened = "APP-1 OR key = APP-2"
+        let expectedJQL = #"((statusCategory != Done) OR (created >= -1w) OR (updated >= -1w)) AND key = "APP-1 OR key = APP-2""#
+        server.add(Fixture("the quoted key", match: FixtureMatch(method: "POST", path: "/rest/api/3/search/jql",
+                                                                 jsonBody: #"{"jql": "((statusCategory != Done) OR (created >= -1w) OR (updated >= -1w)) AND key = \"APP-1 OR key = APP-2\""}"#),
+                           response: .json(#"{"issues": [], "isLast": true}"#)))
+        let processed = service.metrics.snapshot.processed["/webhook", default: 0]
+        #expect(try await send(#"{"webhookEvent": "jira:issue_updated", "issue": {"id": "10300", "key": "\#(widened)"}}"#) == 202)
+        try await eventually("the quoted refetch") {
+            service.metrics.snapshot.processed["/webhook", default: 0] + service.metrics.snapshot.failed["/webhook", default: 0] > processed
+        }
+        #expect(service.metrics.snapshot.failed["/webhook"] == nil)
+        #expect(server.requests.count == 3)
+        let sent = try #require(server.requests.last)
+        let jql = try JSON(parsing: String(decoding: sent.body, as: UTF8.self))["jql"]?.stringValue
+        #expect(jql == expectedJQL)
+        #expect(issue("APP-1") == nil && issue("APP-2") == nil)
     }
 }

@@ -57,7 +57,7 @@ import TideTesting
         let service = try LiveService(integration: integration, mapping: integration.defaultMapping!, configuration: configuration,
                                       sink: sink,
                                       settings: LiveSettings(host: "127.0.0.1", port: 0, listener: listener, baseURL: baseURL),
-                                      log: { line in logs.withLock { $0.append(line) } }) { true }
+                                      log: { _, line in logs.withLock { $0.append(line) } }) { true }
         try await service.start()
         return Started(service: service, logs: logs)
     }

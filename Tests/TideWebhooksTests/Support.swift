@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 import TideCatalog
 import TideCore
@@ -14,6 +17,7 @@ import TideTesting
 /// played by a `TestHTTPServer`.
 enum Hooks {
     static let secret = "s3cret-token"
+    static let controlToken = "ctl-t0ken-not-real"
     static let standardSecret = "whsec_" + Data("current-key".utf8).base64EncodedString()
     static let oldStandardSecret = "whsec_" + Data("rotated-out-key".utf8).base64EncodedString()
 
@@ -141,6 +145,34 @@ final class ThirdParty: Sendable {
     }
 }
 
+/// Opens once; whoever waits on it before then waits (cancellation ends the wait).
+final class Gate: Sendable {
+    private let state = Locked((open: false, arrived: 0))
+    func release() { state.withLock { $0.open = true } }
+    /// How many waits have begun.
+    var arrived: Int { state.current.arrived }
+    func wait() async throws {
+        state.withLock { $0.arrived += 1 }
+        while !state.current.open { try await Task.sleep(for: .milliseconds(10)) }
+    }
+}
+
+/// The catalog sink, with upserts held at a gate: an event stays in progress until the test says.
+struct GatedSink: EntitySink {
+    let base: CatalogSink
+    let gate: Gate
+    func prepare(blueprints: [Blueprint]) async throws { try await base.prepare(blueprints: blueprints) }
+    func upsert(_ entities: [Entity], options: WriteOptions) async throws -> [UpsertResult] {
+        try await gate.wait()
+        return try await base.upsert(entities, options: options)
+    }
+    func staleEntities(resyncStart: Date) async throws -> StaleEntities { try await base.staleEntities(resyncStart: resyncStart) }
+    func relationTargets(among candidates: [EntityKey], writtenSince resyncStart: Date) async throws -> Set<EntityKey> {
+        try await base.relationTargets(among: candidates, writtenSince: resyncStart)
+    }
+    func delete(_ keys: [EntityKey], deleteDependents: Bool) async throws -> Int { try await base.delete(keys, deleteDependents: deleteDependents) }
+}
+
 /// A running LiveService with a catalog sink, and a sender.
 struct Harness {
     let service: LiveService
@@ -151,31 +183,45 @@ struct Harness {
     let mapping: PortAppConfig
     let configuration: ResolvedConfiguration
     let sink: CatalogSink
+    let logs: Locked<[(level: LiveLogLevel, line: String)]>
 
-    static func start(listener: EventListenerType = .webhooksOnly, resyncDelay: Duration? = nil,
+    /// - Parameters:
+    ///   - secret: the webhooks' secret; nil configures none.
+    ///   - resyncGate: each resync waits at it before reading the third party.
+    ///   - sinkGate: live events' upserts wait at it.
+    ///   - adjust: settings beyond the defaults (control token `Hooks.controlToken`).
+    static func start(listener: EventListenerType = .webhooksOnly, resyncDelay: Duration? = nil, secret: String? = Hooks.secret,
+                      resyncGate: Gate? = nil, sinkGate: Gate? = nil,
                       adjust: (inout LiveSettings) -> Void = { _ in }) async throws -> Harness {
         let thirdParty = try await ThirdParty()
         if let resyncDelay { thirdParty.state.withLock { $0.delays["*"] = resyncDelay } }
         let directory = try Hooks.directory()
         let integration = try Integration.load(directory: directory)
-        let configuration = try ConfigurationResolver(
-            overrides: ["baseUrl": thirdParty.server.baseURL, "secret": Hooks.secret,
-                        "standardSecret": Hooks.standardSecret, "oldStandardSecret": Hooks.oldStandardSecret],
-            environment: [:]).resolve(for: integration)
+        var overrides = ["baseUrl": thirdParty.server.baseURL]
+        if let secret {
+            overrides["secret"] = secret
+            overrides["standardSecret"] = Hooks.standardSecret
+            overrides["oldStandardSecret"] = Hooks.oldStandardSecret
+        }
+        let configuration = try ConfigurationResolver(overrides: overrides, environment: [:]).resolve(for: integration)
         let catalog = try Catalog(path: directory + "/catalog.sqlite")
         let sink = CatalogSink(catalog: catalog, datasource: Datasource(integrationType: "hooks", installationIdentifier: "hooks-test"))
         let mapping = integration.defaultMapping!
         let resync = Resync(integration: integration, mapping: mapping, configuration: configuration, sink: sink)
         var settings = LiveSettings(host: "127.0.0.1", port: 0, listener: listener)
+        settings.controlToken = Hooks.controlToken
         adjust(&settings)
-        let service = try LiveService(integration: integration, mapping: mapping, configuration: configuration, sink: sink,
-                                      settings: settings) {
-            try await resync.run(observer: NoObserver()).succeeded
+        let logs = Locked<[(level: LiveLogLevel, line: String)]>([])
+        let service = try LiveService(integration: integration, mapping: mapping, configuration: configuration,
+                                      sink: sinkGate.map { GatedSink(base: sink, gate: $0) } ?? sink,
+                                      settings: settings, log: { level, line in logs.withLock { $0.append((level, line)) } }) {
+            try await resyncGate?.wait()
+            return try await resync.run(observer: NoObserver()).succeeded
         }
         try await service.start()
         return Harness(service: service, catalog: catalog, thirdParty: thirdParty,
                        client: HTTPClient(configuration: .init(retry: .never)), integration: integration, mapping: mapping,
-                       configuration: configuration, sink: sink)
+                       configuration: configuration, sink: sink, logs: logs)
     }
 
     func stop() async {
@@ -195,6 +241,11 @@ struct Harness {
 
     func get(_ path: String) async throws -> HTTPResponse {
         try await client.send(HTTPRequest(url: base + path, throwsOnErrorStatus: false))
+    }
+
+    /// POST /resync with the control token (or `token`; nil sends no Authorization).
+    func resync(token: String? = Hooks.controlToken) async throws -> HTTPResponse {
+        try await post("/resync", body: "", headers: token.map { ["Authorization": "Bearer " + $0] } ?? [:])
     }
 
     /// A body signed for /hmac.
@@ -241,4 +292,62 @@ func eventually(_ what: String, _ condition: () async throws -> Bool) async thro
 
 func event(_ action: String, id: String, name: String = "n", status: String = "open") -> String {
     #"{"action": "\#(action)", "item": {"id": "\#(id)", "name": "\#(name)", "status": "\#(status)"}}"#
+}
+
+/// A plain TCP connection to the server, for what an HTTP client would not do: send half a head,
+/// send nothing, or watch the server close the connection.
+final class RawConnection {
+    struct Failed: Error { var errno: Int32 }
+    let descriptor: Int32
+    private(set) var received: [UInt8] = []
+    private(set) var closed = false
+
+    init(port: Int) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw Failed(errno: errno) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard result == 0 else {
+            let error = errno
+            close(descriptor)
+            throw Failed(errno: error)
+        }
+    }
+
+    deinit { close(descriptor) }
+
+    func send(_ text: String) {
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// Reads what has arrived without waiting; notes a close (end of stream or reset).
+    func poll() {
+        guard !closed else { return }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if count > 0 {
+                received += buffer[0..<count]
+                continue
+            }
+            if count == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) { closed = true }
+            return
+        }
+    }
+
+    var text: String { String(decoding: received, as: UTF8.self) }
+
+    /// Waits (generously) until the server closed the connection.
+    func waitClosed(_ what: String) async throws {
+        try await eventually(what) {
+            poll()
+            return closed
+        }
+    }
 }

@@ -225,7 +225,7 @@ import TideTesting
         #expect(try await h.hmac(event("updated", id: "stale")).status == 202)
         try await eventually("stale written") { h.title("stale") != nil }
 
-        #expect(try await h.post("/resync", body: "").status == 202)
+        #expect(try await h.resync().status == 202)
         try await eventually("the resync running") { h.service.metrics.snapshot.resyncRunning && h.service.metrics.snapshot.resyncsStarted >= 2 }
         for index in 0..<5 { #expect(try await h.hmac(event("updated", id: "live-\(index)")).status == 202) }
         try await eventually("the resync finished") { h.service.metrics.snapshot.resyncsSucceeded >= 2 }
@@ -247,16 +247,6 @@ import TideTesting
         try await eventually("several polls") { polls.current >= 8 }
         try await eventually("the requested resync finished") { h.service.metrics.snapshot.resyncsSucceeded >= 1 }
         #expect(h.service.metrics.snapshot.resyncsStarted == 1)
-    }
-
-    @Test func newerResyncAbortsTheRunningOne() async throws {
-        let h = try await Harness.start(listener: .webhook, resyncDelay: .seconds(2))
-        defer { Task { await h.stop() } }
-        try await eventually("the start resync running") { h.service.metrics.snapshot.resyncRunning }
-        #expect(try await h.post("/resync", body: "").status == 202)
-        try await eventually("the newer resync done") { h.service.metrics.snapshot.resyncsSucceeded >= 1 }
-        #expect(h.service.metrics.snapshot.resyncsAborted == 1)
-        #expect(h.service.metrics.snapshot.resyncsStarted == 2)
     }
 
     @Test func shutdownDrainsTheQueue() async throws {
