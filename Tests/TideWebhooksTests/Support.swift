@@ -343,6 +343,19 @@ final class RawConnection {
 
     var text: String { String(decoding: received, as: UTF8.self) }
 
+    /// Waits (generously) until one whole response has arrived (by its Content-Length).
+    func waitResponse(_ what: String) async throws {
+        try await eventually(what) {
+            poll()
+            let text = self.text
+            guard let end = text.range(of: "\r\n\r\n") else { return closed }
+            let head = text[..<end.lowerBound].lowercased()
+            guard let line = head.split(separator: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
+                  let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) else { return closed }
+            return text[end.upperBound...].utf8.count >= length || closed
+        }
+    }
+
     /// Waits (generously) until the server closed the connection.
     func waitClosed(_ what: String) async throws {
         try await eventually(what) {
