@@ -119,7 +119,10 @@ struct RunCommand: AsyncParsableCommand {
             Terminal.error(error.description)
             throw ExitCode(2)
         }
-        secrets.set(resolved.secrets)
+        secrets.use(resolved.secretStore)
+        if !resolved.secretStore.redactor.shortSecrets.isEmpty {
+            logger.warning("a sensitive setting's value is shorter than \(Redactor.substringMinimum) characters: it is masked only where it stands as a whole word; a real credential is longer")
+        }
 
         let portAppConfig: PortAppConfig
         if let mapping {
@@ -149,7 +152,7 @@ struct RunCommand: AsyncParsableCommand {
                                     installationIdentifier: environment["OCEAN__INTEGRATION__IDENTIFIER"] ?? "my-\(type)-integration")
         let sink: any EntitySink
         if dryRun {
-            sink = DryRunSink(output: OutputBuffer(descriptor: STDOUT_FILENO), secrets: resolved.secrets)
+            sink = DryRunSink(output: OutputBuffer(descriptor: STDOUT_FILENO), secrets: resolved.secretStore)
         } else {
             do {
                 let folder = (catalog as NSString).deletingLastPathComponent
@@ -194,7 +197,8 @@ struct RunCommand: AsyncParsableCommand {
             Terminal.error(secrets.redact("\(error)"))
             throw ExitCode(2)
         }
-        secrets.set(configuration.secrets + [settings.credentials.clientSecret])
+        secrets.use(configuration.secretStore)
+        secrets.add([settings.credentials.clientSecret])
         settings.defaultMappingFile = mapping
         let run = PortRun(integration: integration, configuration: configuration, settings: settings,
                           mappingOptions: mappingOptions)
@@ -249,27 +253,24 @@ struct RunCommand: AsyncParsableCommand {
 enum LogFormat: String, ExpressibleByArgument, Sendable { case text, json }
 enum SinkChoice: String, ExpressibleByArgument, Sendable { case port, catalog }
 
-/// `--dry-run`'s sink: entities go to standard output as JSON lines, secrets masked; nothing is
-/// stored, so nothing is stale.
+/// `--dry-run`'s sink: entities go to standard output as JSON lines, secrets masked inside JSON
+/// strings so every line stays a valid entity; nothing is stored, so nothing is stale.
 final class DryRunSink: EntitySink, @unchecked Sendable {
     private let output: OutputBuffer
-    private let secrets: [String]
+    private let secrets: SecretStore
     private let lock = NSLock()
 
-    init(output: OutputBuffer, secrets: [String]) {
+    init(output: OutputBuffer, secrets: SecretStore) {
         self.output = output
-        self.secrets = secrets.filter { !$0.isEmpty }
+        self.secrets = secrets
     }
 
     func prepare(blueprints: [Blueprint]) async throws {}
 
     func upsert(_ entities: [Entity], options: WriteOptions) async throws -> [UpsertResult] {
         lock.withLock {
-            for entity in entities {
-                var line = entity.jsonText()
-                for secret in secrets { line = line.replacingOccurrences(of: secret, with: "***") }
-                output.writeLine(line)
-            }
+            let redactor = secrets.redactor
+            for entity in entities { output.writeLine(redactor.redactJSON(entity.jsonText())) }
         }
         return entities.enumerated().map {
             UpsertResult(index: $0.offset, blueprint: $0.element.blueprint, identifier: $0.element.identifierString, outcome: .created)

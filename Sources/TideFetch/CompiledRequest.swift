@@ -9,8 +9,8 @@ import TideMapping
 struct Compiler {
     var diagnostics: [Diagnostic] = []
 
-    mutating func template(_ source: TemplateSource) -> CompiledTemplate? {
-        do { return try CompiledTemplate(source) } catch {
+    mutating func template(_ source: TemplateSource, pathSegments: Bool = false) -> CompiledTemplate? {
+        do { return try CompiledTemplate(source, pathSegments: pathSegments) } catch {
             diagnostics.append(error)
             return nil
         }
@@ -142,7 +142,7 @@ final class CompiledRequest {
         method = HTTPMethod(definition.method)
         baseURL = definition.url == nil ? compiler.template(http.baseURL) : nil
         url = definition.url.flatMap { compiler.template($0) }
-        path = definition.path.flatMap { compiler.template($0) }
+        path = definition.path.flatMap { compiler.template($0, pathSegments: true) }
         query = compiler.templates(definition.query)
         headers = compiler.templates(http.headers) + compiler.templates(definition.headers)
         body = definition.body.flatMap { compiler.body($0) }

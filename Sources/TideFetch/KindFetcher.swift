@@ -197,12 +197,12 @@ public final class KindFetcher {
         case .none:
             break
         }
-        let origin = URLText.origin(rendered.url)
-        if run.origin == nil { run.origin = origin }
-        // Credentials go only to the API's own origin, never to a host a next link points at.
-        let sendCredentials = origin == run.origin
+        // Credentials go only to the API's own origin (http.baseUrl's), never to a host a next
+        // link points at; a host outside the policy is refused by the client before any byte.
+        let sendCredentials = session.originPolicy.decide(rendered.url) == .withCredentials
         if sendCredentials { session.addStaticCredentials(to: &rendered) }
         var request = rendered.httpRequest()
+        request.originPolicy = session.originPolicy
         requestLine = "\(request.method) \(request.url)"
         if program.tracksURLs { run.seen.insert(request.url) }
 
@@ -372,7 +372,6 @@ struct PaginationRun {
     /// The URL of the next request, for nextUrl and linkHeader.
     var nextURL: String?
     /// Origin of the run's first request; credentials are sent only there.
-    var origin: String?
     var pagesRead = 0
     var finished = false
     /// Cursors received and URLs requested, to stop a loop. Grows with pages, not records.
@@ -421,6 +420,8 @@ final class KindProgram {
     let definition: KindDefinition
     let request: CompiledRequest
     let recordsProgram: JQProgram
+    /// `records` is written as a stream (`.values[]`): each output object is a record.
+    let recordsGiveStream: Bool
     let strategy: Strategy
     let stop: JQProgram?
 
@@ -456,6 +457,7 @@ final class KindProgram {
         }
         guard compiler.diagnostics.count == before, let records, let strategy else { return nil }
         recordsProgram = records
+        recordsGiveStream = JQStreamShape.givesStream(kind.records.source)
         self.strategy = strategy
     }
 
@@ -507,27 +509,49 @@ final class KindProgram {
         }
     }
 
-    /// `records` over a response body (with `$parent`): an array gives its elements, an object one
-    /// record, null none.
-    /// An expression with several outputs (`.values[]`) contributes each in turn, by the same rule.
+    /// `records` over a response body (with `$parent`). An array gives its elements; an expression
+    /// written as a stream (`.values[]`) gives one record per output. Anything else means the
+    /// response is not the list the kind expects (an error body, a missing key, an empty body),
+    /// and the page fails, so that nothing is deleted on its account, unless the kind says an
+    /// object is one record (`objectIsOneRecord`) or null means none (`nullIsEmpty`).
     func records(of body: JSON, parent: JSON? = nil) throws(FetchError) -> [JSON] {
         let outputs: [JSON]
         do { outputs = try recordsProgram.all(JSON(object: ["body": body, "parent": parent ?? .null])) } catch {
             throw FetchError(.evaluation, message: "records \"\(definition.records.source)\" failed on the response: \(error.description)",
                              hint: "check records of kind \"\(definition.name)\" against the API's response")
         }
+        let stream = outputs.count > 1 || recordsGiveStream
         var records: [JSON] = []
         for output in outputs {
             switch output.kind {
             case .array: records += output.arrayElements
-            case .object: records.append(output)
-            case .null: break
-            default:
-                throw FetchError(.unexpectedRecords,
-                                 message: "records \"\(definition.records.source)\" gave \(KindFetcher.excerpt(output.serialized(), limit: 80)), which is not an array, an object or null",
-                                 hint: "point records of kind \"\(definition.name)\" at the array of records in the response (for example .values)")
+            case .object where stream || definition.objectIsOneRecord: records.append(output)
+            case .null where definition.nullIsEmpty: break
+            default: throw unexpected(output, body: body)
             }
         }
         return records
+    }
+
+    /// The error for a `records` output that is not a list of records.
+    private func unexpected(_ output: JSON, body: JSON) -> FetchError {
+        let name = definition.name, source = definition.records.source
+        let gave: String
+        let hint: String
+        switch output.kind {
+        case .null:
+            gave = body.isNull ? "null: the response body is empty" : "null: the response has no such list"
+            hint = "if this API answers no list when kind \"\(name)\" has no records, set nullIsEmpty: true on the kind; otherwise check the request (the body may be an error)"
+        case .object:
+            gave = "an object, not a list of records"
+            hint = "if this endpoint answers one record as an object, set objectIsOneRecord: true on kind \"\(name)\"; otherwise point records at the array in the response"
+        default:
+            gave = "a \(output.kind), not a list of records"
+            hint = "point records of kind \"\(name)\" at the array of records in the response (for example .values)"
+        }
+        return FetchError(.unexpectedRecords,
+                          message: "records \"\(source)\" gave \(gave), so the page is treated as failed and nothing of kind \"\(name)\" is deleted",
+                          bodyExcerpt: body.isNull ? nil : KindFetcher.excerpt(body.serialized(), limit: 300),
+                          hint: hint)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import TideFetch
+import TideHTTP
 import TideJQ
 import TideTesting
 
