@@ -126,14 +126,14 @@ public final class KindFetcher {
             guard let parentFetcher else {
                 if !startedRun {
                     startedRun = true
-                    run = PaginationRun(program: program, parent: nil)
+                    run = PaginationRun(program: program, parent: nil, redactor: session.redactor)
                     continue
                 }
                 finished = true
                 break
             }
             if parentIndex < parentRecords.count {
-                run = PaginationRun(program: program, parent: parentRecords[parentIndex])
+                run = PaginationRun(program: program, parent: parentRecords[parentIndex], redactor: session.redactor)
                 parentIndex += 1
                 continue
             }
@@ -231,12 +231,19 @@ public final class KindFetcher {
                 let type = response.headers["Content-Type"].map { " (Content-Type: \($0))" } ?? ""
                 throw fail(FetchError(.malformedJSON, status: response.status,
                                       message: "the response\(type) is not valid JSON: \(error.message)",
-                                      bodyExcerpt: Self.excerpt(response.text, limit: 200),
+                                      bodyExcerpt: session.redactor.excerpt(response.text, limit: 200),
                                       hint: "check the request's URL and that the API is asked for JSON (an Accept: application/json header)"))
             }
         }
         let records: [JSON]
-        do { records = try program.records(of: body, parent: run.parent) } catch { throw fail(error) }
+        do { records = try program.records(of: body, parent: run.parent) } catch {
+            var error = error
+            // The response as it came (the parsed body may hold only the parts the mapping reads).
+            if error.reason == .unexpectedRecords, !response.body.isEmpty {
+                error.bodyExcerpt = session.redactor.excerpt(response.text, limit: 300)
+            }
+            throw fail(error)
+        }
 
         // Decide whether there is a next page.
         let input = JSON(object: ["body": body, "headers": Self.headersObject(response.headers), "page": pageState])
@@ -287,7 +294,7 @@ public final class KindFetcher {
             }
             let key = cursor.serialized()
             guard run.seen.insert(key).inserted else {
-                throw FetchError(.repeatedCursor, message: "the API returned the cursor \(Self.excerpt(key, limit: 80)) a second time, so pagination would loop",
+                throw FetchError(.repeatedCursor, message: "the API returned the cursor \(session.redactor.excerpt(key, limit: 80)) a second time, so pagination would loop",
                                  hint: "check pagination.cursor and that pagination.param is sent where the API reads it (in: query or body)")
             }
             run.cursor = cursor
@@ -298,7 +305,7 @@ public final class KindFetcher {
                 return
             }
             guard let text = value.stringValue else {
-                throw FetchError(.evaluation, message: "pagination.next gave \(Self.excerpt(value.serialized(), limit: 80)), not a URL string")
+                throw FetchError(.evaluation, message: "pagination.next gave \(session.redactor.excerpt(value.serialized(), limit: 80)), not a URL string")
             }
             try follow(text, from: base, run: &run)
         case .linkHeader(let rel):
@@ -334,7 +341,7 @@ public final class KindFetcher {
     private func number(_ value: JSON?, field: String) throws(FetchError) -> Double? {
         guard let value, !value.isNull else { return nil }
         if let number = value.numberValue ?? value.stringValue.flatMap(Double.init) { return number }
-        throw FetchError(.evaluation, message: "\(field) gave \(Self.excerpt(value.serialized(), limit: 80)), not a number")
+        throw FetchError(.evaluation, message: "\(field) gave \(session.redactor.excerpt(value.serialized(), limit: 80)), not a number")
     }
 
     /// jq's truth: everything but false and null.
@@ -355,10 +362,6 @@ public final class KindFetcher {
         return JSON(orderedObject: order.map { ($0, JSON(values[$0]!.joined(separator: ", "))) })
     }
 
-    static func excerpt(_ text: String, limit: Int) -> String {
-        let flat = text.replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "\r", with: " ")
-        return flat.count <= limit ? flat : String(flat.prefix(limit)) + "…"
-    }
 }
 
 /// The state of one pagination run: one kind, for one parent record (or none).
@@ -377,9 +380,9 @@ struct PaginationRun {
     /// Cursors received and URLs requested, to stop a loop. Grows with pages, not records.
     var seen: Set<String> = []
 
-    init(program: KindProgram, parent: JSON?) {
+    init(program: KindProgram, parent: JSON?, redactor: Redactor) {
         self.parent = parent
-        parentExcerpt = parent.map { KindFetcher.excerpt($0.serialized(), limit: 120) }
+        parentExcerpt = parent.map { redactor.excerpt($0.serialized(), limit: 120) }
         switch program.strategy {
         case .offset(_, _, _, let start, _, _): offset = start
         case .page(_, _, _, let start, _, _): pageNumber = start
@@ -551,7 +554,6 @@ final class KindProgram {
         }
         return FetchError(.unexpectedRecords,
                           message: "records \"\(source)\" gave \(gave), so the page is treated as failed and nothing of kind \"\(name)\" is deleted",
-                          bodyExcerpt: body.isNull ? nil : KindFetcher.excerpt(body.serialized(), limit: 300),
                           hint: hint)
     }
 }
