@@ -50,7 +50,8 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Serve the integration's recorded responses (DIR/fixtures) on loopback and run against them, offline.")
     var replay = false
 
-    @Option(name: .long, help: ArgumentHelp("Threads mapping each page (default: one per core, at most 4).", valueName: "N"))
+    // `.unconditional` so that `--jobs -1` reaches validate() as a number, not as a missing value.
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Threads mapping each page (default: one per core, at most 4).", valueName: "N"))
     var jobs: Int?
 
     @Flag(name: .long, help: "Parse every response whole, instead of only the parts the mapping reads (slower; to compare).")
@@ -154,12 +155,16 @@ struct RunCommand: AsyncParsableCommand {
         if dryRun {
             sink = DryRunSink(output: OutputBuffer(descriptor: STDOUT_FILENO), secrets: resolved.secretStore)
         } else {
+            let folder = (catalog as NSString).deletingLastPathComponent
             do {
-                let folder = (catalog as NSString).deletingLastPathComponent
                 if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
-                sink = CatalogSink(catalog: try Catalog(path: catalog), datasource: datasource)
             } catch {
-                Terminal.error("\(error)")
+                let reason = (error as NSError).code == NSFileWriteNoPermissionError ? "permission denied" : error.localizedDescription
+                Terminal.error("cannot create the catalog's folder \(folder): \(reason); run from a writable directory or pass --catalog PATH to a writable place")
+                throw ExitCode(2)
+            }
+            do { sink = CatalogSink(catalog: try Catalog(path: catalog), datasource: datasource) } catch {
+                Terminal.error("cannot open the catalog \(catalog): \(error); pass --catalog PATH to a writable place")
                 throw ExitCode(2)
             }
         }

@@ -128,7 +128,7 @@ public struct FetchError: Error, Sendable, CustomStringConvertible {
             }
         case .connection: return "check that http.baseUrl is reachable from here (DNS, proxy, firewall, TLS)"
         case .timeout: return "the API is slow: raise http.timeout.total, or ask for smaller pages"
-        case .tooLarge: return "ask for smaller pages (the pagination's limit or size)"
+        case .tooLarge: return "ask for smaller pages (the pagination's limit or size), or raise http.maxResponseBytes"
         case .invalidURL: return "check http.baseUrl and the kind's path or url: the URL must start with http:// or https://"
         case .refusedOrigin: return "requests go only to http.baseUrl's origin; list other hosts the API legitimately sends you to in http.allowedHosts (they never receive credentials)"
         case .invalidHeader: return "a header value holds a line break: check the configuration value the header is made from"

@@ -361,6 +361,7 @@ extension HTTPClient.Configuration {
         self.init(connectTimeout: .seconds(http.connectTimeout), timeout: .seconds(http.totalTimeout),
                   maxConcurrentRequests: http.concurrency,
                   rateLimit: http.rateLimit.map { RateLimit(requests: $0.requests, per: .seconds($0.per)) },
+                  maxResponseBodyBytes: http.maxResponseBytes,
                   retry: RetryPolicy(maxAttempts: http.retryAttempts, retryableStatuses: Set(http.retryStatuses),
                                      maxTotalWait: .seconds(http.retryMaxWait)),
                   verifyTLS: http.verifyTLS, secrets: secrets, secretStore: secretStore)

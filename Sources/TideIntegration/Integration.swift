@@ -73,6 +73,8 @@ public struct HTTPSettings: Sendable {
     /// Hosts or origins besides baseUrl's that requests may go to (next links, redirects); they
     /// never receive credentials.
     public var allowedHosts: [String] = []
+    /// The largest response body accepted, in bytes.
+    public var maxResponseBytes: Int = 32 << 20
 }
 
 public struct AuthScheme: Sendable {

@@ -217,7 +217,8 @@ struct IntegrationBuilder {
             retryMaxWait: retry.double("maxWait") ?? 120,
             rateLimit: reader.has("rateLimit") ? (rate.int("requests") ?? 1, rate.double("per") ?? 1) : nil,
             verifyTLS: reader.bool("verifyTLS") ?? true,
-            allowedHosts: (reader["allowedHosts"]?.items ?? []).compactMap { $0.scalar?.text })
+            allowedHosts: (reader["allowedHosts"]?.items ?? []).compactMap { $0.scalar?.text },
+            maxResponseBytes: reader.int("maxResponseBytes") ?? 32 << 20)
     }
 
     func auth(_ node: YAMLNode) -> AuthScheme {

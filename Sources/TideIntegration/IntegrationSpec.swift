@@ -85,6 +85,8 @@ public enum IntegrationSpec {
         FieldSpec("retry", retry, "Retry policy."),
         FieldSpec("rateLimit", rateLimit, "At most `requests` requests per `per` seconds."),
         FieldSpec("verifyTLS", .boolean, default: "true", "Verify TLS certificates (turning this off is unsafe)."),
+        FieldSpec("maxResponseBytes", .integer(minimum: 1024), default: "33554432",
+                  "The largest response body accepted (32 MiB by default); a larger page fails its kind with nothing deleted. Memory while a page is read is a few times this at most."),
         FieldSpec("allowedHosts", .array(.string()),
                   "Other hosts (api.example.com, any port over https) or origins (http://host:port) that next-page links and redirects may lead to. Requests go nowhere else, and credentials go only to baseUrl's origin: these hosts never receive them."),
     ]))
