@@ -142,6 +142,10 @@ final class CompiledRequest {
         method = HTTPMethod(definition.method)
         baseURL = definition.url == nil ? compiler.template(http.baseURL) : nil
         url = definition.url.flatMap { compiler.template($0) }
+        if let source = definition.path, let problem = PathTemplate.problem(source.text) {
+            compiler.diagnostics.append(Diagnostic(at: source.location, "path \"\(source.text)\" \(problem.message)",
+                                                   rule: "path-segment", hint: problem.hint))
+        }
         path = definition.path.flatMap { compiler.template($0, pathSegments: true) }
         query = compiler.templates(definition.query)
         headers = compiler.templates(http.headers) + compiler.templates(definition.headers)

@@ -139,6 +139,17 @@ public final class CompiledTemplate {
     }
 }
 
+/// The one rule a `path` template must follow besides compiling: since each `{{ … }}` in a path is
+/// one percent-encoded segment, a path cannot start with one (a whole path computed in jq would
+/// be sent as a single segment, `/%2Fitems%2F42`).
+public enum PathTemplate {
+    public static func problem(_ text: String) -> (message: String, hint: String)? {
+        guard text.trimmingCharacters(in: .whitespaces).hasPrefix("{{") else { return nil }
+        return ("starts with {{ … }}, but each {{ … }} in a path is one percent-encoded segment, so a path computed whole would be sent as one segment",
+                #"start it with "/" and give several segments as a list: '/{{ ["items", (.selector.id // empty)] }}'"#)
+    }
+}
+
 public struct TemplateError: Error, Sendable, CustomStringConvertible {
     public var template: TemplateSource
     public var message: String
