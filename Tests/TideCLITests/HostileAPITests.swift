@@ -71,4 +71,19 @@ struct HostileAPITests {
         }
         #expect(compared == 4)
     }
+
+    /// A one-letter token is a secret too, but masking it inside every word would corrupt the
+    /// entities: the dry run's output is the same as with a long token, and every line is JSON.
+    @Test func aShortSecretDoesNotCorruptTheDryRun() async throws {
+        let long = try await TideProcess.run(["run", Self.jira, "--replay", "--dry-run", "--config", "atlassianUserToken=tok-\(UUID().uuidString)"])
+        let short = try await TideProcess.run(["run", Self.jira, "--replay", "--dry-run", "--config", "atlassianUserToken=e"])
+        #expect(long.status == 0 && short.status == 0, "\(short.stderr)")
+        #expect(short.lines.count > 50)
+        #expect(short.stdout == long.stdout)
+        var parsed = 0
+        for line in short.lines where (try? JSONSerialization.jsonObject(with: Data(line.utf8))) is [String: Any] { parsed += 1 }
+        #expect(parsed == short.lines.count)
+        #expect(short.stderr.contains("shorter than 8 characters"))
+        #expect(!short.stderr.contains("***"), "\(short.stderr)")
+    }
 }
