@@ -88,6 +88,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
 
+        .testTarget(name: "TideCoreTests", dependencies: ["TideCore"]),
         .testTarget(name: "TideYAMLTests", dependencies: ["TideYAML"]),
         .testTarget(name: "TideJQTests", dependencies: ["TideJQ"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TideMappingTests", dependencies: ["TideMapping", "TideYAML", "TideJQ"]),

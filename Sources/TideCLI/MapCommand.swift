@@ -30,7 +30,8 @@ struct MapCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Report format on standard error: text or json.", valueName: "FORMAT"))
     var report: ReportFormat = .text
 
-    @Option(name: .long, help: ArgumentHelp("Threads mapping in parallel (JSON lines input only); output keeps the input order.", valueName: "N"))
+    // `.unconditional` so that `--jobs -1` reaches validate() as a number, not as a missing value.
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Threads mapping in parallel (JSON lines input only); output keeps the input order.", valueName: "N"))
     var jobs: Int = 1
 
     @Flag(name: .long, help: "Hide the environment from jq (`env`, `$ENV`), like OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS=false.")
@@ -43,6 +44,10 @@ struct MapCommand: ParsableCommand {
     var raw: String
 
     enum ReportFormat: String, ExpressibleByArgument { case text, json }
+
+    func validate() throws {
+        if jobs < 1 { throw ValidationError("--jobs takes a number of threads, 1 or more; got \(jobs)") }
+    }
 
     func run() throws {
         let config: PortAppConfig

@@ -1,26 +1,22 @@
 import Foundation
 import Logging
+import TideCore
 import TideEngine
 
-/// Secret values known to this run, applied to every line Tide prints about it.
-final class SecretBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var secrets: [String] = []
+/// The run's `SecretStore`, once the configuration is known, applied to every line Tide prints.
+/// (Logging starts before the configuration is read, so the store is plugged in later.)
+final class SecretBox: Sendable {
+    private let store = Locked(SecretStore())
 
-    func set(_ values: [String]) {
-        lock.withLock { secrets = values.filter { !$0.isEmpty }.sorted { $0.count > $1.count } }
-    }
+    /// Makes `store` the one every line is redacted with (the configuration's, shared with the
+    /// fetcher, which adds tokens to it as it learns them).
+    func use(_ store: SecretStore) { self.store.withLock { $0 = store } }
 
-    /// Adds to what `set` gave (the control token, known only when serving).
-    func add(_ value: String) {
-        lock.withLock { secrets = (secrets + [value]).filter { !$0.isEmpty }.sorted { $0.count > $1.count } }
-    }
+    func add(_ values: [String]) { store.withLock { $0 }.add(values) }
 
-    func redact(_ text: String) -> String {
-        lock.withLock {
-            secrets.reduce(text) { $0.replacingOccurrences(of: $1, with: "***") }
-        }
-    }
+    var redactor: Redactor { store.withLock { $0 }.redactor }
+
+    func redact(_ text: String) -> String { redactor.redact(text) }
 }
 
 /// swift-log set up for the CLI: lines on standard error, as text or JSON, secrets masked.

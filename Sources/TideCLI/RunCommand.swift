@@ -50,7 +50,8 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Serve the integration's recorded responses (DIR/fixtures) on loopback and run against them, offline.")
     var replay = false
 
-    @Option(name: .long, help: ArgumentHelp("Threads mapping each page (default: one per core, at most 4).", valueName: "N"))
+    // `.unconditional` so that `--jobs -1` reaches validate() as a number, not as a missing value.
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Threads mapping each page (default: one per core, at most 4).", valueName: "N"))
     var jobs: Int?
 
     @Flag(name: .long, help: "Parse every response whole, instead of only the parts the mapping reads (slower; to compare).")
@@ -136,7 +137,10 @@ struct RunCommand: AsyncParsableCommand {
             Terminal.error(error.description)
             throw ExitCode(2)
         }
-        secrets.set(resolved.secrets)
+        secrets.use(resolved.secretStore)
+        if !resolved.secretStore.redactor.shortSecrets.isEmpty {
+            logger.warning("a sensitive setting's value is shorter than \(Redactor.substringMinimum) characters: it is masked only where it stands as a whole word; a real credential is longer")
+        }
 
         let portAppConfig: PortAppConfig
         if let mapping {
@@ -166,14 +170,18 @@ struct RunCommand: AsyncParsableCommand {
                                     installationIdentifier: environment["OCEAN__INTEGRATION__IDENTIFIER"] ?? "my-\(type)-integration")
         let sink: any EntitySink
         if dryRun {
-            sink = DryRunSink(output: OutputBuffer(descriptor: STDOUT_FILENO), secrets: resolved.secrets)
+            sink = DryRunSink(output: OutputBuffer(descriptor: STDOUT_FILENO), secrets: resolved.secretStore)
         } else {
+            let folder = (catalog as NSString).deletingLastPathComponent
             do {
-                let folder = (catalog as NSString).deletingLastPathComponent
                 if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
-                sink = CatalogSink(catalog: try Catalog(path: catalog), datasource: datasource)
             } catch {
-                Terminal.error("\(error)")
+                let reason = (error as NSError).code == NSFileWriteNoPermissionError ? "permission denied" : error.localizedDescription
+                Terminal.error("cannot create the catalog's folder \(folder): \(reason); run from a writable directory or pass --catalog PATH to a writable place")
+                throw ExitCode(2)
+            }
+            do { sink = CatalogSink(catalog: try Catalog(path: catalog), datasource: datasource) } catch {
+                Terminal.error("cannot open the catalog \(catalog): \(error); pass --catalog PATH to a writable place")
                 throw ExitCode(2)
             }
         }
@@ -212,7 +220,8 @@ struct RunCommand: AsyncParsableCommand {
             Terminal.error(secrets.redact("\(error)"))
             throw ExitCode(2)
         }
-        secrets.set(configuration.secrets + [settings.credentials.clientSecret])
+        secrets.use(configuration.secretStore)
+        secrets.add([settings.credentials.clientSecret])
         settings.defaultMappingFile = mapping
         let run = PortRun(integration: integration, configuration: configuration, settings: settings,
                           mappingOptions: mappingOptions)
@@ -267,27 +276,24 @@ struct RunCommand: AsyncParsableCommand {
 enum LogFormat: String, ExpressibleByArgument, Sendable { case text, json }
 enum SinkChoice: String, ExpressibleByArgument, Sendable { case port, catalog }
 
-/// `--dry-run`'s sink: entities go to standard output as JSON lines, secrets masked; nothing is
-/// stored, so nothing is stale.
+/// `--dry-run`'s sink: entities go to standard output as JSON lines, secrets masked inside JSON
+/// strings so every line stays a valid entity; nothing is stored, so nothing is stale.
 final class DryRunSink: EntitySink, @unchecked Sendable {
     private let output: OutputBuffer
-    private let secrets: [String]
+    private let secrets: SecretStore
     private let lock = NSLock()
 
-    init(output: OutputBuffer, secrets: [String]) {
+    init(output: OutputBuffer, secrets: SecretStore) {
         self.output = output
-        self.secrets = secrets.filter { !$0.isEmpty }
+        self.secrets = secrets
     }
 
     func prepare(blueprints: [Blueprint]) async throws {}
 
     func upsert(_ entities: [Entity], options: WriteOptions) async throws -> [UpsertResult] {
         lock.withLock {
-            for entity in entities {
-                var line = entity.jsonText()
-                for secret in secrets { line = line.replacingOccurrences(of: secret, with: "***") }
-                output.writeLine(line)
-            }
+            let redactor = secrets.redactor
+            for entity in entities { output.writeLine(redactor.redactJSON(entity.jsonText())) }
         }
         return entities.enumerated().map {
             UpsertResult(index: $0.offset, blueprint: $0.element.blueprint, identifier: $0.element.identifierString, outcome: .created)

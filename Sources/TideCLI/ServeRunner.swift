@@ -69,7 +69,7 @@ enum ServeRunner {
         let environment = ProcessInfo.processInfo.environment
         let (host, port) = try address(listen, environment: environment)
         let options = try options.resolved(environment: environment)
-        if let token = options.controlToken { secrets.add(token) }
+        if let token = options.controlToken { secrets.add([token]) }
         let logger = Logger(label: "tide.live")
         var settings = LiveSettings(
             host: host, port: port, listener: listener,

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// `tide`: run data integrations written in YAML.
 @available(macOS 10.15, *)
@@ -23,6 +24,11 @@ extension TideCommand {
                 try command.run()
             }
         } catch {
+            // Usage errors exit 2, as every command's help says (argument-parser's own is 64).
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(2)
+            }
             exit(withError: error)
         }
     }

@@ -89,7 +89,7 @@ public struct Resync: Sendable {
         let resyncStart = Date()
         try await sink.prepare(blueprints: integration.blueprints)
 
-        let client = HTTPClient(configuration: .init(for: integration, secrets: configuration.secrets))
+        let client = HTTPClient(configuration: .init(for: integration, secretStore: configuration.secretStore))
         let fetched: Result<[KindProgress], any Error>
         do { fetched = .success(try await syncAll(client: client, observer: observer)) } catch { fetched = .failure(error) }
         // libcurl's handles are released before returning, whatever happened.

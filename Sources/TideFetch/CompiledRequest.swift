@@ -9,8 +9,8 @@ import TideMapping
 struct Compiler {
     var diagnostics: [Diagnostic] = []
 
-    mutating func template(_ source: TemplateSource) -> CompiledTemplate? {
-        do { return try CompiledTemplate(source) } catch {
+    mutating func template(_ source: TemplateSource, pathSegments: Bool = false) -> CompiledTemplate? {
+        do { return try CompiledTemplate(source, pathSegments: pathSegments) } catch {
             diagnostics.append(error)
             return nil
         }
@@ -142,7 +142,11 @@ final class CompiledRequest {
         method = HTTPMethod(definition.method)
         baseURL = definition.url == nil ? compiler.template(http.baseURL) : nil
         url = definition.url.flatMap { compiler.template($0) }
-        path = definition.path.flatMap { compiler.template($0) }
+        if let source = definition.path, let problem = PathTemplate.problem(source.text) {
+            compiler.diagnostics.append(Diagnostic(at: source.location, "path \"\(source.text)\" \(problem.message)",
+                                                   rule: "path-segment", hint: problem.hint))
+        }
+        path = definition.path.flatMap { compiler.template($0, pathSegments: true) }
         query = compiler.templates(definition.query)
         headers = compiler.templates(http.headers) + compiler.templates(definition.headers)
         body = definition.body.flatMap { compiler.body($0) }

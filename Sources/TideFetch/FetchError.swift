@@ -11,7 +11,7 @@ public struct FetchError: Error, Sendable, CustomStringConvertible {
         case http
         /// The response body is not JSON.
         case malformedJSON
-        /// `records` gave something other than an array, an object or null.
+        /// `records` gave something other than the list of records the kind expects (null, an object, a scalar).
         case unexpectedRecords
         /// A template or jq expression failed on this page's data.
         case evaluation
@@ -128,32 +128,11 @@ public struct FetchError: Error, Sendable, CustomStringConvertible {
             }
         case .connection: return "check that http.baseUrl is reachable from here (DNS, proxy, firewall, TLS)"
         case .timeout: return "the API is slow: raise http.timeout.total, or ask for smaller pages"
-        case .tooLarge: return "ask for smaller pages (the pagination's limit or size)"
+        case .tooLarge: return "ask for smaller pages (the pagination's limit or size), or raise http.maxResponseBytes"
         case .invalidURL: return "check http.baseUrl and the kind's path or url: the URL must start with http:// or https://"
+        case .refusedOrigin: return "requests go only to http.baseUrl's origin; list other hosts the API legitimately sends you to in http.allowedHosts (they never receive credentials)"
+        case .invalidHeader: return "a header value holds a line break: check the configuration value the header is made from"
         case .cancelled: return nil
         }
     }
 }
-
-/// Secrets known to a session: sensitive configuration values from the start, tokens as they are
-/// obtained. Read as a `Redactor` snapshot.
-final class SecretStore: Sendable {
-    private let state: Locked<(secrets: Set<String>, redactor: Redactor)>
-
-    init(_ secrets: some Sequence<String>) {
-        let set = Set(secrets.filter { !$0.isEmpty })
-        state = Locked((set, Redactor(secrets: set)))
-    }
-
-    var redactor: Redactor { state.withLock { $0.redactor } }
-
-    func add(_ secrets: [String]) {
-        state.withLock { state in
-            let fresh = secrets.filter { !$0.isEmpty && !state.secrets.contains($0) }
-            guard !fresh.isEmpty else { return }
-            state.secrets.formUnion(fresh)
-            state.redactor = Redactor(secrets: state.secrets)
-        }
-    }
-}
-

@@ -30,6 +30,8 @@ public final class FetchSession: Sendable {
     let login: LoginCoordinator
     /// Names of the configuration fields the auth templates read, for hints (sensitive ones).
     let credentialFields: [String]
+    /// Credentials go to http.baseUrl's origin only; requests also to `http.allowedHosts`.
+    public let originPolicy: OriginPolicy
 
     /// Checks the integration's templates and jq (every compile error reported at once, with its
     /// position), resolves the configuration and picks the auth scheme.
@@ -59,7 +61,7 @@ public final class FetchSession: Sendable {
 
         // Configuration: declared fields in order (defaults applied), then any extra values.
         var members: [(String, JSON)] = []
-        var secretValues = client.configuration.secrets + extraSecrets
+        var secretValues = extraSecrets
         func parse(_ text: String, _ name: String, _ location: SourceLocation?) -> JSON? {
             do { return try JSON(parsing: text) } catch {
                 diagnostics.append(Diagnostic(at: location, "configuration value \"\(name)\" is not JSON text: \(error.message)",
@@ -95,11 +97,20 @@ public final class FetchSession: Sendable {
         if diagnostics.isEmpty {
             (auth, fields) = Self.resolveAuth(integration, config: configJSON, compiler: &compiler, secrets: &secretValues)
         }
+        var baseURL = ""
+        if let template = compiler.template(integration.http.baseURL) {
+            do { baseURL = try template.renderString(JSON(object: ["config": configJSON])) ?? "" } catch {
+                diagnostics.append(Diagnostic(at: integration.http.baseURL.location, "http.baseUrl: \(error.description)", rule: "template"))
+            }
+        }
+        originPolicy = OriginPolicy(credentialed: [baseURL], allowed: integration.http.allowedHosts)
         diagnostics += compiler.diagnostics
         if diagnostics.contains(where: { $0.severity == .error }) { throw Diagnostics(diagnostics) }
         self.auth = auth
         self.credentialFields = fields
-        secrets = SecretStore(secretValues)
+        // The client's store is the run's: what is learned here is masked in every log line too.
+        secrets = client.configuration.secrets
+        secrets.add(secretValues)
         login = LoginCoordinator()
     }
 
@@ -219,7 +230,9 @@ public final class FetchSession: Sendable {
 
         let rendered: RenderedRequest
         do { rendered = try request.render(context) } catch { return failure(error.message, hint: error.hint) }
-        let httpRequest = rendered.httpRequest()
+        var httpRequest = rendered.httpRequest()
+        // The login's own endpoint gets its credentials; a redirect away from it is refused.
+        httpRequest.originPolicy = OriginPolicy(credentialed: [httpRequest.url])
         let line = "\(httpRequest.method) \(httpRequest.url)"
         let started = ContinuousClock.now
         let response: HTTPResponse
@@ -343,13 +356,14 @@ final class LoginCoordinator: Sendable {
 extension HTTPClient.Configuration {
     /// The client settings of an integration's `http` section: timeouts, concurrency, retries,
     /// rate limit and TLS verification. `secrets` are redacted from every error the client throws.
-    public init(for integration: Integration, secrets: [String] = []) {
+    public init(for integration: Integration, secrets: [String] = [], secretStore: SecretStore? = nil) {
         let http = integration.http
         self.init(connectTimeout: .seconds(http.connectTimeout), timeout: .seconds(http.totalTimeout),
                   maxConcurrentRequests: http.concurrency,
                   rateLimit: http.rateLimit.map { RateLimit(requests: $0.requests, per: .seconds($0.per)) },
+                  maxResponseBodyBytes: http.maxResponseBytes,
                   retry: RetryPolicy(maxAttempts: http.retryAttempts, retryableStatuses: Set(http.retryStatuses),
                                      maxTotalWait: .seconds(http.retryMaxWait)),
-                  verifyTLS: http.verifyTLS, secrets: secrets)
+                  verifyTLS: http.verifyTLS, secrets: secrets, secretStore: secretStore)
     }
 }

@@ -126,14 +126,14 @@ public final class KindFetcher {
             guard let parentFetcher else {
                 if !startedRun {
                     startedRun = true
-                    run = PaginationRun(program: program, parent: nil)
+                    run = PaginationRun(program: program, parent: nil, redactor: session.redactor)
                     continue
                 }
                 finished = true
                 break
             }
             if parentIndex < parentRecords.count {
-                run = PaginationRun(program: program, parent: parentRecords[parentIndex])
+                run = PaginationRun(program: program, parent: parentRecords[parentIndex], redactor: session.redactor)
                 parentIndex += 1
                 continue
             }
@@ -197,12 +197,12 @@ public final class KindFetcher {
         case .none:
             break
         }
-        let origin = URLText.origin(rendered.url)
-        if run.origin == nil { run.origin = origin }
-        // Credentials go only to the API's own origin, never to a host a next link points at.
-        let sendCredentials = origin == run.origin
+        // Credentials go only to the API's own origin (http.baseUrl's), never to a host a next
+        // link points at; a host outside the policy is refused by the client before any byte.
+        let sendCredentials = session.originPolicy.decide(rendered.url) == .withCredentials
         if sendCredentials { session.addStaticCredentials(to: &rendered) }
         var request = rendered.httpRequest()
+        request.originPolicy = session.originPolicy
         requestLine = "\(request.method) \(request.url)"
         if program.tracksURLs { run.seen.insert(request.url) }
 
@@ -231,12 +231,19 @@ public final class KindFetcher {
                 let type = response.headers["Content-Type"].map { " (Content-Type: \($0))" } ?? ""
                 throw fail(FetchError(.malformedJSON, status: response.status,
                                       message: "the response\(type) is not valid JSON: \(error.message)",
-                                      bodyExcerpt: Self.excerpt(response.text, limit: 200),
+                                      bodyExcerpt: session.redactor.excerpt(response.text, limit: 200),
                                       hint: "check the request's URL and that the API is asked for JSON (an Accept: application/json header)"))
             }
         }
         let records: [JSON]
-        do { records = try program.records(of: body, parent: run.parent) } catch { throw fail(error) }
+        do { records = try program.records(of: body, parent: run.parent) } catch {
+            var error = error
+            // The response as it came (the parsed body may hold only the parts the mapping reads).
+            if error.reason == .unexpectedRecords, !response.body.isEmpty {
+                error.bodyExcerpt = session.redactor.excerpt(response.text, limit: 300)
+            }
+            throw fail(error)
+        }
 
         // Decide whether there is a next page.
         let input = JSON(object: ["body": body, "headers": Self.headersObject(response.headers), "page": pageState])
@@ -287,7 +294,7 @@ public final class KindFetcher {
             }
             let key = cursor.serialized()
             guard run.seen.insert(key).inserted else {
-                throw FetchError(.repeatedCursor, message: "the API returned the cursor \(Self.excerpt(key, limit: 80)) a second time, so pagination would loop",
+                throw FetchError(.repeatedCursor, message: "the API returned the cursor \(session.redactor.excerpt(key, limit: 80)) a second time, so pagination would loop",
                                  hint: "check pagination.cursor and that pagination.param is sent where the API reads it (in: query or body)")
             }
             run.cursor = cursor
@@ -298,7 +305,7 @@ public final class KindFetcher {
                 return
             }
             guard let text = value.stringValue else {
-                throw FetchError(.evaluation, message: "pagination.next gave \(Self.excerpt(value.serialized(), limit: 80)), not a URL string")
+                throw FetchError(.evaluation, message: "pagination.next gave \(session.redactor.excerpt(value.serialized(), limit: 80)), not a URL string")
             }
             try follow(text, from: base, run: &run)
         case .linkHeader(let rel):
@@ -334,7 +341,7 @@ public final class KindFetcher {
     private func number(_ value: JSON?, field: String) throws(FetchError) -> Double? {
         guard let value, !value.isNull else { return nil }
         if let number = value.numberValue ?? value.stringValue.flatMap(Double.init) { return number }
-        throw FetchError(.evaluation, message: "\(field) gave \(Self.excerpt(value.serialized(), limit: 80)), not a number")
+        throw FetchError(.evaluation, message: "\(field) gave \(session.redactor.excerpt(value.serialized(), limit: 80)), not a number")
     }
 
     /// jq's truth: everything but false and null.
@@ -355,10 +362,6 @@ public final class KindFetcher {
         return JSON(orderedObject: order.map { ($0, JSON(values[$0]!.joined(separator: ", "))) })
     }
 
-    static func excerpt(_ text: String, limit: Int) -> String {
-        let flat = text.replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "\r", with: " ")
-        return flat.count <= limit ? flat : String(flat.prefix(limit)) + "…"
-    }
 }
 
 /// The state of one pagination run: one kind, for one parent record (or none).
@@ -372,15 +375,14 @@ struct PaginationRun {
     /// The URL of the next request, for nextUrl and linkHeader.
     var nextURL: String?
     /// Origin of the run's first request; credentials are sent only there.
-    var origin: String?
     var pagesRead = 0
     var finished = false
     /// Cursors received and URLs requested, to stop a loop. Grows with pages, not records.
     var seen: Set<String> = []
 
-    init(program: KindProgram, parent: JSON?) {
+    init(program: KindProgram, parent: JSON?, redactor: Redactor) {
         self.parent = parent
-        parentExcerpt = parent.map { KindFetcher.excerpt($0.serialized(), limit: 120) }
+        parentExcerpt = parent.map { redactor.excerpt($0.serialized(), limit: 120) }
         switch program.strategy {
         case .offset(_, _, _, let start, _, _): offset = start
         case .page(_, _, _, let start, _, _): pageNumber = start
@@ -421,6 +423,8 @@ final class KindProgram {
     let definition: KindDefinition
     let request: CompiledRequest
     let recordsProgram: JQProgram
+    /// `records` is written as a stream (`.values[]`): each output object is a record.
+    let recordsGiveStream: Bool
     let strategy: Strategy
     let stop: JQProgram?
 
@@ -456,6 +460,7 @@ final class KindProgram {
         }
         guard compiler.diagnostics.count == before, let records, let strategy else { return nil }
         recordsProgram = records
+        recordsGiveStream = JQStreamShape.givesStream(kind.records.source)
         self.strategy = strategy
     }
 
@@ -507,27 +512,48 @@ final class KindProgram {
         }
     }
 
-    /// `records` over a response body (with `$parent`): an array gives its elements, an object one
-    /// record, null none.
-    /// An expression with several outputs (`.values[]`) contributes each in turn, by the same rule.
+    /// `records` over a response body (with `$parent`). An array gives its elements; an expression
+    /// written as a stream (`.values[]`) gives one record per output. Anything else means the
+    /// response is not the list the kind expects (an error body, a missing key, an empty body),
+    /// and the page fails, so that nothing is deleted on its account, unless the kind says an
+    /// object is one record (`objectIsOneRecord`) or null means none (`nullIsEmpty`).
     func records(of body: JSON, parent: JSON? = nil) throws(FetchError) -> [JSON] {
         let outputs: [JSON]
         do { outputs = try recordsProgram.all(JSON(object: ["body": body, "parent": parent ?? .null])) } catch {
             throw FetchError(.evaluation, message: "records \"\(definition.records.source)\" failed on the response: \(error.description)",
                              hint: "check records of kind \"\(definition.name)\" against the API's response")
         }
+        let stream = outputs.count > 1 || recordsGiveStream
         var records: [JSON] = []
         for output in outputs {
             switch output.kind {
             case .array: records += output.arrayElements
-            case .object: records.append(output)
-            case .null: break
-            default:
-                throw FetchError(.unexpectedRecords,
-                                 message: "records \"\(definition.records.source)\" gave \(KindFetcher.excerpt(output.serialized(), limit: 80)), which is not an array, an object or null",
-                                 hint: "point records of kind \"\(definition.name)\" at the array of records in the response (for example .values)")
+            case .object where stream || definition.objectIsOneRecord: records.append(output)
+            case .null where definition.nullIsEmpty: break
+            default: throw unexpected(output, body: body)
             }
         }
         return records
+    }
+
+    /// The error for a `records` output that is not a list of records.
+    private func unexpected(_ output: JSON, body: JSON) -> FetchError {
+        let name = definition.name, source = definition.records.source
+        let gave: String
+        let hint: String
+        switch output.kind {
+        case .null:
+            gave = body.isNull ? "null: the response body is empty" : "null: the response has no such list"
+            hint = "if this API answers no list when kind \"\(name)\" has no records, set nullIsEmpty: true on the kind; otherwise check the request (the body may be an error)"
+        case .object:
+            gave = "an object, not a list of records"
+            hint = "if this endpoint answers one record as an object, set objectIsOneRecord: true on kind \"\(name)\"; otherwise point records at the array in the response"
+        default:
+            gave = "a \(output.kind), not a list of records"
+            hint = "point records of kind \"\(name)\" at the array of records in the response (for example .values)"
+        }
+        return FetchError(.unexpectedRecords,
+                          message: "records \"\(source)\" gave \(gave), so the page is treated as failed and nothing of kind \"\(name)\" is deleted",
+                          hint: hint)
     }
 }

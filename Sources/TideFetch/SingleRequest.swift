@@ -68,11 +68,13 @@ extension FetchSession {
         do { config = try JSON(parsing: configText) } catch { throw FetchError(.evaluation, message: error.message) }
         let context = JSON(orderedObject: [("config", config)] + members)
         var rendered = try compiled.render(context)
-        addStaticCredentials(to: &rendered)
+        let sendCredentials = originPolicy.decide(rendered.url) == .withCredentials
+        if sendCredentials { addStaticCredentials(to: &rendered) }
         var request = rendered.httpRequest()
+        request.originPolicy = originPolicy
         let line = "\(request.method) \(redactor.redactURL(request.url))"
         var login: LoginAuth?
-        if case .login(let scheme) = auth { login = scheme }
+        if sendCredentials, case .login(let scheme) = auth { login = scheme }
         do {
             return (try await send(&request, login: login), line)
         } catch {

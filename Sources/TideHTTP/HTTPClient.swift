@@ -1,4 +1,5 @@
 import Foundation
+import TideCore
 
 /// An HTTP client for integrations: libcurl underneath, `async` on top.
 ///
@@ -40,14 +41,16 @@ public final class HTTPClient: Sendable {
         public var maxRedirects: Int
         /// Sent with every request unless the request sets the same header itself.
         public var defaultHeaders: HTTPHeaders
-        /// Values (from `sensitive` configuration) that must never appear in an error or log line.
-        public var secrets: [String]
+        /// Secrets that must never appear in an error or log line: the run's store, which the
+        /// fetcher adds tokens to as it learns them.
+        public var secrets: SecretStore
 
         public init(connectTimeout: Duration = .seconds(10), timeout: Duration = .seconds(60),
                     maxConcurrentRequests: Int = 32, rateLimit: RateLimit? = nil,
                     maxResponseBodyBytes: Int = 256 << 20, retry: RetryPolicy = .default,
                     verifyTLS: Bool = true, followRedirects: Bool = true, maxRedirects: Int = 10,
-                    defaultHeaders: HTTPHeaders = ["User-Agent": "tide"], secrets: [String] = [])
+                    defaultHeaders: HTTPHeaders = ["User-Agent": "tide"], secrets: [String] = [],
+                    secretStore: SecretStore? = nil)
         {
             self.connectTimeout = connectTimeout
             self.timeout = timeout
@@ -59,20 +62,21 @@ public final class HTTPClient: Sendable {
             self.followRedirects = followRedirects
             self.maxRedirects = maxRedirects
             self.defaultHeaders = defaultHeaders
-            self.secrets = secrets
+            let store = secretStore ?? SecretStore()
+            store.add(secrets)
+            self.secrets = store
         }
     }
 
     public let configuration: Configuration
     /// The redaction applied to every error this client throws; use it for your own log lines too.
-    public let redactor: Redactor
+    public var redactor: Redactor { configuration.secrets.redactor }
     private let engine: CurlEngine
     private let slots: FIFOSemaphore
     private let bucket: TokenBucket?
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
-        redactor = Redactor(secrets: configuration.secrets)
         engine = CurlEngine(poolLimit: configuration.maxConcurrentRequests,
                             maxIdleConnections: max(8, configuration.maxConcurrentRequests))
         slots = FIFOSemaphore(limit: configuration.maxConcurrentRequests)
@@ -90,6 +94,67 @@ public final class HTTPClient: Sendable {
     /// (unless `request.throwsOnErrorStatus` is false) a status outside 200–399.
     public func send(_ request: HTTPRequest) async throws(HTTPError) -> HTTPResponse {
         var request = request
+        try check(request)
+        if request.originPolicy?.decide(request.url) == .withoutCredentials {
+            request = OriginPolicy.strippingCredentials(request, secrets: redactor)
+        }
+        // Redirects are followed here, not by libcurl, so that every hop passes the origin policy
+        // and credentials never travel to an origin they do not belong to.
+        var hops = 0
+        while true {
+            let response = try await sendOnce(request)
+            guard configuration.followRedirects, [301, 302, 303, 307, 308].contains(response.status),
+                  let location = response.headers["Location"], !location.isEmpty else { return response }
+            hops += 1
+            if hops > configuration.maxRedirects {
+                throw HTTPError(kind: .connection, method: request.method, url: redactor.redactURL(request.url), attempts: 1,
+                                detail: "more than \(configuration.maxRedirects) redirects")
+            }
+            let target = URLText.resolve(location, against: request.url)
+            guard URLText.isAbsolute(target), let scheme = URLText.Parts(target)?.scheme?.lowercased(), scheme == "http" || scheme == "https" else {
+                throw HTTPError(kind: .invalidURL, method: request.method, url: redactor.redactURL(request.url), attempts: 1,
+                                detail: "redirected to \(redactor.redactURL(target)), which is not an http(s) URL")
+            }
+            let decision = request.originPolicy?.decide(target)
+                ?? (URLText.origin(target) == URLText.origin(request.url) ? .withCredentials : .withoutCredentials)
+            switch decision {
+            case .refused:
+                throw HTTPError(kind: .refusedOrigin, method: request.method, url: redactor.redactURL(request.url), attempts: 1,
+                                detail: "redirected to \(redactor.redactURL(target)), an origin this integration does not allow; the redirect was not followed")
+            case .withoutCredentials:
+                request = OriginPolicy.strippingCredentials(request, secrets: redactor)
+            case .withCredentials:
+                break
+            }
+            request.url = target
+            // 303, and 301/302 after a POST as every client does, continue as a GET without a body.
+            if response.status == 303 || ((response.status == 301 || response.status == 302) && request.method == .post) {
+                request.method = .get
+                request.body = nil
+                request.headers.remove("Content-Type")
+                request.headers.remove("Content-Length")
+            }
+        }
+    }
+
+    /// Refuses what must never leave: a header that could split the request, a URL outside the policy.
+    private func check(_ request: HTTPRequest) throws(HTTPError) {
+        for field in request.headers {
+            let bad = { (text: String) in text.utf8.contains { $0 == 0x0D || $0 == 0x0A || $0 == 0x00 } }
+            if bad(field.name) || bad(field.value) {
+                throw HTTPError(kind: .invalidHeader, method: request.method, url: redactor.redactURL(request.url), attempts: 0,
+                                detail: "header \(redactor.redact(field.name)) holds a line break or a NUL character")
+            }
+        }
+        if request.originPolicy?.decide(request.url) == .refused {
+            throw HTTPError(kind: .refusedOrigin, method: request.method, url: redactor.redactURL(request.url), attempts: 0,
+                            detail: "this origin is not the API's (http.baseUrl) nor in http.allowedHosts")
+        }
+    }
+
+    /// One request, retried as the policy allows; redirects are returned, not followed.
+    private func sendOnce(_ request: HTTPRequest) async throws(HTTPError) -> HTTPResponse {
+        var request = request
         for field in configuration.defaultHeaders where !request.headers.contains(field.name) {
             request.headers.add(field.name, field.value)
         }
@@ -98,7 +163,7 @@ public final class HTTPClient: Sendable {
             connectTimeout: request.connectTimeout ?? configuration.connectTimeout,
             timeout: request.timeout ?? configuration.timeout,
             maxBodyBytes: configuration.maxResponseBodyBytes, verifyTLS: configuration.verifyTLS,
-            followRedirects: configuration.followRedirects, maxRedirects: configuration.maxRedirects)
+            followRedirects: false, maxRedirects: 0)
 
         let started = ContinuousClock.now
         var attempts = 0

@@ -1,3 +1,5 @@
+import TideCore
+
 /// Why a request failed, as a value. Everything in it has already been redacted: `url`,
 /// `bodyExcerpt` and `detail` never contain a configured secret, so the error can be printed,
 /// logged or attached to a report as it is.
@@ -15,6 +17,10 @@ public struct HTTPError: Error, Sendable, Hashable, CustomStringConvertible {
         case invalidURL
         /// The calling task was cancelled, or the client was shut down.
         case cancelled
+        /// The request (or a redirect) pointed at an origin its `OriginPolicy` does not allow.
+        case refusedOrigin
+        /// A header name or value holds a line break or a NUL: sending it could split the request.
+        case invalidHeader
     }
 
     public var kind: Kind
@@ -58,6 +64,8 @@ public struct HTTPError: Error, Sendable, Hashable, CustomStringConvertible {
         case .timeout: text += "timed out"
         case .tooLarge: text += "response too large"
         case .invalidURL: text += "invalid URL"
+        case .refusedOrigin: text += "not sent: another origin"
+        case .invalidHeader: text += "not sent: invalid header"
         case .cancelled: text += "cancelled"
         }
         text += " after \(attempts) attempt\(attempts == 1 ? "" : "s")"
@@ -66,19 +74,13 @@ public struct HTTPError: Error, Sendable, Hashable, CustomStringConvertible {
         return text
     }
 
-    /// At most `limit` bytes of `body`, cut at a character boundary, with secrets removed.
+    /// At most `limit` bytes of `body`, cut at a character boundary after secrets were removed.
     static func excerpt(of body: [UInt8], limit: Int = 500, redactor: Redactor) -> String? {
         guard !body.isEmpty else { return nil }
-        // Redact a window longer than the excerpt so a secret straddling the cut is still found whole.
-        let longest = redactor.secrets.first?.utf8.count ?? 0
-        let window = String(decoding: body.prefix(limit + longest * 3), as: UTF8.self)
-        let redacted = Array(redactor.redact(window).utf8)
-        var cut = min(limit, redacted.count)
-        // Back off to the start of a UTF-8 sequence (continuation bytes are 10xxxxxx).
-        while cut < redacted.count, cut > 0, redacted[cut] & 0xC0 == 0x80 { cut -= 1 }
-        var text = String(decoding: redacted[..<cut], as: UTF8.self)
-        text = text.replacingAll("\r\n", with: " ").replacingAll("\n", with: " ")
-        if cut < redacted.count || body.count > limit + longest * 3 { text += "…" }
+        // Decoding a prefix is enough: the redactor reads past the cut by its longest secret.
+        let prefix = String(decoding: body.prefix(limit + redactor.longestForm + 4), as: UTF8.self)
+        var text = redactor.excerpt(prefix, limit: limit)
+        if body.count > limit + redactor.longestForm + 4, !text.hasSuffix("…") { text += "…" }
         return text.trimmingSpaces()
     }
 }

@@ -91,6 +91,9 @@ public struct HTTPRequest: Sendable, Hashable {
     /// When true (the default) a response outside 200–399 that is not retried, or still fails after
     /// retries, is thrown as an `HTTPError` of kind `.status`. When false it is returned.
     public var throwsOnErrorStatus: Bool
+    /// Where this request and its redirects may go, and where its credentials may; nil: anywhere,
+    /// with credentials stripped when a redirect leaves the request's origin.
+    public var originPolicy: OriginPolicy?
 
     public init(method: HTTPMethod = .get, url: String, headers: HTTPHeaders = [:], body: [UInt8]? = nil,
                 connectTimeout: Duration? = nil, timeout: Duration? = nil, retryable: Bool? = nil,

@@ -74,21 +74,21 @@ public struct RetryPolicy: Sendable, Hashable {
     /// The wait a response asks for: `Retry-After` first, then `X-RateLimit-Reset`; nil when neither
     /// is present or readable. Past times give zero.
     public static func serverDelay(in headers: HTTPHeaders, now: Date = Date()) -> Duration? {
-        for name in ["Retry-After", "X-RateLimit-Reset"] {
-            if let value = headers[name], let delay = parseDelay(value, now: now) { return delay }
-        }
+        if let value = headers["Retry-After"], let delay = parseDelay(value, now: now, epochs: false) { return delay }
+        if let value = headers["X-RateLimit-Reset"], let delay = parseDelay(value, now: now, epochs: true) { return delay }
         return nil
     }
 
-    /// Reads a delay header value the way Ocean does: a number is seconds to wait, unless it is
-    /// above 10,000, which can only be an epoch timestamp (10,000 s is under three hours; any
-    /// epoch is over 1.7 billion); otherwise an HTTP-date (RFC 9110) or ISO-8601 date.
-    public static func parseDelay(_ value: String, now: Date = Date()) -> Duration? {
+    /// Reads a delay header value: a number of seconds or an HTTP-date (RFC 9110), or an ISO-8601
+    /// date. With `epochs` (X-RateLimit-Reset), a number that can only be a Unix time (after 2001)
+    /// is read as one, as Ocean does. `Retry-After: 999999` is therefore 999,999 seconds, which the
+    /// client refuses to wait, never an epoch long past that would mean "retry now".
+    public static func parseDelay(_ value: String, now: Date = Date(), epochs: Bool = true) -> Duration? {
         let trimmed = value.trimmingSpaces()
         guard !trimmed.isEmpty else { return nil }
         if let number = Double(trimmed), number.isFinite {
-            let seconds = number > 10_000 ? number - now.timeIntervalSince1970 : number
-            return .seconds(max(0, seconds))
+            let seconds = epochs && number > 1_000_000_000 ? number - now.timeIntervalSince1970 : number
+            return .seconds(min(max(0, seconds), 1e12))
         }
         if let date = parseHTTPDate(trimmed) ?? parseISODate(trimmed) {
             return .seconds(max(0, date.timeIntervalSince(now)))

@@ -9,10 +9,14 @@ public struct ResolvedConfiguration: Sendable {
     public var json: String
     /// Values of `sensitive` fields, to redact everywhere.
     public var secrets: [String]
+    /// The run's secrets: these values, and whatever the run learns (tokens). Shared by every
+    /// copy of this configuration, so one store serves the fetcher, the logs and the sinks.
+    public let secretStore: SecretStore
 
     public init(json: String, secrets: [String]) {
         self.json = json
         self.secrets = secrets
+        secretStore = SecretStore(secrets)
     }
 }
 

@@ -70,6 +70,11 @@ public struct HTTPSettings: Sendable {
     public var retryMaxWait: Double
     public var rateLimit: (requests: Int, per: Double)?
     public var verifyTLS: Bool
+    /// Hosts or origins besides baseUrl's that requests may go to (next links, redirects); they
+    /// never receive credentials.
+    public var allowedHosts: [String] = []
+    /// The largest response body accepted, in bytes.
+    public var maxResponseBytes: Int = 32 << 20
 }
 
 public struct AuthScheme: Sendable {
@@ -133,6 +138,10 @@ public struct KindDefinition: Sendable {
     public var selector: [SelectorField]
     public var request: RequestDefinition
     public var records: JQExpression
+    /// An object where `records` expects the list is one record (a read by id); otherwise it fails the page.
+    public var objectIsOneRecord: Bool = false
+    /// `records` giving null means no records; otherwise it fails the page.
+    public var nullIsEmpty: Bool = false
     public var pagination: Pagination
     public var location: SourceLocation?
 }

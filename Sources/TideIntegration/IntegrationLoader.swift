@@ -216,7 +216,9 @@ struct IntegrationBuilder {
             retryStatuses: retry.has("statuses") ? statuses : [429, 502, 503, 504],
             retryMaxWait: retry.double("maxWait") ?? 120,
             rateLimit: reader.has("rateLimit") ? (rate.int("requests") ?? 1, rate.double("per") ?? 1) : nil,
-            verifyTLS: reader.bool("verifyTLS") ?? true)
+            verifyTLS: reader.bool("verifyTLS") ?? true,
+            allowedHosts: (reader["allowedHosts"]?.items ?? []).compactMap { $0.scalar?.text },
+            maxResponseBytes: reader.int("maxResponseBytes") ?? 32 << 20)
     }
 
     func auth(_ node: YAMLNode) -> AuthScheme {
@@ -277,6 +279,8 @@ struct IntegrationBuilder {
             selector: selector,
             request: request(reader.child("request")),
             records: expression(node["records"]) ?? JQExpression("."),
+            objectIsOneRecord: reader.bool("objectIsOneRecord") ?? false,
+            nullIsEmpty: reader.bool("nullIsEmpty") ?? false,
             pagination: pagination(reader.child("pagination")),
             location: location)
     }

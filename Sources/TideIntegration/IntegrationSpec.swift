@@ -85,6 +85,10 @@ public enum IntegrationSpec {
         FieldSpec("retry", retry, "Retry policy."),
         FieldSpec("rateLimit", rateLimit, "At most `requests` requests per `per` seconds."),
         FieldSpec("verifyTLS", .boolean, default: "true", "Verify TLS certificates (turning this off is unsafe)."),
+        FieldSpec("maxResponseBytes", .integer(minimum: 1024), default: "33554432",
+                  "The largest response body accepted (32 MiB by default); a larger page fails its kind with nothing deleted. Memory while a page is read is a few times this at most."),
+        FieldSpec("allowedHosts", .array(.string()),
+                  "Other hosts (api.example.com, any port over https) or origins (http://host:port) that next-page links and redirects may lead to. Requests go nowhere else, and credentials go only to baseUrl's origin: these hosts never receive them."),
     ]))
 
     static let selectorField = SpecType.object(ObjectSpec("A selector field that a port-app-config resource may set.", fields: [
@@ -145,6 +149,10 @@ public enum IntegrationSpec {
         FieldSpec("selector", .map(selectorField), "Selector fields a resource may set, with their defaults."),
         FieldSpec("request", request, required: true, "The request."),
         FieldSpec("records", jq, default: "\".\"", "jq over the response body giving the page's records; $parent is the parent record (null without parent:)."),
+        FieldSpec("objectIsOneRecord", .boolean, default: "false",
+                  "Whether an object where records expects the list is one record (an endpoint that reads one item by id, GET /services/{id}). Otherwise such a page fails: an error body must not pass for a record."),
+        FieldSpec("nullIsEmpty", .boolean, default: "false",
+                  "Whether records giving null (the list's key absent, an empty body) means the page has no records. Otherwise such a page fails the kind and nothing of it is deleted."),
         FieldSpec("pagination", pagination, "How to get the next page."),
     ]))
 

@@ -15,16 +15,22 @@ public final class CompiledTemplate {
     public let isLiteral: Bool
     private let program: JQProgram?
 
-    public init(_ source: TemplateSource, options: JQOptions = JQOptions()) throws(Diagnostic) {
+    /// - Parameter pathSegments: for a URL path. Each `{{ … }}` value becomes one percent-encoded
+    ///   segment, so a record's `../admin?x#` cannot change the path (a list gives one segment per
+    ///   element); null is an error, never `/projects/null/…`. Literal text is kept as written.
+    public init(_ source: TemplateSource, options: JQOptions = JQOptions(), pathSegments: Bool = false) throws(Diagnostic) {
         self.source = source
         let parts: [Part]
         do { parts = try Self.split(source.text) } catch {
             throw Diagnostic(at: source.location, "template \"\(source.text)\": \(error.message)", rule: "template")
         }
         isLiteral = !parts.contains { if case .expression = $0 { true } else { false } }
+        // Definitions go on the first line, so libjq's line numbers stay the template's.
+        let prefix = pathSegments ? Self.segmentDefinitions : ""
+        func value(_ expression: String) -> String { pathSegments ? "(\(expression)\n) | __tide_segments" : expression }
         if case .expression(let only)? = parts.first, parts.count == 1 {
-            keepsType = true
-            program = try Self.compile(only, source: source, options: options)
+            keepsType = !pathSegments
+            program = try Self.compile(prefix + value(only), source: source, options: options)
         } else if isLiteral {
             keepsType = false
             program = nil
@@ -33,12 +39,16 @@ public final class CompiledTemplate {
             let text = "\"" + parts.map { part in
                 switch part {
                 case .text(let text): JSONText.escaped(text)
-                case .expression(let expression): "\\(\(expression)\n)"
+                case .expression(let expression): "\\(\(value(expression))\n)"
                 }
             }.joined() + "\""
-            program = try Self.compile(text, source: source, options: options)
+            program = try Self.compile(prefix + text, source: source, options: options)
         }
     }
+
+    /// jq that turns a path value into segments: strings percent-encoded as RFC 3986 unreserved
+    /// bytes only (so `/`, `?`, `#` and `%` are escaped, and `.`/`..` become `%2E`s).
+    static let segmentDefinitions = #"def __tide_segment: if type == "string" then (if . == "." then "%2E" elif . == ".." then "%2E%2E" else @uri end) elif type == "number" or type == "boolean" then tostring elif type == "null" then error("a value in the request path is null (a request path cannot hold null: is the field missing?)") else error("a value in the request path is \(type); give a string, a number or a list of segments") end; def __tide_segments: if type == "array" then map(__tide_segment) | join("/") else __tide_segment end; "#
 
     private static func compile(_ text: String, source: TemplateSource, options: JQOptions) throws(Diagnostic) -> JQProgram {
         do { return try JQProgram(text, options: options) } catch {
@@ -126,6 +136,17 @@ public final class CompiledTemplate {
         }
         if !literal.isEmpty { parts.append(.text(literal)) }
         return parts
+    }
+}
+
+/// The one rule a `path` template must follow besides compiling: since each `{{ … }}` in a path is
+/// one percent-encoded segment, a path cannot start with one (a whole path computed in jq would
+/// be sent as a single segment, `/%2Fitems%2F42`).
+public enum PathTemplate {
+    public static func problem(_ text: String) -> (message: String, hint: String)? {
+        guard text.trimmingCharacters(in: .whitespaces).hasPrefix("{{") else { return nil }
+        return ("starts with {{ … }}, but each {{ … }} in a path is one percent-encoded segment, so a path computed whole would be sent as one segment",
+                #"start it with "/" and give several segments as a list: '/{{ ["items", (.selector.id // empty)] }}'"#)
     }
 }
 

@@ -181,6 +181,9 @@ struct IntegrationLinter {
     mutating func request(_ node: YAMLNode?, field: String, selector: Set<String>) {
         guard let node, node.pairs != nil else { return }
         template(node["path"], field: "\(field).path", selector: selector, inURL: true)
+        if let path = node["path"], let problem = PathTemplate.problem(path.scalar?.text ?? "") {
+            diagnostics.append(Diagnostic(at: path.location, "\(field).path \(problem.message)", rule: LintRule.pathSegment, hint: problem.hint))
+        }
         template(node["url"], field: "\(field).url", selector: selector, inURL: true)
         for pair in node["query"]?.pairs ?? [] {
             template(pair.value, field: "\(field).query.\(pair.key.name)", selector: selector, inURL: true)

@@ -28,6 +28,7 @@ public enum LintRule {
     public static let constantIdentifier = "constant-identifier"
     public static let paginationNoEnd = "pagination-no-end"
     public static let sensitiveInURL = "sensitive-in-url"
+    public static let pathSegment = "path-segment"
     public static let oceanYAMLBoolean = "ocean-yaml-boolean"
     public static let mappingEmpty = "mapping-empty"
     public static let blueprints = "blueprints"

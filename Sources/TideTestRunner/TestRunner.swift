@@ -209,7 +209,7 @@ public enum TestRunner {
         } catch {
             await server.stop()
             result.status = .failed
-            result.failures.append(redact("the resync failed: \(error)", configuration.secrets))
+            result.failures.append(configuration.secretStore.redact("the resync failed: \(error)"))
             result.elapsed = clock.now - started
             return result
         }
@@ -293,7 +293,7 @@ public enum TestRunner {
             failures.append("cannot read the catalog: \(error)")
         }
 
-        result.failures = failures.map { redact($0, configuration.secrets) }
+        result.failures = failures.map(configuration.secretStore.redact)
         result.status = failures.isEmpty ? .passed : .failed
         result.elapsed = clock.now - started
         return result
@@ -307,10 +307,6 @@ public enum TestRunner {
         }
         if !request.body.isEmpty { text += "\n    body: \(request.bodyText)" }
         return text
-    }
-
-    static func redact(_ text: String, _ secrets: [String]) -> String {
-        secrets.filter { !$0.isEmpty }.reduce(text) { $0.replacingOccurrences(of: $1, with: "***") }
     }
 }
 

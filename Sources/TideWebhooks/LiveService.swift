@@ -173,7 +173,7 @@ public final class LiveService: Sendable {
         blueprints = integration.blueprints
         let metrics = self.metrics
         resyncs = ResyncController(metrics: metrics, log: log, run: resync)
-        client = HTTPClient(configuration: .init(for: integration, secrets: configuration.secrets))
+        client = HTTPClient(configuration: .init(for: integration, secretStore: configuration.secretStore))
         let session = try FetchSession(integration: integration, config: configuration, client: client)
         registrar = WebhookRegistrar(session: session, configJSON: configuration.json)
         definitions = integration.webhooks

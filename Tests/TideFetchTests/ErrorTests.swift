@@ -41,7 +41,8 @@ import TideTesting
         let error = try #require(outcome.error)
         #expect(error.reason == .unexpectedRecords)
         #expect(error.kind == "item" && error.page == 1)
-        #expect(error.description.contains(#"records ".count" gave 5"#))
+        #expect(error.description.contains(#"records ".count" gave a number, not a list of records"#))
+        #expect(error.description.contains(#"the response began: {"count": 5}"#))
         await harness.stop()
     }
 

@@ -258,13 +258,15 @@ import TideTesting
         await harness.stop()
     }
 
-    @Test func noPaginationSendsOneRequestAndRecordsMayBeAnObjectOrNull() async throws {
+    @Test func noPaginationSendsOneRequestAndRecordsMayBeAnObjectOrNullWhenTheKindSaysSo() async throws {
         let kinds = """
         me:
           request: {path: /me}
+          objectIsOneRecord: true
         nothing:
           request: {path: /nothing}
           records: .missing
+          nullIsEmpty: true
         """
         let harness = try await Harness.start(integrationYAML(kinds: kinds), fixtures: [
             Fixture(match: get("/me"), response: .json(#"{"id": "me"}"#)),

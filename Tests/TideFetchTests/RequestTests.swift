@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import TideFetch
+import TideHTTP
 import TideJQ
 import TideTesting
 
@@ -154,7 +155,7 @@ import TideTesting
           type: url
         """
         let harness = try await Harness.start(integrationYAML(kinds: kinds, configuration: settings), server: server,
-                                              config: ["host": jsonString("http://127.0.0.1:1/unused"), "other": jsonString(server.baseURL)])
+                                              config: ["host": jsonString(server.baseURL + "/unused"), "other": jsonString(server.baseURL)])
         let outcome = try await harness.fetchAll("item")
         #expect(outcome.error == nil)
         #expect(outcome.ids == ["1"])

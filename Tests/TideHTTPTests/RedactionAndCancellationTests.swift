@@ -48,8 +48,10 @@ struct RedactionTests {
         #expect(redactor.redactURL("https://x.io/p?ACCESS_TOKEN=1&x-api-key=2&nextPageToken=3")
             == "https://x.io/p?ACCESS_TOKEN=***&x-api-key=***&nextPageToken=3")
         #expect(redactor.redactURL("https://x.io/hunter2/p") == "https://x.io/***/p")
-        #expect(redactor.redactURL("https://x.io/a/hunter%32/p?q=hunte%72%32x&ok=1")
+        #expect(redactor.redactURL("https://x.io/a/hunter%32/p?q=hunte%72%32&ok=1")
             == "https://x.io/a/***/p?q=***&ok=1")
+        // A secret this short counts only as a whole word: "hunter2x" is another word.
+        #expect(redactor.redactURL("https://x.io/p?q=hunter2x") == "https://x.io/p?q=hunter2x")
         #expect(redactor.redactURL("https://x.io") == "https://x.io")
         #expect(redactor.redactURL("/relative?token=1") == "/relative?token=***")
         #expect(redactor.redactURL("https://x.io/p?u=me@example.com") == "https://x.io/p?u=me@example.com")

@@ -103,6 +103,25 @@ struct RetryTests {
         }
     }
 
+    /// Retry-After is seconds (RFC 9110), never an epoch: a huge value is a wait past the cap, not
+    /// a time long gone that would mean "retry at once".
+    @Test func aHugeRetryAfterFailsAtOnceInsteadOfRetryingImmediately() async throws {
+        var compared = 0
+        for value in ["999999", "86400", "1e9"] {
+            try await withServer(handler: { _ in
+                TestResponse(status: 429, headers: [TestHeader("Retry-After", value)])
+            }) { server, client in
+                let error = try #require(await client.expectFailure(HTTPRequest(url: server.url("/limited"))))
+                #expect(error.status == 429)
+                #expect(error.attempts == 1, "Retry-After: \(value)")
+                #expect(error.detail?.contains("more than the retry wait limit") == true, "\(error)")
+                #expect(server.requests.count == 1)
+                compared += 1
+            }
+        }
+        #expect(compared == 3)
+    }
+
     @Test func backoffStopsWhenTheWaitBudgetIsSpent() async throws {
         let policy = RetryPolicy(maxAttempts: 10, baseDelay: .milliseconds(100), multiplier: 2,
                                  maxDelay: .seconds(10), jitter: .none, maxTotalWait: .milliseconds(250))

@@ -88,10 +88,11 @@ import TideCore
             "integration.yml:32:15 error [pagination-no-end]",
             "integration.yml:35:13 error [parent-cycle]",
             "integration.yml:38:13 error [parent-cycle]",
+            "integration.yml:41:21 error [path-segment]",
         ])
         let messages = Self.diagnostics("references").map(\.message)
         #expect(messages.contains("http.auth.token reads .config.apiTokn, which configuration does not declare (did you mean \"apiToken\"?)"))
-        #expect(messages.contains(#"resources[0].kind "projects" is not a kind of this integration (did you mean "project"?); it defines project, issue, loopA, loopB"#))
+        #expect(messages.contains(#"resources[0].kind "projects" is not a kind of this integration (did you mean "project"?); it defines project, issue, loopA, loopB, whole"#))
         #expect(messages.contains(#"kinds.issue.pagination.cursor is the constant "next", so every page asks for the same next page and pagination cannot end"#))
     }
 

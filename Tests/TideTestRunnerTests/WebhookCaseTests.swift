@@ -22,8 +22,9 @@ import TideTestRunner
                 selector:
                   id: {type: string}
                 request:
-                  path: '{{ if .selector.id then "/items/\\(.selector.id)" else "/items" end }}'
+                  path: '/{{ ["items", (.selector.id // empty)] }}'
                 records: .items // .item
+                objectIsOneRecord: true
             webhooks:
               - path: /hook
                 verify: {type: hmac, secret: "{{ .config.webhookSecret // \\"\\" }}", header: X-Signature, prefix: "sha256="}

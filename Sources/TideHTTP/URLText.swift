@@ -5,9 +5,9 @@ import Foundation
 ///
 /// Kept as plain string work on purpose: Foundation's `URL` re-encodes and normalises in ways
 /// that differ between platforms, and a pagination URL must be sent exactly as the API gave it.
-enum URLText {
+package enum URLText {
     /// `base` + `path` with exactly one slash between them.
-    static func join(_ base: String, _ path: String) -> String {
+    package static func join(_ base: String, _ path: String) -> String {
         if path.isEmpty { return base }
         if base.isEmpty { return path }
         var base = Substring(base)
@@ -21,7 +21,7 @@ enum URLText {
 
     /// Encodes everything but RFC 3986 unreserved characters: for query names and values and
     /// form fields, where `&`, `=`, `+` and `/` in a value must not change the meaning.
-    static func encodeComponent(_ text: String) -> String {
+    package static func encodeComponent(_ text: String) -> String {
         var out = ""
         out.reserveCapacity(text.utf8.count)
         for byte in text.utf8 {
@@ -33,7 +33,7 @@ enum URLText {
     /// Makes a rendered URL sendable without changing what it means: bytes a URL may not contain
     /// (spaces, non-ASCII, quotes…) are escaped, while delimiters and valid `%XX` escapes stay, so a
     /// template that already used jq's `@uri` is not encoded twice.
-    static func normalize(_ url: String) -> String {
+    package static func normalize(_ url: String) -> String {
         let bytes = Array(url.utf8)
         var out = ""
         out.reserveCapacity(bytes.count)
@@ -54,7 +54,7 @@ enum URLText {
     }
 
     /// Appends `name=value` pairs (encoded here) to `url`'s query.
-    static func appendingQuery(_ url: String, _ items: [(name: String, value: String)]) -> String {
+    package static func appendingQuery(_ url: String, _ items: [(name: String, value: String)]) -> String {
         guard !items.isEmpty else { return url }
         var url = url
         let fragment: String
@@ -75,7 +75,7 @@ enum URLText {
     }
 
     /// Whether `url`'s query already has a parameter called `name` (compared decoded).
-    static func hasQueryParameter(_ url: String, named name: String) -> Bool {
+    package static func hasQueryParameter(_ url: String, named name: String) -> Bool {
         guard let parts = Parts(url), let query = parts.query else { return false }
         return query.split(separator: "&").contains { pair in
             let rawName = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
@@ -84,7 +84,7 @@ enum URLText {
     }
 
     /// `scheme://host:port` in lower case with the default port made explicit, or nil.
-    static func origin(_ url: String) -> String? {
+    package static func origin(_ url: String) -> String? {
         guard let parts = Parts(url), let scheme = parts.scheme?.lowercased(), var authority = parts.authority else { return nil }
         if let at = authority.lastIndex(of: "@") { authority = String(authority[authority.index(after: at)...]) }
         authority = authority.lowercased()
@@ -94,10 +94,10 @@ enum URLText {
     }
 
     /// Whether `text` is an absolute URL (has a scheme).
-    static func isAbsolute(_ text: String) -> Bool { Parts(text)?.scheme != nil }
+    package static func isAbsolute(_ text: String) -> Bool { Parts(text)?.scheme != nil }
 
     /// Resolves `reference` against the absolute URL `base` (RFC 3986 §5.2.2, strict).
-    static func resolve(_ reference: String, against base: String) -> String {
+    package static func resolve(_ reference: String, against base: String) -> String {
         guard let ref = Parts(reference) else { return reference }
         if ref.scheme != nil { return Parts.recompose(ref.scheme, ref.authority, removeDotSegments(ref.path), ref.query, ref.fragment) }
         guard let base = Parts(base) else { return reference }
@@ -125,7 +125,7 @@ enum URLText {
         return Parts.recompose(base.scheme, authority, path, query, ref.fragment)
     }
 
-    static func removeDotSegments(_ path: String) -> String {
+    package static func removeDotSegments(_ path: String) -> String {
         guard path.contains(".") else { return path }
         var input = Substring(path)
         var output: [Substring] = []
@@ -149,14 +149,14 @@ enum URLText {
     }
 
     /// A URL split into its five RFC 3986 components (text as written).
-    struct Parts {
-        var scheme: String?
-        var authority: String?
-        var path: String
-        var query: String?
-        var fragment: String?
+    package struct Parts {
+        package var scheme: String?
+        package var authority: String?
+        package var path: String
+        package var query: String?
+        package var fragment: String?
 
-        init?(_ text: String) {
+        package init?(_ text: String) {
             var rest = Substring(text)
             if let hash = rest.firstIndex(of: "#") {
                 fragment = String(rest[rest.index(after: hash)...])
@@ -182,7 +182,7 @@ enum URLText {
             path = String(rest)
         }
 
-        static func recompose(_ scheme: String?, _ authority: String?, _ path: String, _ query: String?, _ fragment: String?) -> String {
+        package static func recompose(_ scheme: String?, _ authority: String?, _ path: String, _ query: String?, _ fragment: String?) -> String {
             var text = ""
             if let scheme { text += scheme + ":" }
             if let authority { text += "//" + authority }
@@ -194,7 +194,7 @@ enum URLText {
     }
 
     /// Percent-decodes (no `+` rule: query names here are compared as the API wrote them).
-    static func decode(_ text: String) -> String {
+    package static func decode(_ text: String) -> String {
         var bytes: [UInt8] = []
         let utf8 = Array(text.utf8)
         var index = 0
@@ -240,24 +240,24 @@ enum URLText {
 }
 
 /// One link of an RFC 8288 `Link` header.
-struct WebLink: Equatable {
-    var target: String
+package struct WebLink: Equatable {
+    package var target: String
     /// Parameter names in lower case; values unquoted.
-    var parameters: [(name: String, value: String)]
+    package var parameters: [(name: String, value: String)]
 
-    static func == (a: WebLink, b: WebLink) -> Bool {
+    package static func == (a: WebLink, b: WebLink) -> Bool {
         a.target == b.target && a.parameters.elementsEqual(b.parameters) { $0 == $1 }
     }
 
     /// The relation types of `rel` (a space-separated list, case-insensitive).
-    var relations: [String] {
+    package var relations: [String] {
         guard let rel = parameters.first(where: { $0.name == "rel" })?.value else { return [] }
         return rel.split(whereSeparator: { $0 == " " || $0 == "\t" }).map { $0.lowercased() }
     }
 
     /// Parses every link in one or more `Link` field values. Commas and semicolons inside `<…>`
     /// and quoted strings do not split; malformed links are skipped rather than guessed at.
-    static func parse(_ fieldValues: [String]) -> [WebLink] {
+    package static func parse(_ fieldValues: [String]) -> [WebLink] {
         var links: [WebLink] = []
         for value in fieldValues {
             let characters = Array(value)
@@ -326,7 +326,7 @@ struct WebLink: Equatable {
 }
 
 extension String {
-    func trimming(_ set: String) -> String {
+    package func trimming(_ set: String) -> String {
         var scalars = Substring(self)
         while let first = scalars.first, set.contains(first) { scalars.removeFirst() }
         while let last = scalars.last, set.contains(last) { scalars.removeLast() }

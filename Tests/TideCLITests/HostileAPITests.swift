@@ -1,0 +1,89 @@
+import Foundation
+import Testing
+import TideTesting
+
+/// `tide run` against an API that answers badly, through the real binary and a real catalog: a
+/// resync that did not clearly succeed deletes nothing, and no answer makes it print a secret.
+@Suite(.timeLimit(.minutes(3)))
+struct HostileAPITests {
+    static let jira = RunCommandTests.jira
+
+    let folder: URL
+    init() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("tide-hostile-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    var catalog: String { folder.appendingPathComponent("catalog.sqlite").path }
+
+    func count(_ blueprint: String) async throws -> Int {
+        try await TideProcess.run(["catalog", "entities", "--blueprint", blueprint, "--catalog", catalog]).lines.count
+    }
+
+    func run(against server: FixtureServer, token: String = "tok-0123456789abcdef") async throws -> TideProcess.Result {
+        try await TideProcess.run(["run", Self.jira, "--catalog", catalog,
+                                   "--config", "jiraHost=\(server.baseURL)",
+                                   "--config", "atlassianUserEmail=owner@example.com", "--config", "atlassianUserToken=\(token)"])
+    }
+
+    @Test func answersWith200ButNoRecordsDeleteNothing() async throws {
+        let seeded = try await TideProcess.run(["run", Self.jira, "--replay", "--catalog", catalog])
+        #expect(seeded.status == 0, "\(seeded.stderr)")
+        let before = [try await count("jiraProject"), try await count("jiraIssue"), try await count("jiraUser")]
+        #expect(before.allSatisfy { $0 > 10 })
+
+        // Each kind gets a 200 that is not its list: a missing key, Jira's invalid-JQL answer, an empty body.
+        let server = try await FixtureServer.start([
+            Fixture(match: FixtureMatch(method: "GET", path: "/rest/api/3/project/search"), response: .json(#"{"isLast": true}"#)),
+            Fixture(match: FixtureMatch(method: "POST", path: "/rest/api/3/search/jql"),
+                    response: .json(#"{"errorMessages": ["The JQL is invalid"], "errors": {}}"#)),
+            Fixture(match: FixtureMatch(method: "GET", path: "/rest/api/3/users/search"), response: TestResponse(status: 200, body: [])),
+        ])
+        let result = try await run(against: server)
+        await server.stop()
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("Deleted nothing"), "\(result.stderr)")
+        #expect(result.stderr.contains("GET \(server.baseURL)/rest/api/3/project/search"), "\(result.stderr)")
+        #expect(result.stderr.contains("The JQL is invalid"), "\(result.stderr)")
+        let after = [try await count("jiraProject"), try await count("jiraIssue"), try await count("jiraUser")]
+        #expect(after == before)
+    }
+
+    @Test func anErrorBodyEchoingTheCredentialShowsNoPartOfIt() async throws {
+        let token = "tok-\(UUID().uuidString)"
+        let basic = Data("owner@example.com:\(token)".utf8).base64EncodedString()
+        var compared = 0
+        // The credential lands across the 500-byte cut of the error excerpt at several offsets.
+        for padding in [440, 470, 490, 499] {
+            let body = String(repeating: "x", count: padding) + "Authorization: Basic " + basic + " (echoed)"
+            let server = try await FixtureServer.start([
+                Fixture(match: FixtureMatch(path: "/rest/api/3/project/search"), response: .text(body, status: 400)),
+                Fixture(match: FixtureMatch(path: "/rest/api/3/search/jql"), response: .text(body, status: 400)),
+                Fixture(match: FixtureMatch(path: "/rest/api/3/users/search"), response: .text(body, status: 400)),
+            ])
+            let result = try await run(against: server, token: token)
+            await server.stop()
+            #expect(result.status == 1)
+            let output = result.stdout + result.stderr
+            for length in 8...basic.count { #expect(!output.contains(basic.prefix(length)), "padding \(padding)") }
+            #expect(!output.contains(token))
+            compared += 1
+        }
+        #expect(compared == 4)
+    }
+
+    /// A one-letter token is a secret too, but masking it inside every word would corrupt the
+    /// entities: the dry run's output is the same as with a long token, and every line is JSON.
+    @Test func aShortSecretDoesNotCorruptTheDryRun() async throws {
+        let long = try await TideProcess.run(["run", Self.jira, "--replay", "--dry-run", "--config", "atlassianUserToken=tok-\(UUID().uuidString)"])
+        let short = try await TideProcess.run(["run", Self.jira, "--replay", "--dry-run", "--config", "atlassianUserToken=e"])
+        #expect(long.status == 0 && short.status == 0, "\(short.stderr)")
+        #expect(short.lines.count > 50)
+        #expect(short.stdout == long.stdout)
+        var parsed = 0
+        for line in short.lines where (try? JSONSerialization.jsonObject(with: Data(line.utf8))) is [String: Any] { parsed += 1 }
+        #expect(parsed == short.lines.count)
+        #expect(short.stderr.contains("shorter than 8 characters"))
+        #expect(!short.stderr.contains("***"), "\(short.stderr)")
+    }
+}
