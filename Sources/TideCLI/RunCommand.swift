@@ -57,7 +57,8 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Parse every response whole, instead of only the parts the mapping reads (slower; to compare).")
     var parseWhole = false
 
-    func validate() throws {
+    mutating func validate() throws {
+        if try output.isJSON(legacy: logFormat == .json, spelling: "--log-format json") { logFormat = .json }
         if let jobs, jobs < 1 { throw ValidationError("--jobs takes a number of threads, 1 or more; got \(jobs)") }
         if let maxConnections, maxConnections < 1 {
             throw ValidationError("--max-connections takes a number of connections, 1 or more; got \(maxConnections)")
@@ -72,6 +73,11 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("Log lines as text or json.", valueName: "FORMAT"))
     var logFormat: LogFormat = .text
+
+    @OptionGroup var output: FormatOption
+
+    @Option(name: .long, help: ArgumentHelp("Least severe log lines shown: trace, debug, info, notice, warning, error or critical (default: TIDE_LOG_LEVEL, else info).", valueName: "LEVEL"))
+    var logLevel: Logger.Level?
 
     @Option(name: .long, help: ArgumentHelp("ONCE (resync and exit), POLLING, WEBHOOK or WEBHOOKS_ONLY (default: OCEAN__EVENT_LISTENER's type, else ONCE); all but ONCE serve the integration's webhooks.", valueName: "TYPE"))
     var eventListener: EventListenerType?
@@ -95,7 +101,7 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let secrets = SecretBox()
-        TideLogging.bootstrap(format: logFormat, secrets: secrets)
+        TideLogging.bootstrap(format: logFormat, level: logLevel, secrets: secrets)
         let logger = Logger(label: "tide.run")
 
         var integration: Integration
@@ -105,7 +111,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         // Everything that can be known without the network is checked before the first request.
         let findings = Linter.lint(directory: directory, mapping: mapping)
-        for finding in findings { Terminal.error(finding.description) }
+        for finding in findings { Terminal.report(finding) }
         if findings.contains(where: { $0.severity == .error }) {
             Terminal.error("tide run: fix the errors above first (`tide lint \(directory)` lists them)")
             throw ExitCode(2)
@@ -206,7 +212,7 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         (sink as? DryRunSink)?.flush()
-        Terminal.error(secrets.redact(SummaryTable.render(summary, catalog: dryRun ? nil : catalog)))
+        SummaryTable.report(summary, catalog: dryRun ? nil : catalog)
         if !summary.succeeded { throw ExitCode(1) }
     }
 
@@ -256,7 +262,7 @@ struct RunCommand: AsyncParsableCommand {
         case .skippedEmptyMapping:
             Terminal.error("Port holds an empty mapping for this integration, so there is nothing to resync (as Ocean skips it).")
         case .finished(let summary):
-            Terminal.error(secrets.redact(SummaryTable.render(summary, catalog: nil)))
+            SummaryTable.report(summary, catalog: nil)
             if !summary.succeeded { throw ExitCode(1) }
         }
     }
