@@ -95,7 +95,7 @@ let package = Package(
         .testTarget(name: "TideJQTests", dependencies: ["TideJQ"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TideMappingTests", dependencies: ["TideMapping", "TideJQ", "TideCore", "TideModel"]),
         .testTarget(name: "TideCatalogTests", dependencies: ["TideCatalog", "TideModel", "TideJQ", "TideTesting"]),
-        .testTarget(name: "TideCLITests", dependencies: ["TideTesting", "TideHTTP", "TideModel", "TideMapping", "TideJQ"]),
+        .testTarget(name: "TideCLITests", dependencies: ["TideTesting", "TideHTTP", "TideModel", "TideMapping", "TideJQ", "TideCore"]),
         .testTarget(name: "TideHTTPTests", dependencies: ["TideHTTP", "TideTesting", "TideCore"]),
         .testTarget(name: "TideFetchTests", dependencies: ["TideFetch", "TideIntegration", "TideHTTP", "TideJQ", "TideTesting", "TideCore",
                                                           .product(name: "Crypto", package: "swift-crypto"),
