@@ -65,7 +65,7 @@ public final class ResourceMapper {
     private let simpleLeaves: [(index: Int, path: JSONPath)]
     /// Set when the selector itself does not compile: every record is then an error.
     private let selectorCompileError: String?
-    private let expander: ItemsExpander?
+    let expander: ItemsExpander?
 
     struct Leaf {
         var path: String

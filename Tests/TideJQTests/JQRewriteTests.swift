@@ -6,7 +6,11 @@ import Testing
 @Suite struct JQRewriteTests {
     static let rewrites: [(String, String)] = [
         (".a?", "(try (.a | _tide_pass) catch _tide_caught(empty))"),
-        (".a?.b?", "(try ((try (.a | _tide_pass) catch _tide_caught(empty)).b | _tide_pass) catch _tide_caught(empty))"),
+        (".a?.b?", "((try (.a | _tide_pass) catch _tide_caught(empty)) | try (.b | _tide_pass) catch _tide_caught(empty))"),
+        (".a[0]?", "(.a | try (.[0] | _tide_pass) catch _tide_caught(empty))"),
+        (".a.[]?", "(.a | try (.[] | _tide_pass) catch _tide_caught(empty))"),
+        ("(.a.b)?", "(try ((.a.b) | _tide_pass) catch _tide_caught(empty))"),
+        ("{a: .x | try f catch g, $__loc__}", "{a: (.x | try (f | _tide_pass) catch _tide_caught(g)), \"__loc__\": {\"file\": \"<top-level>\", \"line\": 1}}"),
         ("try .a catch 1", "try (.a | _tide_pass) catch _tide_caught(1)"),
         ("try tonumber", "try (tonumber | _tide_pass) catch _tide_caught(empty)"),
         (".s | try f catch \"c\"", ".s | try (f | _tide_pass) catch _tide_caught(\"c\")"),
@@ -49,6 +53,9 @@ import Testing
         ("if . then \"t\" end", "false", "[false]"),
         ("strftime(\"%Z %%Z %Y\")", "0", "[\"GMT %Z 1970\"]"),
         ("[.xs[]? | .name]", "{\"xs\":[{\"name\":1},\"s\"]}", "error"),
+        ("[.a.b?]", "{\"a\":[1]}", "[[]]"),
+        ("[.a.b[0]?]", "{\"a\":[1]}", "error"),
+        ("{a: .x | try tonumber catch \"bad\"}", "{\"x\":\"1\"}", "[{\"a\":1}]"),
         (".a |= (try tonumber catch 0)", "{\"a\":\"x\"}", "[{\"a\":0}]"),
         ("[.[] | (.a? // \"d\")]", "[{\"a\":1}, \"s\", null]", "[[1,\"d\",\"d\"]]"),
     ]

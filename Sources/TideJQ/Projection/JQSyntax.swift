@@ -354,16 +354,23 @@ struct JQParser {
         defer { depth -= 1 }
         let start = try peekStart()
         var term = try parsePrimary()
+        // Where the last index step (`.b`, `[e]`, `[]`, `."s"`) started, if the term ends with one:
+        // `?` after it guards that step only (`.a.b?` does not hide an error from `.a`).
+        var lastStep: (start: Int, bracket: Bool)?
         suffixes: while true {
+            let suffixStart = try peekStart()
             switch try peek() {
             case .field(let name):
+                lastStep = (suffixStart, false)
                 try next()
                 quoteIfNumberIn16(name)
                 term = .field(term, name)
             case .dot:
                 // `term."key"`, or 1.7's `term.[…]` (1.6 only knows `term[…]`: the dot goes).
                 try next()
+                lastStep = (suffixStart, false)
                 if try peek() == .op("[") {
+                    lastStep = (suffixStart, true)
                     edit(at: lastStart, .replace, "", deleting: 1)
                     try next()
                     // 1.8 has no `term.[a:b]`: leave it to libjq to reject.
@@ -376,13 +383,21 @@ struct JQParser {
                 try next()
                 term = Self.indexed(term, by: try parseString())
             case .op("["):
+                lastStep = (suffixStart, true)
                 try next()
                 term = try parseBracketSuffix(term)
             case .op("?"):
                 try next()
-                // `term?` as `try term`, isolated from what follows (see JQRewrite).
-                edit(at: start, .open, "(try (")
+                // `term?` as `try term`, isolated from what follows (see JQRewrite); after an
+                // index step, `(rest | try .step)`.
+                if let step = lastStep {
+                    edit(at: start, .open, "(")
+                    edit(at: step.start, .open, " | try (" + (step.bracket ? "." : ""))
+                } else {
+                    edit(at: start, .open, "(try (")
+                }
                 edit(at: lastStart, .close, " | _tide_pass) catch _tide_caught(empty))", deleting: 1)
+                lastStep = nil
                 term = .tryCatch(term, nil)
             default:
                 break suffixes
@@ -483,7 +498,10 @@ struct JQParser {
             return try parseObject()
         case .op("$"):
             switch try next() {
-            case .keyword("__loc__"): return .literal
+            case .keyword("__loc__"):
+                // The expression's own line: a mapping field is compiled inside a larger program.
+                edit(at: lastStart - 1, .replace, location(at: lastStart - 1), deleting: lastEnd - lastStart + 1)
+                return .literal
             case .ident(let name): return .variable(name)
             default: throw JQUnsupported("bad variable")
             }
@@ -560,6 +578,12 @@ struct JQParser {
         }
     }
 
+    /// `$__loc__` as jq gives it for the program alone.
+    private func location(at offset: Int) -> String {
+        let line = bytes[..<offset].reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
+        return "{\"file\": \"<top-level>\", \"line\": \(line)}"
+    }
+
     /// libjq 1.6 lexes `.e1` (a name of `e` and digits) as a number: quote it as `."e1"`.
     private mutating func quoteIfNumberIn16(_ name: [UInt8]) {
         guard name.count >= 2, name[0] | 0x20 == UInt8(ascii: "e"), name.dropFirst().allSatisfy(Self.isDigit) else { return }
@@ -626,7 +650,15 @@ struct JQParser {
                     throw JQUnsupported("keyword as a shorthand key")
                 }
             case .op("$"):
-                guard case .ident(let name) = try next() else { throw JQUnsupported("bad variable key") }
+                let dollar = lastStart
+                let name = try next()
+                if name == .keyword("__loc__") {
+                    // 1.7's `{$__loc__}`.
+                    edit(at: dollar, .replace, "\"__loc__\": " + location(at: dollar), deleting: lastEnd - dollar)
+                    entries.append((nil, .literal))
+                    break
+                }
+                guard case .ident(let name) = name else { throw JQUnsupported("bad variable key") }
                 entries.append((nil, .variable(name)))
             case .stringStart, .format:
                 if token == .format { try expect(.stringStart) }
@@ -655,11 +687,15 @@ struct JQParser {
     private mutating func parseObjectValue() throws(JQUnsupported) -> JQAST {
         try enter()
         defer { depth -= 1 }
+        // Parenthesised: 1.8 takes `{a: .x | try f catch g}`, which 1.6's grammar rejects.
+        let start = try peekStart()
         var value = try parseObjectValueTerm()
         while try peek() == .op("|") {
             try next()
             value = .pipe(value, try parseObjectValueTerm())
         }
+        edit(at: start, .open, "(")
+        edit(at: lastEnd, .close, ")")
         return value
     }
 
