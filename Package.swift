@@ -99,7 +99,7 @@ let package = Package(
         .testTarget(name: "TideRuntimeTests", dependencies: ["TideRuntime", "TideIntegration", "TideModel", "TideTesting"]),
         .testTarget(name: "TideYAMLTests", dependencies: ["TideYAML"]),
         .testTarget(name: "TideJQTests", dependencies: ["TideJQ"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TideMappingTests", dependencies: ["TideMapping", "TideYAML", "TideJQ"]),
+        .testTarget(name: "TideMappingTests", dependencies: ["TideMapping", "TideYAML", "TideJQ"], exclude: ["Fixtures"]),
         .testTarget(name: "TideCatalogTests", dependencies: ["TideCatalog", "TideModel", "TideJQ", "TideTesting"]),
         .testTarget(name: "TideCLITests", dependencies: ["TideCLI", "TideTesting", "TideHTTP", "TideModel", "TideMapping"]),
         .testTarget(name: "TideHTTPTests", dependencies: ["TideHTTP", "TideTesting"]),
