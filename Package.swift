@@ -54,7 +54,7 @@ let package = Package(
         .target(name: "TideLint", dependencies: ["TideCore", "TideYAML", "TideJQ", "TideSpec", "TideModel", "TideMapping", "TideIntegration"]),
         // Port's REST API as a sink, called exactly as Ocean calls it.
         // (Its bookkeeping of what a resync produced spills to a scratch SQLite file, TideCatalog's EntityLedger.)
-        .target(name: "TidePort", dependencies: ["TideCore", "TideYAML", "TideModel", "TideMapping", "TideIntegration", "TideHTTP", "TideEngine", "TideCatalog"]),
+        .target(name: "TidePort", dependencies: ["TideCore", "TideModel", "TideMapping", "TideIntegration", "TideHTTP", "TideCatalog", "TideYAML"]),
         // Live events: declared webhooks verified, matched, queued and applied through the mapping.
         .target(name: "TideWebhooks", dependencies: [
             "TideCore", "TideJQ", "TideModel", "TideMapping", "TideIntegration", "TideFetch", "TideHTTP",
@@ -66,13 +66,18 @@ let package = Package(
         // `tide test`: an integration's YAML test cases run against fixture servers.
         // Webhook expectations go through TideWebhooks' real server, over TideHTTP's client.
         .target(name: "TideTestRunner", dependencies: ["TideCore", "TideYAML", "TideJQ", "TideSpec", "TideModel", "TideMapping",
-                                                       "TideIntegration", "TideEngine", "TideCatalog", "TideTesting",
-                                                       "TideWebhooks", "TideHTTP"]),
+                                                       "TideIntegration", "TideEngine", "TideCatalog", "TideReplay",
+                                                       "TideWebhooks", "TideHTTP", "TideRuntime"]),
+        // Every kind of run assembled in one place: the environment, the plan, sinks, the live
+        // service, replay, signals and shutdown. Commands translate flags into a RunPlan.
+        .target(name: "TideRuntime", dependencies: ["TideCore", "TideJQ", "TideModel", "TideMapping", "TideIntegration", "TideEngine",
+                                                    "TideLint", "TideCatalog", "TidePort", "TideWebhooks", "TideReplay"]),
         // The embedded catalog: a SQLite file with Port's entity semantics.
         .target(name: "TideCatalog", dependencies: ["TideCore", "TideJQ", "TideModel", "CSQLite"]),
         // The `tide` commands.
         .target(name: "TideCLI", dependencies: [
-            "TideCore", "TideJQ", "TideModel", "TideMapping", "TideCatalog", "TideIntegration", "TideEngine", "TideLint", "TidePort", "TideWebhooks", "TideTestRunner", "TideTesting",
+            "TideCore", "TideJQ", "TideModel", "TideMapping", "TideCatalog", "TideEngine", "TideLint",
+            "TideWebhooks", "TideTestRunner", "TideRuntime",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -80,20 +85,23 @@ let package = Package(
         // Benchmarks: a loopback Jira stand-in that serves generated issues for resync figures.
         .executableTarget(name: "tide-jira-standin", dependencies: ["TideTesting"], path: "Benchmarks/JiraStandIn"),
         .executableTarget(name: "tide-port-standin", dependencies: ["TideTesting"], path: "Benchmarks/PortStandIn"),
-        // What tests (and later `tide test`) need to drive the real thing: the built binary, fixture servers.
-        .target(name: "TideTesting", dependencies: [
+        // Recorded responses served on loopback: `tide run --replay`, `tide test`, and the tests.
+        .target(name: "TideReplay", dependencies: [
             "TideCore", "TideYAML",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
+        // Only for tests and benchmarks, never linked into `tide`: the built binary, the Port stand-in.
+        .target(name: "TideTesting", dependencies: ["TideCore", "TideReplay"]),
 
         .testTarget(name: "TideCoreTests", dependencies: ["TideCore"]),
         .testTarget(name: "TideModelTests", dependencies: ["TideModel", "TideJQ"]),
         .testTarget(name: "TideSpecTests", dependencies: ["TideSpec", "TideYAML", "TideCore", "TideJQ"]),
+        .testTarget(name: "TideRuntimeTests", dependencies: ["TideRuntime", "TideIntegration", "TideModel", "TideWebhooks"]),
         .testTarget(name: "TideYAMLTests", dependencies: ["TideYAML", "TideCore"]),
         .testTarget(name: "TideJQTests", dependencies: ["TideJQ"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TideMappingTests", dependencies: ["TideMapping", "TideJQ", "TideCore", "TideModel"]),
+        .testTarget(name: "TideMappingTests", dependencies: ["TideMapping", "TideJQ", "TideCore", "TideModel"], exclude: ["Fixtures"]),
         .testTarget(name: "TideCatalogTests", dependencies: ["TideCatalog", "TideModel", "TideJQ", "TideTesting"]),
         .testTarget(name: "TideCLITests", dependencies: ["TideTesting", "TideHTTP", "TideModel", "TideMapping", "TideJQ", "TideCore"]),
         .testTarget(name: "TideHTTPTests", dependencies: ["TideHTTP", "TideTesting", "TideCore"]),
@@ -102,7 +110,7 @@ let package = Package(
                                                           .product(name: "_CryptoExtras", package: "swift-crypto")]),
         .testTarget(name: "TideEngineTests", dependencies: ["TideEngine", "TideCatalog", "TideIntegration", "TideMapping", "TideModel", "TideTesting"]),
         .testTarget(name: "TideLintTests", dependencies: ["TideLint", "TideYAML", "TideCore"], resources: [.copy("Corpus")]),
-        .testTarget(name: "TidePortTests", dependencies: ["TidePort", "TideEngine", "TideCatalog", "TideModel", "TideIntegration", "TideTesting", "TideCore", "TideHTTP", "TideMapping"]),
+        .testTarget(name: "TidePortTests", dependencies: ["TidePort", "TideRuntime", "TideEngine", "TideCatalog", "TideModel", "TideIntegration", "TideTesting", "TideCore", "TideHTTP", "TideMapping"]),
         .testTarget(name: "TideWebhooksTests", dependencies: ["TideWebhooks", "TideEngine", "TideCatalog", "TideIntegration", "TideTesting", "TideHTTP", "TideCore", "TideJQ", "TideMapping", "TideModel"]),
         .testTarget(name: "TideTestRunnerTests", dependencies: ["TideTestRunner"]),
         .testTarget(name: "TideIntegrationTests", dependencies: ["TideIntegration", "TideJQ", "TideCore"]),

@@ -494,6 +494,28 @@ CASES = [
     ('try toboolean catch .', '"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"'),
     ('try toboolean catch .', '{"a":"\u00e9\u20ac\u00e9\u20ac\u00e9\u20ac\u00e9\u20ac\u00e9\u20ac"}'),
     ('try trim catch .', '[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15]'),
+    # issue 13: 1.6's `try` caught errors and `break`s raised after its body (JQRewrite)
+    ('tonumber', '"1000"'),
+    ('[.[] | tonumber]', '["1000", "1e3", "-1.5", "+1", ".5", "00012"]'),
+    ('[.[] | try tonumber catch "bad"]', '["1", " 2", "3 ", "", "x"]'),
+    ('first(try 1 catch "c")', 'null'),
+    ('[label $f | (try 1 catch "c") | ., break $f]', 'null'),
+    ('[.[]? | error("x")]', '[1]'),
+    ('[.xs[]? | .name]', '{"xs":[{"name":1},"s"]}'),
+    ('label $f | try (1, break $f) catch "c"', 'null'),
+    ('.a |= (try tonumber catch 0)', '{"a":"x"}'),
+    ('[.[] | (.a? // "d")]', '[{"a":1}, "s", null]'),
+    ('first(.[] | try error catch .)', '["a", "b"]'),
+    ('[limit(2; .[] | tonumber?)]', '["1", "x", "2", "3"]'),
+    # issue 13: 1.7+ syntax rewritten into 1.6's
+    ('[.e1, .E5, .a.e10, .e]', '{"e1":1,"E5":2,"a":{"e10":3},"e":4}'),
+    ('.a.[0], .a.[]', '{"a":[7,8]}'),
+    ('.a.[1:]', '{"a":[7,8]}'),
+    ('[.[1.5], .[-1.5], .[0.2]]', '[1,2,3]'),
+    ('.[1.5]', 'null'),
+    ('if .a then "yes" end', '{"a":false}'),
+    ('strftime("%Z %%Z %Y")', '0'),
+    ('gmtime | strftime("%H:%M %Z")', '3600'),
 ]
 
 

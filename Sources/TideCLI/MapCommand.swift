@@ -3,6 +3,7 @@ import Foundation
 import TideCore
 import TideJQ
 import TideMapping
+import TideRuntime
 
 /// `tide map`: run one port-app-config resource's mapping over raw records — a mapping debugger.
 struct MapCommand: ParsableCommand {
@@ -69,7 +70,12 @@ struct MapCommand: ParsableCommand {
             }
             throw ExitCode(2)
         }
-        let options = MappingOptions(allowEnvironment: !noEnv && Environment.oceanAllowsJQEnvironment, partialParsing: !parseWhole)
+        let environment: OceanEnvironment
+        do { environment = try OceanEnvironment.current() } catch {
+            Terminal.error(error.description)
+            throw ExitCode(2)
+        }
+        let options = MappingOptions(allowEnvironment: !noEnv && environment.allowJQEnvironment, partialParsing: !parseWhole)
         let mapper = ResourceMapper(resource: candidates[resource], options: options)
 
         let input = try InputFile(raw, what: "RAW file")

@@ -41,26 +41,33 @@ enum Terminal {
     }
 }
 
-/// Buffered writes to a file descriptor: one `write` per 64 KiB instead of one per line.
-final class OutputBuffer {
+/// Buffered writes to a file descriptor: one `write` per 64 KiB instead of one per line. Safe to
+/// share between tasks (a dry run's pages arrive from several).
+final class OutputBuffer: Sendable {
     private let descriptor: Int32
-    private var bytes: [UInt8] = []
-    private let capacity = 1 << 16
+    private let bytes: Locked<[UInt8]>
+    private static let capacity = 1 << 16
 
     init(descriptor: Int32) {
         self.descriptor = descriptor
-        bytes.reserveCapacity(capacity)
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(Self.capacity)
+        bytes = Locked(buffer)
     }
 
     deinit { flush() }
 
     func writeLine(_ line: String) {
-        bytes.append(contentsOf: line.utf8)
-        bytes.append(0x0A)
-        if bytes.count >= capacity { flush() }
+        bytes.withLock { bytes in
+            bytes.append(contentsOf: line.utf8)
+            bytes.append(0x0A)
+            if bytes.count >= Self.capacity { Self.drain(&bytes, to: descriptor) }
+        }
     }
 
-    func flush() {
+    func flush() { bytes.withLock { Self.drain(&$0, to: descriptor) } }
+
+    private static func drain(_ bytes: inout [UInt8], to descriptor: Int32) {
         var offset = 0
         while offset < bytes.count {
             let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
@@ -72,17 +79,6 @@ final class OutputBuffer {
             offset += written
         }
         bytes.removeAll(keepingCapacity: true)
-    }
-}
-
-/// Ocean settings read from the environment the way Ocean reads them.
-enum Environment {
-    static func value(_ name: String) -> String? { ProcessInfo.processInfo.environment[name] }
-
-    /// `OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS`, default true.
-    static var oceanAllowsJQEnvironment: Bool {
-        guard let text = value("OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS")?.lowercased() else { return true }
-        return !["false", "0", "no", "off"].contains(text)
     }
 }
 

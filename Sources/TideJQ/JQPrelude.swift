@@ -24,6 +24,9 @@
 /// - `paths`/`paths(f)` collect their paths before emitting: libjq 1.6 asserts (`path_len == 0` in
 ///   stack_restore) when a program is stopped after an output emitted from inside `path(...)`
 ///   (JQProgram.first) and then restarted or torn down.
+/// - `_tide_pass`/`_tide_caught` make a 1.6 `try` catch only its body's errors (see JQRewrite); the
+///   prelude's own `try`s use them too, or `first`'s `break` would reach their handlers.
+/// - `strftime` writes `%Z` as 1.8 does for UTC times ("GMT"; 1.6's libc says "UTC").
 /// - `have_decnum`/`have_literal_numbers` answer what Ocean's jq answers (true), although libjq 1.6
 ///   keeps no number literals.
 public enum JQPrelude {
@@ -33,6 +36,8 @@ public enum JQPrelude {
 
     static let definitions: [String] = #"""
         def _tide_error(msg): error(msg);
+        def _tide_pass: try . catch _tide_error({"__tide_downstream": .});
+        def _tide_caught(h): if type == "object" and has("__tide_downstream") then _tide_error(.__tide_downstream) else h end;
         def _tide_dump: type as $t | tojson | if utf8bytelength <= 29 then . else (reduce explode[] as $c ({n: 0, out: [], done: false}; if .done then . else (if $c < 128 then 1 elif $c < 2048 then 2 elif $c < 65536 then 3 else 4 end) as $w | if .n + $w > 25 then .done = true else .n += $w | .out += [$c] end end) | .out | implode) + "..." + ({"string": "\"", "object": "}", "array": "]"}[$t] // "") end;
         def _tide_typeerr(msg): _tide_error(type + " (" + _tide_dump + ") " + msg);
         def error(msg): msg as $m | if $m == null then _tide_error("null (not a string)") else _tide_error($m) end;
@@ -101,13 +106,13 @@ public enum JQPrelude {
         def _nwise($n): error("_nwise/1 is not defined");
         def _nwise(a; $n): error("_nwise/2 is not defined");
         def _tide_tonumber: tonumber;
-        def tonumber: if type == "string" then (. as $s | if . == "" or test("^[ \\t\\n\\r\\f\\v]|[ \\t\\n\\r\\f\\v]$") then _tide_typeerr("cannot be parsed as a number") else (try _tide_tonumber catch ($s | _tide_typeerr("cannot be parsed as a number"))) end) else _tide_tonumber end;
+        def tonumber: if type == "string" then (. as $s | if . == "" or test("^[ \\t\\n\\r\\f\\v]|[ \\t\\n\\r\\f\\v]$") then _tide_typeerr("cannot be parsed as a number") else (try (_tide_tonumber | _tide_pass) catch _tide_caught($s | _tide_typeerr("cannot be parsed as a number"))) end) else _tide_tonumber end;
         def _tide_bsearch($t): bsearch($t);
         def bsearch($t): if type == "array" then _tide_bsearch($t) else _tide_typeerr("cannot be searched from") end;
         def _tide_gmtime: gmtime;
-        def gmtime: try _tide_gmtime catch (if type == "string" and startswith("errror") then error("e" + .[2:]) else error end);
+        def gmtime: try (_tide_gmtime | _tide_pass) catch _tide_caught(if type == "string" and startswith("errror") then error("e" + .[2:]) else error end);
         def _tide_strftime($f): strftime($f);
-        def strftime($f): if ($f | type) != "string" then error("strftime/1 requires a string format") elif type == "number" then gmtime | _tide_strftime($f) else _tide_strftime($f) end;
+        def strftime($f): if ($f | type) != "string" then error("strftime/1 requires a string format") else ($f | split("%%") | map(split("%Z") | join("GMT")) | join("%%")) as $g | if type == "number" then gmtime | _tide_strftime($g) else _tide_strftime($g) end end;
         def _tide_strflocaltime($f): strflocaltime($f);
         def strflocaltime($f): if ($f | type) != "string" then error("strflocaltime/1 requires a string format") elif type == "number" then localtime | _tide_strflocaltime($f) else _tide_strflocaltime($f) end;
         def todate: strftime("%Y-%m-%dT%H:%M:%SZ");
@@ -120,7 +125,7 @@ public enum JQPrelude {
         def _divide(a; b): b as $b | a as $a | if $a == 0 and $b == 0 then error("number (0) and number (0) cannot be divided because the divisor is zero") else _tide_divide($a; $b) end;
         def _tide_hex: explode | map(if . >= 97 then . - 87 elif . >= 65 then . - 55 else . - 48 end) | .[0] * 16 + .[1];
         def _tide_utf8: reduce .[] as $b ({cps: [], need: 0, cp: 0}; if .need > 0 then (if $b >= 128 and $b < 192 then .cp = .cp * 64 + $b - 128 | .need -= 1 | if .need == 0 then .cps += [.cp] else . end else error("bad") end) elif $b < 128 then .cps += [$b] elif $b >= 194 and $b < 224 then .need = 1 | .cp = $b - 192 elif $b >= 224 and $b < 240 then .need = 2 | .cp = $b - 224 elif $b >= 240 and $b < 245 then .need = 3 | .cp = $b - 240 else error("bad") end) | if .need > 0 then error("bad") else .cps | implode end;
-        def _tide_urid: tostring as $in | try (split("%") as $p | reduce $p[1:][] as $piece ({text: $p[0], bytes: []}; if ($piece | test("^[0-9A-Fa-f]{2}")) then . else error("bad") end | .bytes += [$piece[:2] | _tide_hex] | if ($piece | length) > 2 then .text += (.bytes | _tide_utf8) + $piece[2:] | .bytes = [] else . end) | .text + (.bytes | _tide_utf8)) catch ($in | _tide_typeerr("is not a valid uri encoding"));
+        def _tide_urid: tostring as $in | try (split("%") as $p | reduce $p[1:][] as $piece ({text: $p[0], bytes: []}; if ($piece | test("^[0-9A-Fa-f]{2}")) then . else error("bad") end | .bytes += [$piece[:2] | _tide_hex] | if ($piece | length) > 2 then .text += (.bytes | _tide_utf8) + $piece[2:] | .bytes = [] else . end) | .text + (.bytes | _tide_utf8) | _tide_pass) catch _tide_caught($in | _tide_typeerr("is not a valid uri encoding"));
         def _tide_format($f): format($f);
         def format($f): if $f == "text" then tostring elif $f == "uri" then _tide_format("uri") | split("!") | join("%21") | split("*") | join("%2A") | split("'") | join("%27") | split("(") | join("%28") | split(")") | join("%29") elif $f == "urid" then _tide_urid elif $f == "base32" or $f == "base32d" then error($f + " is not a valid format") else _tide_format($f) end;
         """#.split(separator: "\n").map { String($0.drop(while: { $0 == " " })) }

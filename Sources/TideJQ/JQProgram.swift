@@ -66,12 +66,16 @@ public final class JQProgram {
     /// only ever asked for their first output and each compile costs libjq milliseconds.
     private var firstOnly: CompiledState?
 
+    /// `source` in libjq 1.6 syntax with jq 1.8's meaning (`JQRewrite`): what is compiled.
+    private let runnable: String
+
     public init(_ source: String, options: JQOptions = JQOptions()) throws(JQCompileError) {
         self.source = source
         self.options = options
-        firstOnly = try? Self.compile(Self.firstVariant(source), options: options)
+        runnable = JQRewrite.for16(source)
+        firstOnly = try? Self.compile(Self.firstVariant(runnable), options: options)
         // The plain program words compile errors with the user's line numbers.
-        if firstOnly == nil { complete = try Self.compile(source, options: options) }
+        if firstOnly == nil { complete = try Self.compile(runnable, options: options) }
     }
 
     private static func firstVariant(_ source: String) -> String {
@@ -81,7 +85,7 @@ public final class JQProgram {
     /// The first output, `nil` when there is none (Ocean's `.first()`).
     public func first(_ input: JSON) throws(JQRuntimeError) -> JSON? {
         if firstOnly == nil {
-            firstOnly = (try? Self.compile(Self.firstVariant(source), options: options)) ?? (try? Self.compile(source, options: options))
+            firstOnly = (try? Self.compile(Self.firstVariant(runnable), options: options)) ?? (try? Self.compile(runnable, options: options))
         }
         guard let state = firstOnly else { return nil }
         do {
@@ -94,7 +98,7 @@ public final class JQProgram {
 
     /// Every output, or the first error.
     public func all(_ input: JSON) throws(JQRuntimeError) -> [JSON] {
-        if complete == nil { complete = try? Self.compile(source, options: options) }
+        if complete == nil { complete = try? Self.compile(runnable, options: options) }
         guard let state = complete else { return [] }
         do {
             return try state.run(input, options: options) { outputs throws(JQRuntimeError) in

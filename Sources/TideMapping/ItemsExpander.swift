@@ -22,12 +22,13 @@ struct ItemsExpander {
         // One run yields [items, parent]: the parent is the record without the parsed array, so
         // the items do not each carry a copy of it.
         let transform = topLevelTransform
-            ? "(try _tide_first(. | del(\(Self.deletionPath(expression.source) ?? "."))) catch [] | .[0])"
+            ? "([try _tide_first(. | del(\(JQRewrite.for16(Self.deletionPath(expression.source) ?? ".")))) catch []] | .[0][0])"
             : "."
+        // Each part collected, so no `try` of the first stays on the stack while the second runs.
         let text = """
         def _tide_first(f): [label $__tide_out | f | ., break $__tide_out];
-        [(try _tide_first((\(expression.oceanProgram)
-        )) catch [] | .[0]), \(transform)]
+        [([try _tide_first((\(JQRewrite.for16(expression.oceanProgram))
+        )) catch []] | .[0][0]), \(transform)]
         """
         do {
             program = try JQProgram(text, options: options)

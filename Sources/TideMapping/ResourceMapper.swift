@@ -65,7 +65,7 @@ public final class ResourceMapper {
     private let simpleLeaves: [(index: Int, path: JSONPath)]
     /// Set when the selector itself does not compile: every record is then an error.
     private let selectorCompileError: String?
-    private let expander: ItemsExpander?
+    let expander: ItemsExpander?
 
     struct Leaf {
         var path: String
@@ -314,7 +314,10 @@ public final class ResourceMapper {
             let program = expression.oceanProgram
             if unguardSimple, isSimple(program) { return "[\(program)]" }
             // The newline before the closing parenthesis ends any `#` comment in the expression.
-            return "(try _tide_first((\(program)\n)) catch {\"__tide_error\": .})"
+            // Collected (`[…] | .[0]`) so that no `try` stays on the stack: libjq 1.6's `try` would
+            // also catch an error raised by a later field and re-run everything after it, which
+            // doubled the work per field on a record where one field raises.
+            return "([try _tide_first((\(JQRewrite.for16(program))\n)) catch {\"__tide_error\": .}] | .[0])"
         }
         var text = """
         def _tide_first(f): [label $__tide_out | f | ., break $__tide_out];
@@ -339,7 +342,7 @@ public final class ResourceMapper {
                 defer { next += 1 }
                 let leaf = leaves[next]
                 guard leaf.compiles else { return "null" }
-                return inline(leaf) ? "(\(leaf.expression.oceanProgram)\n)" : "($__tide_\(next) | _tide_value)"
+                return inline(leaf) ? "(\(JQRewrite.for16(leaf.expression.oceanProgram))\n)" : "($__tide_\(next) | _tide_value)"
             case .object(let members):
                 return "{" + members.map { JSON($0.key).serialized() + ": " + shape($0.value) }.joined(separator: ", ") + "}"
             case .array(let items):

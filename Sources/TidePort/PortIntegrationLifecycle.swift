@@ -1,6 +1,5 @@
 import Foundation
 import TideCore
-import TideEngine
 import TideIntegration
 import TideMapping
 import TideModel
@@ -31,44 +30,6 @@ public struct PortSettings: Sendable {
         self.initializePortResources = initializePortResources
         self.scheduledResyncInterval = scheduledResyncInterval
         self.eventListener = eventListener
-    }
-
-    /// True when both Port credentials are set: `tide run`'s default sink is then Port.
-    public static func hasCredentials(in environment: [String: String]) -> Bool {
-        let env = lowercased(environment)
-        return !(env["ocean__port__client_id"] ?? "").isEmpty && !(env["ocean__port__client_secret"] ?? "").isEmpty
-    }
-
-    public static func fromEnvironment(_ environment: [String: String], integration: Integration) throws(PortError) -> PortSettings {
-        let env = lowercased(environment)
-        guard let id = env["ocean__port__client_id"], !id.isEmpty,
-              let secret = env["ocean__port__client_secret"], !secret.isEmpty else {
-            throw PortError(method: "-", path: "-", message: "the Port sink needs OCEAN__PORT__CLIENT_ID and OCEAN__PORT__CLIENT_SECRET")
-        }
-        let type = (env["ocean__integration__type"].flatMap { $0.isEmpty ? nil : $0 } ?? integration.name).lowercased()
-        var listener = "POLLING"
-        if let raw = env["ocean__event_listener"], let json = JSONValue.parse(raw), let kind = json["type"]?.stringValue {
-            listener = kind.uppercased()
-        } else if let kind = env["ocean__event_listener__type"], !kind.isEmpty {
-            listener = kind.uppercased()
-        }
-        return PortSettings(
-            credentials: PortCredentials(clientID: id, clientSecret: secret,
-                                         baseURL: env["ocean__port__base_url"].flatMap { $0.isEmpty ? nil : $0 } ?? PortCredentials.defaultBaseURL),
-            identifier: env["ocean__integration__identifier"].flatMap { $0.isEmpty ? nil : $0 } ?? "my-\(type)-integration",
-            type: type, version: integration.version,
-            initializePortResources: env["ocean__initialize_port_resources"].map(parseBool) ?? true,
-            scheduledResyncInterval: env["ocean__scheduled_resync_interval"].flatMap { Int($0.trimmingCharacters(in: .whitespaces)) },
-            eventListener: listener)
-    }
-
-    /// pydantic's boolean words.
-    static func parseBool(_ text: String) -> Bool {
-        !["false", "0", "no", "off", "f", "n"].contains(text.trimmingCharacters(in: .whitespaces).lowercased())
-    }
-
-    static func lowercased(_ environment: [String: String]) -> [String: String] {
-        Dictionary(environment.map { ($0.key.lowercased(), $0.value) }) { first, _ in first }
     }
 
     public var datasource: Datasource {

@@ -4,7 +4,7 @@ import TideJQ
 import TideMapping
 import TideModel
 import TideSpec
-import TideTesting
+import TideReplay
 import TideYAML
 
 /// One `tests/*.yml` file, read and checked against `TestCaseSpec` (docs/reference.md).

@@ -7,7 +7,8 @@ import TideIntegration
 import TideJQ
 import TideMapping
 import TideModel
-import TideTesting
+import TideReplay
+import TideRuntime
 import TideWebhooks
 
 /// How one case went.
@@ -201,8 +202,9 @@ public enum TestRunner {
                                         installationIdentifier: "tide-test")
             sink = CatalogSink(catalog: catalog, datasource: datasource)
             if testCase.resync {
-                let resync = Resync(integration: integration, mapping: mapping, configuration: configuration, sink: sink)
-                summary = try await resync.run(observer: observer)
+                // The same assembly `tide run` executes, into a scratch catalog.
+                let assembly = RunAssembly(integration: integration, mapping: mapping, configuration: configuration, sink: sink)
+                summary = try await assembly.resync().run(observer: observer)
             } else {
                 try await sink.prepare(blueprints: integration.blueprints)
             }

@@ -7,6 +7,7 @@ import TideJQ
 import TideMapping
 import TideModel
 import TideWebhooks
+import TideRuntime
 
 /// Sends a case's `expect.webhooks` events through the webhook server `tide run` serves (a
 /// `LiveService` on a loopback port), one at a time, and compares what each one wrote and deleted
@@ -39,10 +40,9 @@ enum WebhookDriver {
         }
         let service: LiveService
         do {
-            service = try LiveService(integration: integration, mapping: mapping, configuration: configuration, sink: recorder,
-                                      settings: settings,
-                                      log: { _, line in logs.withLock { $0.append(line) } },
-                                      resync: { true })
+            let assembly = RunAssembly(integration: integration, mapping: mapping, configuration: configuration, sink: recorder)
+            service = try assembly.liveService(settings: settings, log: { _, line in logs.withLock { $0.append(line) } },
+                                               resync: { true })
         } catch {
             outcome.failures.append("the webhook server could not be set up: \(error)")
             return outcome

@@ -13,22 +13,6 @@ public enum EventListenerType: String, Sendable, CaseIterable {
     case polling = "POLLING"
     case webhook = "WEBHOOK"
     case webhooksOnly = "WEBHOOKS_ONLY"
-
-    /// `OCEAN__EVENT_LISTENER='{"type": "…"}'` or `OCEAN__EVENT_LISTENER__TYPE=…`.
-    public static func fromEnvironment(_ environment: [String: String]) -> EventListenerType? {
-        if let type = environment["OCEAN__EVENT_LISTENER__TYPE"] { return EventListenerType(rawValue: type.uppercased()) }
-        guard let text = environment["OCEAN__EVENT_LISTENER"], let json = try? JSON(parsing: text),
-              let type = json["type"]?.stringValue else { return nil }
-        return EventListenerType(rawValue: type.uppercased())
-    }
-
-    /// Polling interval in seconds from `OCEAN__EVENT_LISTENER` (`interval`, Ocean's default 60).
-    public static func pollingInterval(_ environment: [String: String]) -> Double {
-        if let text = environment["OCEAN__EVENT_LISTENER__INTERVAL"], let value = Double(text) { return value }
-        if let text = environment["OCEAN__EVENT_LISTENER"], let json = try? JSON(parsing: text),
-           let value = json["interval"]?.numberValue { return value }
-        return 60
-    }
 }
 
 public struct LiveSettings: Sendable {

@@ -4,6 +4,7 @@ import TideEngine
 import TideIntegration
 import TideModel
 import TidePort
+import TideRuntime
 import TideTesting
 
 /// Whole runs against the Port stand-in, in Ocean's order of calls.

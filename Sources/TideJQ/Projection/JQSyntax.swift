@@ -59,7 +59,9 @@ struct JQUnsupported: Error {
     init(_ reason: String) { self.reason = reason }
 }
 
-/// Recursive descent over libjq 1.6's grammar. Precedence, loosest first:
+/// Recursive descent over libjq 1.6's grammar, lexed and extended as jq 1.7+ reads it (`.e1` is a
+/// field, `.a.[0]` an index, `if` needs no `else`): Tide runs programs rewritten into 1.6 syntax
+/// (`JQRewrite`), so the analysis must read them as Ocean's jq does. Precedence, loosest first:
 /// `|` (right), `,`, `//` (right), assignments (non-assoc), `or`, `and`, comparisons (non-assoc),
 /// `+ -`, `* / %`, unary `-`, postfix (`.a`, `[…]`, `?`). `Term as $x | body`, `label $l | body`
 /// take everything to their right; `try`/`catch` bind one postfix term.
@@ -72,8 +74,13 @@ struct JQParser {
 
     private let bytes: [UInt8]
     private var position = 0
-    private var lookahead: (token: Token, end: Int)?
+    private var lookahead: (token: Token, start: Int, end: Int)?
     private var depth = 0
+    /// Where the last token taken by `next()` started and ended.
+    private var lastStart = 0
+    private var lastEnd = 0
+    /// Text changes that turn the program into libjq 1.6 syntax with jq 1.8's meaning (`JQRewrite`).
+    private(set) var edits: [JQEdit] = []
 
     static let keywords: Set<String> = [
         "as", "import", "include", "module", "def", "if", "then", "else", "elif", "and", "or", "end",
@@ -85,10 +92,24 @@ struct JQParser {
     }
 
     static func parse(_ source: String) throws(JQUnsupported) -> JQAST {
+        try parseWithEdits(source).ast
+    }
+
+    static func parseWithEdits(_ source: String) throws(JQUnsupported) -> (ast: JQAST, edits: [JQEdit]) {
         var parser = JQParser(source)
         let program = try parser.parsePipe()
         guard try parser.peek() == .end else { throw JQUnsupported("unexpected text after the program") }
-        return program
+        return (program, parser.edits)
+    }
+
+    private mutating func edit(at offset: Int, _ kind: JQEdit.Kind, _ text: String, deleting: Int = 0) {
+        edits.append(JQEdit(offset: offset, kind: kind, text: text, deleting: deleting, sequence: edits.count))
+    }
+
+    /// Where the next token starts.
+    private mutating func peekStart() throws(JQUnsupported) -> Int {
+        _ = try peek()
+        return lookahead!.start
     }
 
     // MARK: Lexer (lexer.l: longest match, earlier rule on ties)
@@ -103,6 +124,8 @@ struct JQParser {
     @discardableResult
     private mutating func next() throws(JQUnsupported) -> Token {
         let token = try peek()
+        lastStart = lookahead!.start
+        lastEnd = lookahead!.end
         position = lookahead!.end
         lookahead = nil
         return token
@@ -128,10 +151,21 @@ struct JQParser {
         return end - index
     }
 
-    /// Length of `[0-9.]+([eE][+-]?[0-9]+)?` at `index` (0 if none).
+    /// Length of jq 1.7's number, `([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?`, at `index`
+    /// (0 if none). libjq 1.6 lexes `[0-9.]+…`, so it reads `.e1` as a (bad) number where 1.7
+    /// reads the field `e1`; the rewrite quotes such fields.
     private func numberLength(at index: Int) -> Int {
         var end = index
-        while Self.isDigit(byte(end)) || byte(end) == UInt8(ascii: ".") { end += 1 }
+        while Self.isDigit(byte(end)) { end += 1 }
+        if byte(end) == UInt8(ascii: ".") {
+            if end > index {
+                end += 1
+                while Self.isDigit(byte(end)) { end += 1 }
+            } else if Self.isDigit(byte(end + 1)) {
+                end += 1
+                while Self.isDigit(byte(end)) { end += 1 }
+            }
+        }
         guard end > index else { return 0 }
         if byte(end) | 0x20 == UInt8(ascii: "e") {
             var exponent = end + 1
@@ -144,7 +178,7 @@ struct JQParser {
         return end - index
     }
 
-    private func scan(from start: Int) throws(JQUnsupported) -> (token: Token, end: Int) {
+    private func scan(from start: Int) throws(JQUnsupported) -> (token: Token, start: Int, end: Int) {
         var index = start
         // Whitespace and comments (`#` to the end of the line).
         while index < bytes.count {
@@ -157,7 +191,12 @@ struct JQParser {
                 break
             }
         }
-        guard index < bytes.count else { return (.end, index) }
+        guard index < bytes.count else { return (.end, index, index) }
+        let (token, end) = try scanToken(at: index)
+        return (token, index, end)
+    }
+
+    private func scanToken(at index: Int) throws(JQUnsupported) -> (token: Token, end: Int) {
         let first = bytes[index]
 
         if first == UInt8(ascii: ".") || Self.isDigit(first) {
@@ -313,23 +352,52 @@ struct JQParser {
     private mutating func parsePostfix(allowBinding: Bool) throws(JQUnsupported) -> JQAST {
         try enter()
         defer { depth -= 1 }
+        let start = try peekStart()
         var term = try parsePrimary()
+        // Where the last index step (`.b`, `[e]`, `[]`, `."s"`) started, if the term ends with one:
+        // `?` after it guards that step only (`.a.b?` does not hide an error from `.a`).
+        var lastStep: (start: Int, bracket: Bool)?
         suffixes: while true {
+            let suffixStart = try peekStart()
             switch try peek() {
             case .field(let name):
+                lastStep = (suffixStart, false)
                 try next()
+                quoteIfNumberIn16(name)
                 term = .field(term, name)
             case .dot:
-                // `term."key"`
+                // `term."key"`, or 1.7's `term.[…]` (1.6 only knows `term[…]`: the dot goes).
                 try next()
+                lastStep = (suffixStart, false)
+                if try peek() == .op("[") {
+                    lastStep = (suffixStart, true)
+                    edit(at: lastStart, .replace, "", deleting: 1)
+                    try next()
+                    // 1.8 has no `term.[a:b]`: leave it to libjq to reject.
+                    if try peek() == .op(":") { throw JQUnsupported("a slice after '.'") }
+                    term = try parseBracketSuffix(term)
+                    if case .slice = term { throw JQUnsupported("a slice after '.'") }
+                    continue
+                }
                 guard try peek() == .stringStart else { throw JQUnsupported("'.' not followed by a name") }
                 try next()
                 term = Self.indexed(term, by: try parseString())
             case .op("["):
+                lastStep = (suffixStart, true)
                 try next()
                 term = try parseBracketSuffix(term)
             case .op("?"):
                 try next()
+                // `term?` as `try term`, isolated from what follows (see JQRewrite); after an
+                // index step, `(rest | try .step)`.
+                if let step = lastStep {
+                    edit(at: start, .open, "(")
+                    edit(at: step.start, .open, " | try (" + (step.bracket ? "." : ""))
+                } else {
+                    edit(at: start, .open, "(try (")
+                }
+                edit(at: lastStart, .close, " | _tide_pass) catch _tide_caught(empty))", deleting: 1)
+                lastStep = nil
                 term = .tryCatch(term, nil)
             default:
                 break suffixes
@@ -357,6 +425,12 @@ struct JQParser {
             return .slice(term, nil, upper)
         }
         let index = try parsePipe()
+        // jq 1.8 truncates a fractional index (`.[1.5]` is `.[1]`); 1.6 answers null.
+        switch index {
+        case .numberLiteral, .negate(.numberLiteral):
+            if try peek() == .op("]") { truncateIndexLiteral(from: lastStart, to: lastEnd) }
+        default: break
+        }
         if try peek() == .op(":") {
             try next()
             var upper: JQAST?
@@ -396,6 +470,7 @@ struct JQParser {
         case .recurse:
             return .recurseAll
         case .field(let name):
+            quoteIfNumberIn16(name)
             return .field(.identity, name)
         case .number:
             return .numberLiteral
@@ -423,7 +498,10 @@ struct JQParser {
             return try parseObject()
         case .op("$"):
             switch try next() {
-            case .keyword("__loc__"): return .literal
+            case .keyword("__loc__"):
+                // The expression's own line: a mapping field is compiled inside a larger program.
+                edit(at: lastStart - 1, .replace, location(at: lastStart - 1), deleting: lastEnd - lastStart + 1)
+                return .literal
             case .ident(let name): return .variable(name)
             default: throw JQUnsupported("bad variable")
             }
@@ -443,11 +521,20 @@ struct JQParser {
         case .keyword("if"):
             return try parseConditional()
         case .keyword("try"):
+            // `try B catch H` as `try (B | _tide_pass) catch _tide_caught(H)` (see JQRewrite).
+            let bodyStart = try peekStart()
             let body = try parseTryOperand()
+            edit(at: bodyStart, .open, "(")
+            edit(at: lastEnd, .close, " | _tide_pass)")
             var handler: JQAST?
             if try peek() == .keyword("catch") {
                 try next()
+                let handlerStart = try peekStart()
                 handler = try parseTryOperand()
+                edit(at: handlerStart, .open, "_tide_caught(")
+                edit(at: lastEnd, .close, ")")
+            } else {
+                edit(at: lastEnd, .close, " catch _tide_caught(empty)")
             }
             return .tryCatch(body, handler)
         case .keyword("reduce"):
@@ -491,6 +578,28 @@ struct JQParser {
         }
     }
 
+    /// `$__loc__` as jq gives it for the program alone.
+    private func location(at offset: Int) -> String {
+        let line = bytes[..<offset].reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
+        return "{\"file\": \"<top-level>\", \"line\": \(line)}"
+    }
+
+    /// libjq 1.6 lexes `.e1` (a name of `e` and digits) as a number: quote it as `."e1"`.
+    private mutating func quoteIfNumberIn16(_ name: [UInt8]) {
+        guard name.count >= 2, name[0] | 0x20 == UInt8(ascii: "e"), name.dropFirst().allSatisfy(Self.isDigit) else { return }
+        edit(at: lastStart, .replace, ".\"" + String(decoding: name, as: UTF8.self) + "\"", deleting: lastEnd - lastStart)
+    }
+
+    /// Replaces a fractional number literal used as an index by its truncation, as jq 1.8 reads it.
+    private mutating func truncateIndexLiteral(from start: Int, to end: Int) {
+        let text = String(decoding: bytes[start..<end], as: UTF8.self)
+        guard text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }), let value = Double(text),
+              value.isFinite, abs(value) < 9e15 else { return }
+        let truncated = Int64(value.rounded(.towardZero))
+        if Double(truncated) == value && !text.contains(".") { return }
+        edit(at: start, .replace, String(truncated), deleting: end - start)
+    }
+
     /// `try`'s body and `catch`'s handler: one postfix term (or a negation), as in parser.y.
     private mutating func parseTryOperand() throws(JQUnsupported) -> JQAST {
         if try peek() == .op("-") {
@@ -512,6 +621,8 @@ struct JQParser {
             try expect(.keyword("end"))
             return .conditional(condition, then, otherwise)
         case .keyword("end"):
+            // 1.7's `if … then … end` is `… else . end`.
+            edit(at: lastStart, .open, "else . ")
             return .conditional(condition, then, nil)
         default:
             throw JQUnsupported("bad if")
@@ -539,7 +650,15 @@ struct JQParser {
                     throw JQUnsupported("keyword as a shorthand key")
                 }
             case .op("$"):
-                guard case .ident(let name) = try next() else { throw JQUnsupported("bad variable key") }
+                let dollar = lastStart
+                let name = try next()
+                if name == .keyword("__loc__") {
+                    // 1.7's `{$__loc__}`.
+                    edit(at: dollar, .replace, "\"__loc__\": " + location(at: dollar), deleting: lastEnd - dollar)
+                    entries.append((nil, .literal))
+                    break
+                }
+                guard case .ident(let name) = name else { throw JQUnsupported("bad variable key") }
                 entries.append((nil, .variable(name)))
             case .stringStart, .format:
                 if token == .format { try expect(.stringStart) }
@@ -568,11 +687,15 @@ struct JQParser {
     private mutating func parseObjectValue() throws(JQUnsupported) -> JQAST {
         try enter()
         defer { depth -= 1 }
+        // Parenthesised: 1.8 takes `{a: .x | try f catch g}`, which 1.6's grammar rejects.
+        let start = try peekStart()
         var value = try parseObjectValueTerm()
         while try peek() == .op("|") {
             try next()
             value = .pipe(value, try parseObjectValueTerm())
         }
+        edit(at: start, .open, "(")
+        edit(at: lastEnd, .close, ")")
         return value
     }
 
@@ -679,6 +802,7 @@ struct JQParser {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 position = index + 1
+                lastEnd = position
                 break
             }
             guard byte == UInt8(ascii: "\\") else {
@@ -707,4 +831,21 @@ struct JQParser {
         if constant && parts.isEmpty { return .constant(text) }
         return .expression(.interpolated(parts))
     }
+}
+
+/// One change to a program's text (see `JQRewrite`).
+struct JQEdit {
+    enum Kind: Int {
+        /// Ends a construct: at one offset, closes come first, innermost (earliest) first.
+        case close = 0
+        /// Starts a construct: after closes, outermost (latest) first.
+        case open = 1
+        /// Replaces a token: last, so the constructs that start at it open before it.
+        case replace = 2
+    }
+    var offset: Int
+    var kind: Kind
+    var text: String
+    var deleting: Int
+    var sequence: Int
 }

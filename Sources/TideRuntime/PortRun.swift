@@ -4,6 +4,7 @@ import TideEngine
 import TideIntegration
 import TideMapping
 import TideModel
+import TidePort
 
 /// One `tide run` against Port, in Ocean's order: start-up (token, integration, blueprints),
 /// resync-state running, the mapping from Port, the resync, resync-state completed or failed.
@@ -85,31 +86,23 @@ public struct PortRun: Sendable {
     }
 }
 
-/// Reports `aborted` when the process is told to stop mid-resync, then exits.
-// Dispatch sources are thread-safe and the array never changes after init.
-final class AbortReporter: @unchecked Sendable {
-    private let sources: [any DispatchSourceSignal]
+/// Reports `aborted` when the process is told to stop mid-resync, then exits with 130.
+final class AbortReporter: Sendable {
+    private let signals = Signals.watch([SIGINT, SIGTERM])
+    private let task: Task<Void, Never>
 
     init(lifecycle: PortIntegrationLifecycle) {
-        var sources: [any DispatchSourceSignal] = []
-        for signalNumber in [SIGINT, SIGTERM] {
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler {
-                Task {
-                    try? await lifecycle.report(.aborted, end: Date())
-                    exit(130)
-                }
-            }
-            source.resume()
-            sources.append(source)
+        let signals = self.signals
+        task = Task {
+            _ = await signals.next()
+            guard !Task.isCancelled else { return }
+            try? await lifecycle.report(.aborted, end: Date())
+            exit(130)
         }
-        self.sources = sources
     }
 
     func cancel() {
-        for source in sources { source.cancel() }
-        signal(SIGINT, SIG_DFL)
-        signal(SIGTERM, SIG_DFL)
+        task.cancel()
+        signals.cancel()
     }
 }

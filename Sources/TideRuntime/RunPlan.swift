@@ -1,0 +1,47 @@
+import TideCatalog
+import TideWebhooks
+
+/// Everything a `tide run` is asked to do, from its flags and the environment: a value the runtime
+/// executes, so that the command is only a translation of its `--help` into this.
+public struct RunPlan: Sendable {
+    public enum SinkChoice: String, Sendable { case port, catalog }
+
+    /// The integration directory.
+    public var directory: String
+    /// A port-app-config.yml instead of the integration's own.
+    public var mapping: String?
+    /// `--config name=value`, in order of precedence over the environment and the file.
+    public var config: [String: String] = [:]
+    public var configFile: String?
+    /// The embedded catalog's file.
+    public var catalog: String = Catalog.defaultRelativePath
+    /// nil: Port when the environment holds Port credentials, else the catalog.
+    public var sink: SinkChoice?
+    /// Entities to standard output; nothing written or deleted.
+    public var dryRun = false
+    /// Serve `DIR/fixtures` on loopback and run against it.
+    public var replay = false
+    /// Threads mapping each page; nil: one per core, at most 4.
+    public var threads: Int?
+    public var partialParsing = true
+    /// nil: the environment's `OCEAN__EVENT_LISTENER`, else ONCE.
+    public var listener: EventListenerType?
+    /// `HOST:PORT` for the webhook server; nil: 0.0.0.0 and `APPLICATION__PORT`.
+    public var listen: String?
+    /// The operator's flags for the webhook server; the environment fills what they leave unset.
+    public var allowUnsignedWebhooks = false
+    public var controlToken: String?
+    public var maxConnections: Int?
+    public var environment: OceanEnvironment
+
+    public init(directory: String, environment: OceanEnvironment) {
+        self.directory = directory
+        self.environment = environment
+    }
+
+    /// The listener this run uses.
+    public var effectiveListener: EventListenerType { listener ?? environment.eventListener ?? .once }
+
+    /// Where entities go.
+    public var effectiveSink: SinkChoice { sink ?? (environment.port != nil ? .port : .catalog) }
+}

@@ -1,0 +1,504 @@
+#!/usr/bin/env python3
+"""Differential fuzzing of Tide's mapping against port-ocean 0.56.2 (jq 1.8.2) itself.
+
+Generates resource mappings from a grammar of what real Ocean mappings contain, and records that
+stress them; maps every record with Ocean's own entity processor (JQEntityProcessor /
+JQEntityProcessorSync, called in-process per item instead of through its fork pool, and
+handle_items_to_parse for itemsToParse), and writes the cases with Ocean's results as JSON.
+The Swift suite (Tests/TideMappingTests/MappingFuzzTests.swift) maps the same records with Tide and
+compares entities, misconfigured fields, skipped, filtered and failed items.
+
+  scripts/fuzz-mappings.py fixture            # rewrites the committed fixed-seed corpus
+  scripts/fuzz-mappings.py campaign [--seed N] [--pairs 100000]
+                                              # random corpus, compared by the Swift suite; every
+                                              # difference not known is minimised and appended to
+                                              # Tests/TideMappingTests/Fixtures/ocean-fuzz-regressions.json
+
+Needs port-ocean 0.56.2 (Python >= 3.12): scripts/fuzz-setup.sh makes .build-venv with it.
+"""
+import argparse
+import asyncio
+import copy
+import json
+import os
+import pathlib
+import random
+import subprocess
+import sys
+import types
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "Tests/TideMappingTests/Fixtures"
+CORPUS = FIXTURES / "ocean-fuzz.json"
+REGRESSIONS = FIXTURES / "ocean-fuzz-regressions.json"
+FIXTURE_SEED = 13
+FIXTURE_MAPPINGS = 90
+RECORDS_PER_MAPPING = 8
+
+# ---------------------------------------------------------------------------------------------
+# Records
+
+ODD_KEYS = ["e1", "E5", "a-b", "with space", "ü", "", "1", "$x", "null", "key.dot"]
+WORDS = ["alpha", "Beta", "gamma-ray", "dé jà", "日本", "😀 ok", "a,b,c", "  padded  ", "", "x_y", "1000", "ISSUE-12"]
+DATES = ["2024-01-05T10:20:30Z", "2024-01-05T10:20:30.000+0000", "2024-01-05", "2015-03-05T23:51:47Z",
+         "not a date", "", "1999-12-31T23:59:59Z"]
+NUMBER_STRINGS = ["1000", "1e3", "-1.5", " 12", "12 ", "", "nan", "0x10", "+1", ".5", "00012", "3", "1.0", "abc"]
+
+
+def number(rng):
+    return rng.choice([0, 1, -1, 3, 42, 1.5, -0.25, 1e3, 1.0, 100.0, 2 ** 53 + 1, 12345678901234567890,
+                       1e-7, 3.14159, 10 ** 17, rng.randint(-1000, 1000), rng.random() * 1000])
+
+
+def scalar(rng):
+    kind = rng.random()
+    if kind < 0.3:
+        return rng.choice(WORDS)
+    if kind < 0.55:
+        return number(rng)
+    if kind < 0.7:
+        return rng.choice(NUMBER_STRINGS)
+    if kind < 0.8:
+        return rng.choice([True, False])
+    return None
+
+
+def person(rng):
+    if rng.random() < 0.2:
+        return None
+    return {"displayName": rng.choice(WORDS), "emailAddress": rng.choice(["a@b.c", None, "X@Y.Z"]),
+            "active": rng.choice([True, False, None])}
+
+
+def item(rng, index):
+    entry = {"name": rng.choice(WORDS + [None, 3]), "id": rng.choice([str(index), index, None]),
+             "n": rng.choice([index, str(index), None, 1.5])}
+    if rng.random() < 0.15:
+        return rng.choice(["plain string", 7, None, ["nested"]])
+    return entry
+
+
+def record(rng):
+    """A Jira-like record with nulls, missing keys, wrong types, unicode, numbers as strings."""
+    r = {}
+    if rng.random() < 0.93:
+        r["id"] = rng.choice([str(rng.randint(1, 99999)), rng.randint(1, 99999), "", None, "ID-" + rng.choice(WORDS)])
+    r["key"] = rng.choice(["PROJ-1", "PROJ-22", "x", None, 5])
+    fields = {}
+    for name, make in [
+        ("summary", lambda: rng.choice(WORDS + [None, 12])),
+        ("priority", lambda: rng.choice([{"id": rng.choice(NUMBER_STRINGS), "name": rng.choice(WORDS)}, None, "High", {"id": 3}])),
+        ("labels", lambda: rng.choice([[rng.choice(WORDS) for _ in range(rng.randint(0, 5))], [], None, "label", [1, None, "x"]])),
+        ("components", lambda: [item(rng, i) for i in range(rng.randint(0, 6))]),
+        ("created", lambda: rng.choice(DATES + [None, 1700000000])),
+        ("assignee", lambda: person(rng)),
+        ("storyPoints", lambda: rng.choice([number(rng), None, "5", "3.5"])),
+        ("status", lambda: rng.choice([{"name": rng.choice(["Done", "In Progress", "To Do"]), "statusCategory": {"key": rng.choice(["done", "new", None])}}, None])),
+    ]:
+        if rng.random() < 0.85:
+            fields[name] = make()
+    if rng.random() < 0.9:
+        r["fields"] = fields
+    elif rng.random() < 0.5:
+        r["fields"] = rng.choice(["oops", [1, 2], None])
+    if rng.random() < 0.5:
+        r["list"] = [item(rng, i) for i in range(rng.choice([0, 1, 3, 12, 60]))]
+    for key in rng.sample(ODD_KEYS, rng.randint(0, 3)):
+        r[key] = scalar(rng)
+    if rng.random() < 0.4:
+        r["num"] = number(rng)
+    if rng.random() < 0.4:
+        r["numstr"] = rng.choice(NUMBER_STRINGS)
+    if rng.random() < 0.2:
+        r["kind"] = rng.choice(["issue", "", None, 1])
+    return r
+
+
+# ---------------------------------------------------------------------------------------------
+# Expressions
+
+PATHS = [".id", ".key", ".fields.summary", ".fields.priority.id", ".fields.priority.name", ".fields.labels",
+         ".fields.components", ".fields.created", ".fields.assignee.displayName", ".fields.assignee.emailAddress",
+         ".fields.storyPoints", ".fields.status.name", ".fields.status.statusCategory.key", ".list", ".num",
+         ".numstr", ".missing", ".missing.deeper", ".e1", ".E5", '.["a-b"]', '."with space"', '.["ü"]', '.[""]',
+         '.["1"]', '.["key.dot"]', ".kind", ".fields", ".list[0]", ".list[-1].name", ".list[1:3]",
+         ".fields.labels[0]", ".fields.components[0].name", ".list[0].n", ".fields.priority.id?",
+         ".fields.labels[]?", ".list[]?.name", ".fields.assignee?.active"]
+STRING_LITS = ['"x"', '"-"', '", "', '"ISSUE"', '""', '"é"']
+REGEXES = ['"a"', '"^[A-Z]+-[0-9]+$"', '"\\\\d+"', '"(?<w>\\\\w+)"', '"ß|é"', '"^$"', '"[ "']
+
+
+def path(rng):
+    return rng.choice(PATHS)
+
+
+def expr(rng, depth=0):
+    """A mapping expression; deeper ones combine shallower ones."""
+    if depth > 2 or rng.random() < 0.22:
+        return path(rng)
+    p = path(rng)
+    e = lambda: expr(rng, depth + 1)
+    choices = [
+        lambda: f"{e()} // {rng.choice(STRING_LITS + ['null', '0', '[]'])}",
+        lambda: f"{e()} | tostring",
+        lambda: f"{e()} | tonumber",
+        lambda: f"({e()} | tonumber?) // 0",
+        lambda: f"{e()} | tojson",
+        lambda: f'"\\({e()})-\\({p})"',
+        lambda: f"{e()} | length",
+        lambda: f"[{e()}] | length",
+        lambda: f"{e()} | keys",
+        lambda: f'{e()} | has("name")',
+        lambda: f'{e()} | has(0)',
+        lambda: f"{rng.choice(['.list', '.fields.components', '.fields.labels'])} | map(.name)",
+        lambda: f"{rng.choice(['.list', '.fields.components'])} | map(select(.n != null)) | length",
+        lambda: f"[{rng.choice(['.list', '.fields.components'])}[]? | select(.name != null) | .name]",
+        lambda: f"{rng.choice(['.list', '.fields.components'])} | map(.n) | add",
+        lambda: f"{e()} | select(. != null)",
+        lambda: f"{e()} | join({rng.choice(STRING_LITS)})",
+        lambda: f"{e()} | split({rng.choice(STRING_LITS)})",
+        lambda: f"{e()} | test({rng.choice(REGEXES)})",
+        lambda: f"{e()} | sub({rng.choice(REGEXES)}; \"X\")",
+        lambda: f"{e()} | gsub({rng.choice(REGEXES)}; \"\\(.)\")" if False else f"{e()} | gsub({rng.choice(REGEXES)}; \"_\")",
+        lambda: f"{e()} | ascii_downcase",
+        lambda: f"{e()} | fromdate",
+        lambda: f'{e()} | strptime("%Y-%m-%dT%H:%M:%SZ") | mktime',
+        lambda: f'{e()} | sub("\\\\.[0-9]+\\\\+0000$"; "Z") | fromdate',
+        lambda: f"{e()} | todate",
+        lambda: f'{e()} | strftime("%Y-%m-%d %Z")',
+        lambda: f"if {e()} then {e()} else {e()} end",
+        lambda: f"if {e()} then {e()} end",
+        lambda: f"if {p} == null then {rng.choice(STRING_LITS)} elif ({p} | type) == \"string\" then {p} else ({p} | tostring) end",
+        lambda: f"{{a: {e()}, b: {p}}}",
+        lambda: f"[{e()}, {p}]",
+        lambda: f"{e()} | type",
+        lambda: f"({e()}) + 1",
+        lambda: f"{e()} | . * 2",
+        lambda: f"{e()} | floor",
+        lambda: f"{e()} | ltrimstr(\"PROJ-\")",
+        lambda: f"{e()} | ascii_upcase | .[0:3]",
+        lambda: f"{e()} | unique",
+        lambda: f"{e()} | first",
+        lambda: f"[{e()}] | first",
+        lambda: f"{e()} | not",
+        lambda: f"{e()} | .name",
+        lambda: f"{e()}[0]",
+        lambda: f"{e()}.a.[0]",
+        lambda: f"{e()} | .[1.5]",
+        lambda: f"{e()} | try tonumber catch \"bad\"",
+        lambda: f"{e()} | to_entries | map(.key) | join(\",\")",
+        lambda: f"{e()} | @base64",
+        lambda: f"{e()} | @uri",
+        lambda: f"[{e()}] | @csv",
+        lambda: f"{e()} | error",
+        lambda: f'error("boom")',
+        lambda: "empty",
+        lambda: f"{e()}, {e()}",
+        lambda: f"{p} as $v | $v",
+        lambda: f"{e()} | trim",
+        lambda: f"{e()} | abs",
+        lambda: f"{e()} | pick(.name)",
+        lambda: f"{e()} | toarray" if False else f"{e()} | tostring | length",
+        lambda: f'{e()} | capture("(?<n>[0-9]+)") | .n',
+        lambda: f'{e()} | splits(", *")',
+        lambda: f"{e()} | min_by(.n)",
+        lambda: f"{e()} | limit(2; .[])",
+        lambda: f"{e()} | any",
+        lambda: f"{e()} | IN(\"Done\", \"x\")",
+    ]
+    return rng.choice(choices)()
+
+
+def selector(rng):
+    if rng.random() < 0.7:
+        return "true"
+    return rng.choice([".fields.priority != null", '.key | test("PROJ")', ".id",
+                       '(.fields.labels | length) > 1', "error(\"sel\")", "empty", ".fields.status.name == \"Done\"",
+                       ".num > 10", ".missing", "has(\"list\")", "false", '.kind == "issue"'])
+
+
+def search_query(rng):
+    rule = lambda: {"property": rng.choice(["$identifier", "email", "name"]), "operator": rng.choice(["=", "in"]),
+                    "value": expr(rng, 1)}
+    rules = [rule() for _ in range(rng.randint(1, 2))]
+    if rng.random() < 0.2:
+        rules.append({"combinator": "or", "rules": [rule()]})
+    return {"combinator": rng.choice(["and", "or"]), "rules": rules}
+
+
+def resource(rng, with_items=None):
+    """One Ocean resource config (the dict Ocean's ResourceConfig parses)."""
+    with_items = rng.random() < 0.15 if with_items is None else with_items
+    mappings = {}
+    mappings["identifier"] = (search_query(rng) if rng.random() < 0.08 else
+                              rng.choice([".id", ".key", ".id | tostring", '"static"', ".fields.summary", expr(rng, 1)]))
+    if rng.random() < 0.7:
+        mappings["title"] = rng.choice([".fields.summary", expr(rng)])
+    mappings["blueprint"] = rng.choice(['"issue"'] * 8 + [".kind", '"" ', "null", "1"])
+    if rng.random() < 0.15:
+        mappings["icon"] = rng.choice(['"Jira"', ".num", ".fields.priority", ".fields.labels", "true"])
+    if rng.random() < 0.15:
+        mappings["team"] = rng.choice([".fields.labels", ".key", ".num", search_query(rng)])
+    properties = {}
+    for index in range(rng.randint(0, 12)):
+        properties[f"p{index}"] = expr(rng)
+    if rng.random() < 0.1:
+        properties["bad"] = rng.choice([".a | | .b", "if . then", ".[", "{$__loc__}", "nonexistent_fn(1)"])
+    if with_items:
+        properties["item"] = rng.choice([".item.name", ".item", ".item.n | tonumber", ".item | keys"])
+    mappings["properties"] = properties
+    if rng.random() < 0.5:
+        mappings["relations"] = {f"r{i}": (search_query(rng) if rng.random() < 0.25 else expr(rng))
+                                 for i in range(rng.randint(1, 3))}
+    port = {"entity": {"mappings": mappings}}
+    if with_items:
+        port["itemsToParse"] = rng.choice([".list", ".fields.components", ".missing", ".fields.labels",
+                                           ".list | map(select(.n != null))", ".fields.summary", ".fields.components[]?"])
+        if rng.random() < 0.2:
+            port["itemsToParseTopLevelTransform"] = False
+    return {"kind": "item", "selector": {"query": selector(rng)}, "port": port}
+
+
+# ---------------------------------------------------------------------------------------------
+# Ocean, as the oracle
+
+class OceanOracle:
+    def __init__(self):
+        from port_ocean.context.ocean import ocean
+        from port_ocean.core.handlers.entity_processor.jq_entity_processor import JQEntityProcessor
+        from port_ocean.core.handlers.entity_processor.jq_entity_processor_sync import JQEntityProcessorSync
+        from port_ocean.core.handlers.port_app_config.models import ResourceConfig
+        from port_ocean.core.models import Entity
+        from port_ocean.core.integrations.mixins import utils as mixin_utils
+        import logging
+        from loguru import logger
+        logger.remove()  # Ocean logs every failed field; the oracle reads results, not logs
+        logging.disable(logging.CRITICAL)
+
+        self.processor = JQEntityProcessor(ocean)
+        config = types.SimpleNamespace(allow_environment_variables_jq_access=True, yield_items_to_parse_batch_size=200,
+                                       process_in_queue_max_workers=1, process_in_queue_timeout=10)
+        integration = types.SimpleNamespace(entity_processor=self.processor)
+
+        async def no_blueprint(*_args, **_kwargs):
+            raise RuntimeError("no Port here")
+        app = types.SimpleNamespace(config=config, integration=integration,
+                                    port_client=types.SimpleNamespace(get_blueprint=no_blueprint))
+        ocean._app = app
+        self.Sync = JQEntityProcessorSync
+        self.ResourceConfig = ResourceConfig
+        self.Entity = Entity
+        self.handle_items_to_parse = mixin_utils.handle_items_to_parse
+
+        async def not_dsp():
+            return False
+        mixin_utils.is_dsp_mode_enabled = not_dsp
+
+    async def items(self, resource, raw):
+        """Ocean's itemsToParse expansion of one record: (items, skipped)."""
+        port = resource.port
+        if not port.items_to_parse:
+            return [raw], False
+        items = []
+        async for batch in self.handle_items_to_parse([raw], port.items_to_parse_name, port.items_to_parse,
+                                                      port.items_to_parse_top_level_transform):
+            items.extend(batch)
+        if items:
+            return items, False
+        # No items: an empty list, or a record Ocean skipped with a warning (not a list, or the
+        # top-level transform gave None), which handle_items_to_parse tells only in its log.
+        listed = await self.processor._search(raw, port.items_to_parse)
+        skipped = not isinstance(listed, list)
+        if port.items_to_parse_top_level_transform and not skipped:
+            from port_ocean.core.integrations.mixins.utils import extract_jq_deletion_path_revised
+            target = extract_jq_deletion_path_revised(port.items_to_parse) or "."
+            skipped = await self.processor._search(raw, f". | del({target})") is None
+        return items, None if skipped else False
+
+    async def map_item(self, resource, data):
+        """One item through Ocean's _parse_items steps, per item."""
+        raw_mappings = resource.port.entity.mappings.dict(exclude_unset=True)
+        query = resource.selector.query
+        compileable, uncompileable = await self.processor.separate_compileable_and_uncompileable_patterns_and_warmup_cache(
+            raw_mappings, [query])
+        # The fork pool's worker body (_calculate_entity), run here.
+        try:
+            sync = ([self.Sync._get_mapped_entity(data, compileable, query, False)], [])
+        except Exception as error:  # noqa: BLE001 - as Ocean's worker does
+            sync = ([], [error])
+        async_results = await self.processor.parse_items_async(uncompileable, [data], query, False)
+        try:
+            results, errors = self.processor.merge_results(([sync], []), async_results, [data])
+        except Exception as error:  # noqa: BLE001
+            return {"outcome": "batchError", "message": str(error)}
+        if errors:
+            return {"outcome": "error", "message": str(errors[0])}
+        if not results:
+            return {"outcome": "none"}
+        result = results[0]
+        misconfigured = sorted(result.misconfigurations.keys())
+        if not result.entity:
+            return {"outcome": "filtered"}
+        if result.entity.get("identifier") and result.entity.get("blueprint"):
+            try:
+                entity = self.Entity.parse_obj(result.entity)
+            except Exception as error:  # noqa: BLE001 - fails Ocean's whole batch
+                return {"outcome": "batchError", "message": str(error).splitlines()[0]}
+            shown = {key: getattr(entity, key) for key in result.entity}
+            return {"outcome": "entity", "entity": shown, "misconfigured": misconfigured}
+        return {"outcome": "skipped", "misconfigured": misconfigured}
+
+    async def run_case(self, case):
+        resource = self.ResourceConfig.parse_obj(case["resource"])
+        results = []
+        for text in case["records"]:
+            raw = json.loads(text)
+            if not isinstance(raw, dict):
+                results.append({"itemsSkipped": False, "items": [{"outcome": "error", "message": "not an object"}]})
+                continue
+            items, skipped = await self.items(resource, raw)
+            results.append({"itemsSkipped": skipped is None,
+                            "items": [await self.map_item(resource, copy.deepcopy(i)) for i in items]})
+        return results
+
+
+def sanitize(value):
+    """Ocean's values as JSON: NaN/inf as jq.py would never produce them, kept strict."""
+    return json.loads(json.dumps(value, default=str, allow_nan=True).replace("NaN", "null").replace("Infinity", "1.7976931348623157e+308"))
+
+
+def make_cases(seed, count, prefix):
+    rng = random.Random(seed)
+    cases = []
+    for index in range(count):
+        res = resource(rng)
+        records = [json.dumps(record(rng), ensure_ascii=False) for _ in range(RECORDS_PER_MAPPING)]
+        cases.append({"id": f"{prefix}-{index}", "resource": res, "records": records})
+    return cases
+
+
+def run_oracle(cases):
+    oracle = OceanOracle()
+    loop = asyncio.new_event_loop()
+    for case in cases:
+        case["ocean"] = sanitize(loop.run_until_complete(oracle.run_case(case)))
+    return cases
+
+
+def write(path, cases, seed):
+    pairs = sum(len(c["records"]) for c in cases)
+    path.write_text(json.dumps({"generator": "scripts/fuzz-mappings.py", "ocean": "port-ocean 0.56.2", "seed": seed,
+                                "pairs": pairs, "cases": cases}, ensure_ascii=False, indent=0, allow_nan=False) + "\n")
+    return pairs
+
+
+# ---------------------------------------------------------------------------------------------
+# Campaigns: the Swift suite compares; differences come back as JSON
+
+def swift_compare(corpus_path, diffs_path):
+    env = dict(os.environ, TIDE_FUZZ_CORPUS=str(corpus_path), TIDE_FUZZ_DIFFS=str(diffs_path))
+    if diffs_path.exists():
+        diffs_path.unlink()
+    subprocess.run(["swift", "test", "--skip-build", "--filter", "MappingFuzzTests/corpusMatchesOcean"],
+                   cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if not diffs_path.exists():
+        sys.exit("fuzz: the Swift suite wrote no difference file (build with `swift build --build-tests` first)")
+    return json.loads(diffs_path.read_text())
+
+
+def reductions(case, record_index):
+    """Smaller versions of one differing (mapping, record): fewer fields, then fewer record keys."""
+    base = {"resource": case["resource"], "records": [case["records"][record_index]]}
+    mappings = base["resource"]["port"]["entity"]["mappings"]
+    out = []
+    for group in ("properties", "relations"):
+        for key in list(mappings.get(group, {})):
+            candidate = copy.deepcopy(base)
+            cm = candidate["resource"]["port"]["entity"]["mappings"]
+            cm[group] = {key: cm[group][key]}
+            for other in ("properties", "relations"):
+                if other != group:
+                    cm.pop(other, None)
+            for optional in ("title", "icon", "team"):
+                cm.pop(optional, None)
+            out.append(candidate)
+    raw = json.loads(base["records"][0])
+    for key in list(raw) if isinstance(raw, dict) else []:
+        candidate = copy.deepcopy(base)
+        smaller = dict(raw)
+        del smaller[key]
+        candidate["records"] = [json.dumps(smaller, ensure_ascii=False)]
+        out.append(candidate)
+    return out
+
+
+def campaign(seed, pairs, work):
+    work.mkdir(parents=True, exist_ok=True)
+    mappings = max(1, pairs // RECORDS_PER_MAPPING)
+    print(f"fuzz: seed {seed}, {mappings} mappings x {RECORDS_PER_MAPPING} records")
+    total_pairs = 0
+    new_cases = []
+    chunk = 2000
+    for start in range(0, mappings, chunk):
+        cases = make_cases(seed * 1_000_003 + start, min(chunk, mappings - start), f"s{seed}-{start}")
+        run_oracle(cases)
+        corpus = work / f"corpus-{start}.json"
+        total_pairs += write(corpus, cases, seed)
+        diffs = swift_compare(corpus, work / "diffs.json")
+        print(f"fuzz: {total_pairs} pairs compared, {len(diffs['differences'])} new differences so far in this chunk")
+        by_id = {c["id"]: c for c in cases}
+        for difference in diffs["differences"][:40]:
+            new_cases.append(minimise(by_id[difference["case"]], difference["record"], work))
+    if new_cases:
+        existing = json.loads(REGRESSIONS.read_text())["cases"] if REGRESSIONS.exists() else []
+        seen = {json.dumps([c["resource"], c["records"]], sort_keys=True) for c in existing}
+        for case in new_cases:
+            key = json.dumps([case["resource"], case["records"]], sort_keys=True)
+            if key not in seen:
+                seen.add(key)
+                case["id"] = f"regression-{len(existing)}"
+                existing.append(case)
+        write(REGRESSIONS, existing, None)
+        print(f"fuzz: {len(new_cases)} differences minimised into {REGRESSIONS.relative_to(ROOT)}")
+    print(f"fuzz: done, {total_pairs} mapping x record pairs")
+    return 1 if new_cases else 0
+
+
+def minimise(case, record_index, work):
+    best = {"id": case["id"], "resource": case["resource"], "records": [case["records"][record_index]]}
+    for _ in range(2):
+        candidates = reductions(best, 0)
+        if not candidates:
+            break
+        for i, c in enumerate(candidates):
+            c["id"] = f"min-{i}"
+        run_oracle(candidates)
+        path = work / "minimise.json"
+        write(path, candidates, None)
+        still = {d["case"] for d in swift_compare(path, work / "min-diffs.json")["differences"]}
+        kept = [c for c in candidates if c["id"] in still]
+        if not kept:
+            break
+        best = min(kept, key=lambda c: len(json.dumps(c)))
+    run_oracle([best])
+    return best
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["fixture", "campaign"])
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--pairs", type=int, default=100_000)
+    parser.add_argument("--work", default="/tmp/tide-fuzz")
+    args = parser.parse_args()
+    if args.mode == "fixture":
+        cases = run_oracle(make_cases(FIXTURE_SEED, FIXTURE_MAPPINGS, "fixture"))
+        pairs = write(CORPUS, cases, FIXTURE_SEED)
+        print(f"fuzz: wrote {len(cases)} mappings, {pairs} pairs to {CORPUS.relative_to(ROOT)}")
+        return 0
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 30)
+    return campaign(seed, args.pairs, pathlib.Path(args.work))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
