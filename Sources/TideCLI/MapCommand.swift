@@ -75,6 +75,7 @@ struct MapCommand: ParsableCommand {
             Terminal.error(error.description)
             throw ExitCode(2)
         }
+        environment.applyLimits()
         let options = MappingOptions(allowEnvironment: !noEnv && environment.allowJQEnvironment, partialParsing: !parseWhole)
         let mapper = ResourceMapper(resource: candidates[resource], options: options)
 

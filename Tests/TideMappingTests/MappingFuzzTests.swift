@@ -33,26 +33,36 @@ import TideModel
         return try JSON(parsing: String(decoding: data, as: UTF8.self))["cases"]?.arrayElements ?? []
     }
 
-    @Test func corpusMatchesOcean() throws {
-        let environment = ProcessInfo.processInfo.environment
-        var cases: [JSON]
-        if let corpus = environment["TIDE_FUZZ_CORPUS"] {
-            cases = try Self.load(URL(fileURLWithPath: corpus))
-        } else {
-            cases = try Self.load(Self.fixtures.appendingPathComponent("ocean-fuzz.json"))
-            let regressions = Self.fixtures.appendingPathComponent("ocean-fuzz-regressions.json")
-            if FileManager.default.fileExists(atPath: regressions.path) { cases += try Self.load(regressions) }
+    /// Runs `body` on a thread of its own: a minute of synchronous mapping on one of Swift's
+    /// cooperative threads (two on this machine) would starve the loopback servers of other suites.
+    static func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try body() }) }.start()
         }
-        let expectedPairs = cases.reduce(0) { $0 + ($1["records"]?.count ?? 0) }
-        var run = FuzzRun()
-        for fuzzCase in cases { run.compare(fuzzCase) }
+    }
+
+    @Test func corpusMatchesOcean() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let (run, expectedPairs, caseCount) = try await Self.offThePool { () throws -> (FuzzRun, Int, Int) in
+            var cases: [JSON]
+            if let corpus = environment["TIDE_FUZZ_CORPUS"] {
+                cases = try Self.load(URL(fileURLWithPath: corpus))
+            } else {
+                cases = try Self.load(Self.fixtures.appendingPathComponent("ocean-fuzz.json"))
+                let regressions = Self.fixtures.appendingPathComponent("ocean-fuzz-regressions.json")
+                if FileManager.default.fileExists(atPath: regressions.path) { cases += try Self.load(regressions) }
+            }
+            var run = FuzzRun()
+            for fuzzCase in cases { run.compare(fuzzCase) }
+            return (run, cases.reduce(0) { $0 + ($1["records"]?.count ?? 0) }, cases.count)
+        }
 
         if let path = environment["TIDE_FUZZ_DIFFS"] {
             let list = run.differences.map { JSON(object: ["case": JSON($0.caseID), "record": JSON($0.record), "detail": JSON($0.detail)]) }
             try JSON(object: ["differences": JSON(array: list), "pairs": JSON(run.compared)]).serialized()
                 .write(toFile: path, atomically: true, encoding: .utf8)
         }
-        #expect(cases.count >= 90 || environment["TIDE_FUZZ_CORPUS"] != nil)
+        #expect(caseCount >= 90 || environment["TIDE_FUZZ_CORPUS"] != nil)
         #expect(run.compared == expectedPairs)
         #expect(run.timed == expectedPairs)
         for difference in run.differences.prefix(30) {
@@ -84,14 +94,14 @@ struct KnownDifference: Sendable {
     var matches: @Sendable (_ ocean: JSON?, _ tide: JSON?) -> Bool
 }
 
-struct FuzzDifference {
+struct FuzzDifference: Sendable {
     var caseID: String
     var record: Int
     var detail: String
 }
 
 /// Maps every record of a corpus with Tide and compares with Ocean's recorded results.
-struct FuzzRun {
+struct FuzzRun: Sendable {
     var compared = 0
     var timed = 0
     var differences: [FuzzDifference] = []
@@ -129,9 +139,22 @@ struct FuzzRun {
             let whole = ContinuousClock.now - started
             timed += 1
             let single = singles.time(mapper: mapper, record: record)
-            // Robust to a loaded machine: a ratio, with a floor of a few milliseconds.
-            if whole > single * 50 + .milliseconds(5) {
-                slow.append("\(id) record \(index): \(whole) for the mapping, \(single) for its fields one by one")
+            // Robust to a loaded machine: a ratio, with a floor (the blow-up this guards against
+            // costs seconds), and noise only ever adds time, so a slow record is measured again
+            // and judged by its fastest run.
+            let floor = Duration.milliseconds(25)
+            if whole > single * 50 + floor {
+                var fastest = whole
+                for _ in 0..<3 {
+                    var again = MappingReport()
+                    let restarted = ContinuousClock.now
+                    mapper.map(record: record, report: &again) { _ in }
+                    fastest = min(fastest, ContinuousClock.now - restarted)
+                }
+                let fastestSingle = min(single, singles.time(mapper: mapper, record: record))
+                if fastest > fastestSingle * 50 + floor {
+                    slow.append("\(id) record \(index): \(fastest) for the mapping, \(fastestSingle) for its fields one by one")
+                }
             }
             if let detail = difference(ocean: oceanResults[index], outcomes: outcomes, report: report) {
                 differences.append(FuzzDifference(caseID: id, record: index, detail: detail))
