@@ -26,13 +26,13 @@ final class SecretBox: Sendable {
 enum TideLogging {
     nonisolated(unsafe) private static var done = false
 
-    /// - Parameter level: `--log-level`; without it `TIDE_LOG_LEVEL`, else info.
+    /// - Parameter level: `--log-level`, else `TIDE_LOG_LEVEL` (read by the caller); nil: info.
     static func bootstrap(format: LogFormat, level: Logger.Level? = nil, secrets: SecretBox) {
         guard !done else { return }
         done = true
         // Reports that are not log calls (findings, errors, the summary) follow the same format.
         Terminal.style.withLock { $0 = Terminal.Style(format: format, secrets: secrets) }
-        let level = level ?? ProcessInfo.processInfo.environment["TIDE_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .info
+        let level = level ?? .info
         LoggingSystem.bootstrap { label in
             LineLogHandler(label: label, format: format, secrets: secrets, logLevel: level)
         }

@@ -85,10 +85,14 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let secrets = SecretBox()
-        TideLogging.bootstrap(format: logFormat, level: logLevel, secrets: secrets)
-        let environment: OceanEnvironment
-        do { environment = try OceanEnvironment.current() } catch {
-            Terminal.error(error.description)
+        // The environment is read first (quietly) for TIDE_LOG_LEVEL, which --log-level overrides;
+        // a failure is reported once logging knows its format.
+        var read: OceanEnvironment?, unreadable: String?
+        do { read = try OceanEnvironment.current() } catch { unreadable = error.description }
+        TideLogging.bootstrap(format: logFormat, level: logLevel ?? read?.logLevel.flatMap { Logger.Level(rawValue: $0.lowercased()) },
+                              secrets: secrets)
+        guard let environment = read else {
+            Terminal.error(unreadable ?? "the environment cannot be read")
             throw ExitCode(2)
         }
         var plan = RunPlan(directory: directory, environment: environment)
