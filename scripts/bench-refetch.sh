@@ -48,11 +48,15 @@ def processed():
     failed = sum(int(v) for v in re.findall(r'^tide_webhook_events_failed_total\{[^}]*\} (\d+)', text, re.M))
     return done, failed
 def send(part):
+    # A full queue answers 503 with Retry-After: wait a little and send again, as Jira would.
     c = http.client.HTTPConnection("127.0.0.1", port)
     for body, sig in part:
-        c.request("POST", "/integration/webhook", body, {"Content-Type": "application/json", "X-Hub-Signature": sig})
-        r = c.getresponse(); r.read()
-        assert r.status == 202, r.status
+        while True:
+            c.request("POST", "/integration/webhook", body, {"Content-Type": "application/json", "X-Hub-Signature": sig})
+            r = c.getresponse(); r.read()
+            if r.status == 202: break
+            assert r.status == 503, r.status
+            time.sleep(0.05)
     c.close()
 start = time.time()
 threads = [threading.Thread(target=send, args=(bodies[i::8],)) for i in range(8)]
