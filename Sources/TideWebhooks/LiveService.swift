@@ -211,7 +211,7 @@ public final class LiveService: Sendable {
         let stats = ConnectionStats()
         let resyncRoute = settings.listener == .webhook ? resyncs : nil
         let routes = LiveRoutes(endpoints: endpoints, metrics: metrics, resyncs: resyncRoute,
-                                controlToken: settings.controlToken, connections: stats)
+                                controlToken: settings.controlToken, connections: stats, secrets: client.configuration.secrets)
         let server = try await WebhookHTTPServer.start(host: settings.host, port: settings.port, routes: routes,
                                                        limits: settings.limits, stats: stats)
         log(.info, "listening on \(server.baseURL) (\(settings.listener.rawValue)), at most \(server.maxConnections) connections")
@@ -341,9 +341,13 @@ struct LiveRoutes: ServerRoutes {
     let resyncs: ResyncController?
     let controlToken: [UInt8]?
     let connections: ConnectionStats?
+    /// The run's secrets: metrics hold only paths, reasons and counts, but they leave through the
+    /// same redaction as every other output.
+    let secrets: SecretStore
 
     init(endpoints: [WebhookEndpoint], metrics: WebhookMetrics, resyncs: ResyncController?, controlToken: String? = nil,
-         connections: ConnectionStats? = nil) {
+         connections: ConnectionStats? = nil, secrets: SecretStore = SecretStore()) {
+        self.secrets = secrets
         self.endpoints = Dictionary(endpoints.map { ("/integration" + $0.definition.path, $0) }) { first, _ in first }
         self.metrics = metrics
         self.resyncs = resyncs
@@ -366,7 +370,7 @@ struct LiveRoutes: ServerRoutes {
         case ("GET", "/metrics"):
             let depths = Dictionary(endpoints.values.map { ($0.definition.path, $0.queueDepth) }) { a, _ in a }
             return ServerResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")],
-                                  body: Array(metrics.render(depths: depths, connections: connections).utf8))
+                                  body: Array(secrets.redact(metrics.render(depths: depths, connections: connections)).utf8))
         case ("POST", "/resync"):
             guard let resyncs else { return .json(404, #"{"status":"error","message":"not found"}"#) }
             guard let controlToken else {
