@@ -147,7 +147,8 @@ struct HTTPClientBasicsTests {
     }
 
     @Test func shutdownFailsNewAndRunningRequests() async throws {
-        let server = try await TestHTTPServer.start { _ in TestResponse(delay: .seconds(5)) }
+        // The answer waits long enough that a loaded machine cannot deliver it before the shutdown.
+        let server = try await TestHTTPServer.start { _ in TestResponse(delay: .seconds(60)) }
         let client = HTTPClient(configuration: .init(retry: .never))
         let running = Task { await client.expectFailure(HTTPRequest(url: server.url("/slow"))) }
         while server.requests.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
