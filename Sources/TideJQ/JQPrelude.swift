@@ -26,7 +26,9 @@
 ///   (JQProgram.first) and then restarted or torn down.
 /// - `_tide_pass`/`_tide_caught` make a 1.6 `try` catch only its body's errors (see JQRewrite); the
 ///   prelude's own `try`s use them too, or `first`'s `break` would reach their handlers.
-/// - `strftime` writes `%Z` as 1.8 does for UTC times ("GMT"; 1.6's libc says "UTC").
+/// - `strftime` writes `%Z` as 1.8 does for UTC times ("GMT"; 1.6's libc says "UTC"), and takes a
+///   broken-down time of any length, normalised as `mktime` does (1.8: `[] | todate` is
+///   "1899-12-31T00:00:00Z", `[2024, 1, 30]` is March 1st; 1.6 refuses fewer than 6 fields).
 /// - `have_decnum`/`have_literal_numbers` answer what Ocean's jq answers (true), although libjq 1.6
 ///   keeps no number literals.
 public enum JQPrelude {
@@ -112,7 +114,7 @@ public enum JQPrelude {
         def _tide_gmtime: gmtime;
         def gmtime: try (_tide_gmtime | _tide_pass) catch _tide_caught(if type == "string" and startswith("errror") then error("e" + .[2:]) else error end);
         def _tide_strftime($f): strftime($f);
-        def strftime($f): if ($f | type) != "string" then error("strftime/1 requires a string format") else ($f | split("%%") | map(split("%Z") | join("GMT")) | join("%%")) as $g | if type == "number" then gmtime | _tide_strftime($g) else _tide_strftime($g) end end;
+        def strftime($f): if ($f | type) != "string" then error("strftime/1 requires a string format") else ($f | split("%%") | map(split("%Z") | join("GMT")) | join("%%")) as $g | if type == "number" then gmtime | _tide_strftime($g) elif type == "array" then (if all(.[]; type == "number") then mktime | gmtime | _tide_strftime($g) else error("strftime/1 requires parsed datetime inputs") end) else _tide_strftime($g) end end;
         def _tide_strflocaltime($f): strflocaltime($f);
         def strflocaltime($f): if ($f | type) != "string" then error("strflocaltime/1 requires a string format") elif type == "number" then localtime | _tide_strflocaltime($f) else _tide_strflocaltime($f) end;
         def todate: strftime("%Y-%m-%dT%H:%M:%SZ");
