@@ -538,25 +538,47 @@ def reductions(case):
 
 
 def minimise(case, record_index, work, budget=12):
-    """Greedy: keep the smallest reduction that still differs, until none does (or budget runs out)."""
+    """Greedy: keep the smallest reduction that still differs, until none does (or budget runs out).
+    Variants that share a mapping are mapped as one case with many records: Tide compiles a
+    mapping once per case, and that is most of the cost."""
     best = {"id": case["id"], "resource": copy.deepcopy(case["resource"]), "records": [case["records"][record_index]]}
     for _ in range(budget):
         candidates = reductions(best)[:400]
         if not candidates:
             break
-        for i, c in enumerate(candidates):
-            c["id"] = f"min-{i}"
-        run_oracle(candidates)
+        grouped = {}
+        for candidate in candidates:
+            key = json.dumps(candidate["resource"], sort_keys=True)
+            grouped.setdefault(key, {"id": f"min-{len(grouped)}", "resource": candidate["resource"], "records": []})
+            grouped[key]["records"].append(candidate["records"][0])
+        batch = list(grouped.values())
+        run_oracle(batch)
         path = work / "minimise.json"
-        write(path, candidates, None)
-        still = {d["case"] for d in tide_compare(path, work / "min-diffs.json")["differences"]}
-        kept = [c for c in candidates if c["id"] in still]
+        write(path, batch, None)
+        still = {(d["case"], d["record"]) for d in tide_compare(path, work / "min-diffs.json")["differences"]}
+        kept = [{"resource": c["resource"], "records": [r]} for c in batch for i, r in enumerate(c["records"])
+                if (c["id"], i) in still]
         if not kept:
             break
         best = min(kept, key=lambda c: len(json.dumps(c)))
     best = {"id": case["id"], "resource": best["resource"], "records": best["records"]}
     run_oracle([best])
     return best
+
+
+def append_regressions(cases):
+    """Appends minimised differences to the committed regressions, as they are found."""
+    existing = json.loads(REGRESSIONS.read_text())["cases"] if REGRESSIONS.exists() else []
+    seen = {signature(c) for c in existing}
+    added = 0
+    for case in cases:
+        if signature(case) not in seen:
+            seen.add(signature(case))
+            case["id"] = f"regression-{len(existing)}"
+            existing.append(case)
+            added += 1
+    write(REGRESSIONS, existing, None)
+    return added
 
 
 def signature(case):
@@ -575,7 +597,7 @@ def campaign(seed, pairs, work, jobs, records, chunk_mappings, max_new):
     total = {"pairs": 0, "timed": 0, "slow": [], "known": {}, "differences": []}
     existing = json.loads(REGRESSIONS.read_text())["cases"] if REGRESSIONS.exists() else []
     seen = {signature(c) for c in existing}
-    new_cases, raw_differences = [], []
+    new_cases = []
     chunks = [(seed, start, min(chunk_mappings, mappings - start), records, f"s{seed}")
               for start in range(0, mappings, chunk_mappings)]
     with multiprocessing.get_context("fork").Pool(jobs, initializer=_oracle_worker_init) as pool:
@@ -584,7 +606,6 @@ def campaign(seed, pairs, work, jobs, records, chunk_mappings, max_new):
             write(corpus, cases, seed)
             result = tide_compare(corpus, work / f"diffs-{seed}-{start}.json")
             merge_results(total, result)
-            raw_differences += result["differences"]
             by_id = {c["id"]: c for c in cases}
             # One minimisation per differing mapping: its other records almost always differ
             # for the same reason.
@@ -598,16 +619,13 @@ def campaign(seed, pairs, work, jobs, records, chunk_mappings, max_new):
                 if signature(small) not in seen:
                     seen.add(signature(small))
                     new_cases.append(small)
+                    append_regressions([copy.deepcopy(small)])
             if not result["differences"] and not result["slow"]:
                 corpus.unlink()
             print(f"fuzz: {total['pairs']} pairs, {len(total['differences'])} differences, {len(total['slow'])} slow, "
                   f"known {total['known']}, {time.time() - started:.0f} s", flush=True)
     (work / f"campaign-{seed}.json").write_text(json.dumps(total | {"seed": seed, "records": records}, indent=1))
     if new_cases:
-        for case in new_cases:
-            case["id"] = f"regression-{len(existing)}"
-            existing.append(case)
-        write(REGRESSIONS, existing, None)
         print(f"fuzz: {len(new_cases)} new differences, minimised, appended to {REGRESSIONS.relative_to(ROOT)}")
     for slow in total["slow"][:20]:
         print(f"fuzz: slow: {slow}")
