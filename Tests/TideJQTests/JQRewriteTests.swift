@@ -27,6 +27,8 @@ import Testing
         (".e", ".e"),
         (".e1x", ".e1x"),
         ("def f: .a?; f", "def f: .a?; f"),
+        ("{a: .E5 | . * 2 // 0, b: 1 + 2}", "{a: (.\"E5\" | . * 2 // 0), b: (1 + 2)}"),
+        ("{a: 1 as $x | $x}", "{a: 1 as $x | $x}"),
     ]
 
     @Test func rewritesTo16Syntax() {
@@ -58,6 +60,11 @@ import Testing
         ("{a: .x | try tonumber catch \"bad\"}", "{\"x\":\"1\"}", "[{\"a\":1}]"),
         (".a |= (try tonumber catch 0)", "{\"a\":\"x\"}", "[{\"a\":0}]"),
         ("[.[] | (.a? // \"d\")]", "[{\"a\":1}, \"s\", null]", "[[1,\"d\",\"d\"]]"),
+        // jq 1.8.2 (port-ocean's jq 1.13): object values take operators, `//`, `and`, assignments.
+        ("{a: .E5 | . * 2 | select(. != null), b: .x}", "{\"E5\":862,\"x\":1}", "[{\"a\":1724,\"b\":1}]"),
+        ("{a: 1 // 2, b: .x and .y, c: .x = 5, d: -1 + 2}", "{\"x\":1,\"y\":2}", "[{\"a\":1,\"b\":true,\"c\":{\"x\":5,\"y\":2},\"d\":1}]"),
+        ("{a: .x | tostring + \"y\", (\"k\"): 1 + 1, \"s\": 2 * 3}", "{\"x\":1}", "[{\"a\":\"1y\",\"k\":2,\"s\":6}]"),
+        ("{a: if true then 1 else 2 end + 1, b: reduce (1,2) as $i (0; . + $i)}", "null", "[{\"a\":2,\"b\":3}]"),
     ]
 
     @Test func libjqGivesJq18Answers() throws {
