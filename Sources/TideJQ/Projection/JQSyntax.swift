@@ -359,6 +359,18 @@ struct JQParser {
         defer { depth -= 1 }
         let start = try peekStart()
         var term = try parsePrimary()
+        // 1.7 made `if … end` a term (`if … end[0]`, `if … end.a`); 1.6 needs it in parentheses.
+        if case .conditional = term {
+            let suffixed: Bool
+            switch try peek() {
+            case .field, .dot, .op("["): suffixed = true
+            default: suffixed = false
+            }
+            if suffixed {
+                edit(at: start, .open, "(")
+                edit(at: lastEnd, .close, ")")
+            }
+        }
         // Where the last index step (`.b`, `[e]`, `[]`, `."s"`) started, if the term ends with one:
         // `?` after it guards that step only (`.a.b?` does not hide an error from `.a`).
         var lastStep: (start: Int, bracket: Bool)?
