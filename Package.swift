@@ -32,9 +32,9 @@ let package = Package(
         // YAML → node tree with line/column on every node (libyaml's event API).
         .target(name: "TideYAML", dependencies: ["TideCore", "CYAML"]),
         // JSON values (libjq's jv) and compiled jq programs with Ocean's jq 1.8 builtins.
-        .target(name: "TideJQ", dependencies: ["TideCore", "CJQ"]),
+        .target(name: "TideJQ", dependencies: ["CJQ"]),
         // Port's model: entities and blueprints.
-        .target(name: "TideModel", dependencies: ["TideCore", "TideJQ"]),
+        .target(name: "TideModel", dependencies: ["TideJQ"]),
         // Ocean's port-app-config.yml and the entity processor.
         .target(name: "TideMapping", dependencies: ["TideCore", "TideYAML", "TideJQ", "TideModel", "TideSpec"]),
         // HTTP client on libcurl's multi interface: retries, rate limits, redacted errors.
@@ -45,7 +45,7 @@ let package = Package(
         .target(name: "TideIntegration", dependencies: ["TideCore", "TideYAML", "TideJQ", "TideSpec", "TideModel", "TideMapping"]),
         // Fetching pages of a kind: requests from templates, auth, pagination, parent fan-out.
         // (swift-crypto signs the JWT of a login: HMAC in Crypto, RSA in _CryptoExtras.)
-        .target(name: "TideFetch", dependencies: ["TideCore", "TideJQ", "TideHTTP", "TideIntegration",
+        .target(name: "TideFetch", dependencies: ["TideCore", "TideJQ", "TideHTTP", "TideIntegration", "TideMapping",
                                                   .product(name: "Crypto", package: "swift-crypto"),
                                                   .product(name: "_CryptoExtras", package: "swift-crypto")]),
         // The resync: fetch → map → sink, page by page, then reconcile.
@@ -54,10 +54,10 @@ let package = Package(
         .target(name: "TideLint", dependencies: ["TideCore", "TideYAML", "TideJQ", "TideSpec", "TideModel", "TideMapping", "TideIntegration"]),
         // Port's REST API as a sink, called exactly as Ocean calls it.
         // (Its bookkeeping of what a resync produced spills to a scratch SQLite file, TideCatalog's EntityLedger.)
-        .target(name: "TidePort", dependencies: ["TideCore", "TideJQ", "TideModel", "TideMapping", "TideIntegration", "TideHTTP", "TideCatalog", "TideYAML"]),
+        .target(name: "TidePort", dependencies: ["TideCore", "TideModel", "TideMapping", "TideIntegration", "TideHTTP", "TideCatalog", "TideYAML"]),
         // Live events: declared webhooks verified, matched, queued and applied through the mapping.
         .target(name: "TideWebhooks", dependencies: [
-            "TideCore", "TideJQ", "TideModel", "TideMapping", "TideIntegration", "TideFetch", "TideHTTP", "TideEngine",
+            "TideCore", "TideJQ", "TideModel", "TideMapping", "TideIntegration", "TideFetch", "TideHTTP",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -76,8 +76,8 @@ let package = Package(
         .target(name: "TideCatalog", dependencies: ["TideCore", "TideJQ", "TideModel", "CSQLite"]),
         // The `tide` commands.
         .target(name: "TideCLI", dependencies: [
-            "TideCore", "TideYAML", "TideJQ", "TideModel", "TideMapping", "TideCatalog", "TideIntegration", "TideEngine", "TideLint",
-            "TideWebhooks", "TideTestRunner", "TideRuntime", "TideReplay",
+            "TideCore", "TideJQ", "TideModel", "TideMapping", "TideCatalog", "TideEngine", "TideLint",
+            "TideWebhooks", "TideTestRunner", "TideRuntime",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -100,21 +100,23 @@ let package = Package(
         .target(name: "TideTesting", dependencies: ["TideCore", "TideReplay"]),
 
         .testTarget(name: "TideCoreTests", dependencies: ["TideCore"]),
-        .testTarget(name: "TideRuntimeTests", dependencies: ["TideRuntime", "TideIntegration", "TideModel", "TideTesting"]),
-        .testTarget(name: "TideYAMLTests", dependencies: ["TideYAML"]),
+        .testTarget(name: "TideModelTests", dependencies: ["TideModel", "TideJQ"]),
+        .testTarget(name: "TideSpecTests", dependencies: ["TideSpec", "TideYAML", "TideCore", "TideJQ"]),
+        .testTarget(name: "TideRuntimeTests", dependencies: ["TideRuntime", "TideIntegration", "TideModel", "TideWebhooks"]),
+        .testTarget(name: "TideYAMLTests", dependencies: ["TideYAML", "TideCore"]),
         .testTarget(name: "TideJQTests", dependencies: ["TideJQ"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TideMappingTests", dependencies: ["TideMapping", "TideYAML", "TideJQ", "TideOceanFuzz"], exclude: ["Fixtures"]),
+        .testTarget(name: "TideMappingTests", dependencies: ["TideMapping", "TideJQ", "TideCore", "TideModel", "TideOceanFuzz"], exclude: ["Fixtures"]),
         .testTarget(name: "TideCatalogTests", dependencies: ["TideCatalog", "TideModel", "TideJQ", "TideTesting"]),
-        .testTarget(name: "TideCLITests", dependencies: ["TideCLI", "TideTesting", "TideHTTP", "TideModel", "TideMapping"]),
-        .testTarget(name: "TideHTTPTests", dependencies: ["TideHTTP", "TideTesting"]),
-        .testTarget(name: "TideFetchTests", dependencies: ["TideFetch", "TideIntegration", "TideHTTP", "TideJQ", "TideTesting",
+        .testTarget(name: "TideCLITests", dependencies: ["TideTesting", "TideHTTP", "TideModel", "TideMapping", "TideJQ", "TideCore"]),
+        .testTarget(name: "TideHTTPTests", dependencies: ["TideHTTP", "TideTesting", "TideCore"]),
+        .testTarget(name: "TideFetchTests", dependencies: ["TideFetch", "TideIntegration", "TideHTTP", "TideJQ", "TideTesting", "TideCore",
                                                           .product(name: "Crypto", package: "swift-crypto"),
                                                           .product(name: "_CryptoExtras", package: "swift-crypto")]),
         .testTarget(name: "TideEngineTests", dependencies: ["TideEngine", "TideCatalog", "TideIntegration", "TideMapping", "TideModel", "TideTesting"]),
-        .testTarget(name: "TideLintTests", dependencies: ["TideLint", "TideIntegration", "TideSpec", "TideCore"], resources: [.copy("Corpus")]),
-        .testTarget(name: "TidePortTests", dependencies: ["TidePort", "TideRuntime", "TideEngine", "TideCatalog", "TideModel", "TideIntegration", "TideTesting"]),
-        .testTarget(name: "TideWebhooksTests", dependencies: ["TideWebhooks", "TideEngine", "TideCatalog", "TideIntegration", "TideTesting", "TideHTTP"]),
-        .testTarget(name: "TideTestRunnerTests", dependencies: ["TideTestRunner", "TideTesting"]),
-        .testTarget(name: "TideIntegrationTests", dependencies: ["TideIntegration", "TideSpec", "TideYAML", "TideJQ"]),
+        .testTarget(name: "TideLintTests", dependencies: ["TideLint", "TideYAML", "TideCore"], resources: [.copy("Corpus")]),
+        .testTarget(name: "TidePortTests", dependencies: ["TidePort", "TideRuntime", "TideEngine", "TideCatalog", "TideModel", "TideIntegration", "TideTesting", "TideCore", "TideHTTP", "TideMapping"]),
+        .testTarget(name: "TideWebhooksTests", dependencies: ["TideWebhooks", "TideEngine", "TideCatalog", "TideIntegration", "TideTesting", "TideHTTP", "TideCore", "TideJQ", "TideMapping", "TideModel"]),
+        .testTarget(name: "TideTestRunnerTests", dependencies: ["TideTestRunner"]),
+        .testTarget(name: "TideIntegrationTests", dependencies: ["TideIntegration", "TideJQ", "TideCore"]),
     ]
 )

@@ -5,6 +5,8 @@ import TideTesting
 // generated issues of about 3 KB in pages that follow `nextPageToken`. Pages are rendered from a
 // template split around the issue number, so serving costs far less than Tide's work on them.
 //
+// A search whose JQL names one key (`key = "PRJ-7"`, as webhook refetches do) gets that issue alone.
+//
 // usage: tide-jira-standin --issues N [--page-size 100] [--port 0]
 // Prints "listening <base URL>" on standard output, then serves until killed.
 
@@ -44,6 +46,18 @@ func page(_ index: Int) -> [UInt8] {
 let server = try await TestHTTPServer.start(port: port, recordsRequests: false) { request in
     guard request.method == "POST", request.path == "/rest/api/3/search/jql" else {
         return .json(#"{"errorMessages":["not served by the stand-in"]}"#, status: 404)
+    }
+    // A read of one issue by key (a webhook refetch: `key = "PRJ-7" AND (…)`): that issue alone.
+    if let range = request.bodyText.range(of: #"key = \\"PRJ-(\d+)\\""#, options: .regularExpression),
+       let number = Int(request.bodyText[range].filter(\.isNumber)), number >= 1, number <= total {
+        var body = Array(#"{"issues":["#.utf8)
+        let digits = Array(String(number).utf8)
+        for (position, chunk) in chunks.enumerated() {
+            body += chunk
+            if position < chunks.count - 1 { body += digits }
+        }
+        body += Array(#"],"isLast":true}"#.utf8)
+        return TestResponse(status: 200, headers: [TestHeader("Content-Type", "application/json")], body: body)
     }
     // The token is the page number; the first request has none.
     var index = 0

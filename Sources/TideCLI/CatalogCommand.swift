@@ -59,6 +59,12 @@ struct CatalogBlueprintsCommand: ParsableCommand {
     @Flag(name: .long, help: "Print a JSON array for tools instead of a table.")
     var json = false
 
+    @OptionGroup var output: FormatOption
+
+    mutating func validate() throws {
+        if try output.isJSON(legacy: json, spelling: "--json") { json = true }
+    }
+
     func run() throws {
         let catalog = try location.open(create: false)
         let summaries: [BlueprintSummary]

@@ -31,6 +31,8 @@ struct MapCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Report format on standard error: text or json.", valueName: "FORMAT"))
     var report: ReportFormat = .text
 
+    @OptionGroup var output: FormatOption
+
     // `.unconditional` so that `--jobs -1` reaches validate() as a number, not as a missing value.
     @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Threads mapping in parallel (JSON lines input only); output keeps the input order.", valueName: "N"))
     var jobs: Int = 1
@@ -46,7 +48,8 @@ struct MapCommand: ParsableCommand {
 
     enum ReportFormat: String, ExpressibleByArgument { case text, json }
 
-    func validate() throws {
+    mutating func validate() throws {
+        if try output.isJSON(legacy: report == .json, spelling: "--report json") { report = .json }
         if jobs < 1 { throw ValidationError("--jobs takes a number of threads, 1 or more; got \(jobs)") }
     }
 
@@ -72,6 +75,7 @@ struct MapCommand: ParsableCommand {
             Terminal.error(error.description)
             throw ExitCode(2)
         }
+        environment.applyLimits()
         let options = MappingOptions(allowEnvironment: !noEnv && environment.allowJQEnvironment, partialParsing: !parseWhole)
         let mapper = ResourceMapper(resource: candidates[resource], options: options)
 

@@ -1,7 +1,10 @@
+import ArgumentParser
 import Foundation
 import Logging
 import TideCore
 import TideEngine
+import TideJQ
+import TideMapping
 
 /// The run's `SecretStore`, once the configuration is known, applied to every line Tide prints.
 /// (Logging starts before the configuration is read, so the store is plugged in later.)
@@ -23,12 +26,105 @@ final class SecretBox: Sendable {
 enum TideLogging {
     nonisolated(unsafe) private static var done = false
 
-    static func bootstrap(format: LogFormat, secrets: SecretBox) {
+    /// - Parameter level: `--log-level`, else `TIDE_LOG_LEVEL` (read by the caller); nil: info.
+    static func bootstrap(format: LogFormat, level: Logger.Level? = nil, secrets: SecretBox) {
         guard !done else { return }
         done = true
+        // Reports that are not log calls (findings, errors, the summary) follow the same format.
+        Terminal.style.withLock { $0 = Terminal.Style(format: format, secrets: secrets) }
+        let level = level ?? .info
         LoggingSystem.bootstrap { label in
-            LineLogHandler(label: label, format: format, secrets: secrets)
+            LineLogHandler(label: label, format: format, secrets: secrets, logLevel: level)
         }
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+/// A structured field of a log line: numbers stay numbers in JSON.
+enum LogField: Sendable, Equatable, CustomStringConvertible {
+    case string(String)
+    case int(Int)
+    case double(Double)
+    case bool(Bool)
+    /// Already JSON (an object or array), placed as it is after its strings are masked.
+    case json(String)
+
+    var description: String {
+        switch self {
+        case .string(let text), .json(let text): text
+        case .int(let value): "\(value)"
+        case .double(let value): "\(value)"
+        case .bool(let value): "\(value)"
+        }
+    }
+
+    /// swift-log metadata as a field: Int, Double and Bool values given with `.stringConvertible` stay numbers.
+    init(_ value: Logger.MetadataValue) {
+        switch value {
+        case .stringConvertible(let value as Int): self = .int(value)
+        case .stringConvertible(let value as Double): self = .double(value)
+        case .stringConvertible(let value as Bool): self = .bool(value)
+        default: self = .string("\(value)")
+        }
+    }
+
+    var metadata: Logger.MetadataValue {
+        switch self {
+        case .string(let text), .json(let text): .string(text)
+        case .int(let value): .stringConvertible(value)
+        case .double(let value): .stringConvertible(value)
+        case .bool(let value): .stringConvertible(value)
+        }
+    }
+}
+
+/// One log line as JSON, in Elastic Common Schema's field names (ecs-logging): `@timestamp` (UTC,
+/// milliseconds), `log.level`, `message`, `log.logger`, `ecs.version`, `service.*`, then the
+/// event's own fields (`tide.kind`, `http.request.method`, `url.full`…), dotted, as ECS allows.
+/// `time`, `level` and `logger`, the names of the first JSON lines, are kept for existing scripts.
+enum ECSLine {
+    static let ecsVersion = "8.11.0"
+
+    static func render(level: Logger.Level, message: String, logger: String, fields: [String: LogField],
+                       secrets: SecretBox, at date: Date = Date()) -> String {
+        let redactor = secrets.redactor
+        let message = redactor.redact(message)
+        var head: [(String, LogField)] = [
+            ("@timestamp", .string(timestamp(date))), ("log.level", .string(level.rawValue)), ("message", .string(message)),
+            ("log.logger", .string(logger)), ("ecs.version", .string(ecsVersion)),
+            ("service.name", .string("tide")), ("service.version", .string(TideVersion.current)),
+            ("time", .string(secondsTimestamp(date))), ("level", .string(level.rawValue)), ("logger", .string(logger)),
+        ]
+        let reserved = Set(head.map(\.0))
+        head += fields.filter { !reserved.contains($0.key) }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        let members = head.map { key, value -> String in
+            let text: String
+            switch value {
+            case .string(let string): text = JSONText.quoted(redactor.redact(string))
+            case .int(let number): text = String(number)
+            case .double(let number): text = number.isFinite ? "\(number)" : "null"
+            case .bool(let flag): text = flag ? "true" : "false"
+            case .json(let json): text = redactor.redactJSON(json)
+            }
+            return JSONText.quoted(key) + ":" + text
+        }
+        return "{" + members.joined(separator: ",") + "}"
+    }
+
+    /// `2024-06-05T10:00:00.123Z`: ISO 8601, UTC, milliseconds.
+    static func timestamp(_ date: Date) -> String {
+        let milliseconds = Int((date.timeIntervalSince1970 * 1000).rounded(.down))
+        var seconds = time_t(milliseconds / 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
+                      Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), milliseconds % 1000)
+    }
+
+    static func secondsTimestamp(_ date: Date) -> String {
+        let text = timestamp(date)
+        return String(text.prefix(19)) + "Z"
     }
 }
 
@@ -37,7 +133,7 @@ struct LineLogHandler: LogHandler {
     let format: LogFormat
     let secrets: SecretBox
     var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = ProcessInfo.processInfo.environment["TIDE_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+    var logLevel: Logger.Level
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
@@ -46,41 +142,89 @@ struct LineLogHandler: LogHandler {
 
     func log(event: LogEvent) {
         let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-        let message = secrets.redact("\(event.message)")
         let line: String
         switch format {
         case .text:
-            let fields = merged.sorted { $0.key < $1.key }.map { " \($0.key)=\($0.value)" }.joined()
+            let message = secrets.redact("\(event.message)")
+            // Dotted (ECS) fields are for JSON: the message already says them in words.
+            let fields = merged.filter { !$0.key.contains(".") }.sorted { $0.key < $1.key }.map { " \($0.key)=\($0.value)" }.joined()
             line = "\(event.level.rawValue.uppercased()) \(message)\(secrets.redact(fields))"
         case .json:
-            var object: [String: String] = ["level": event.level.rawValue, "message": message, "logger": label,
-                                            "time": ISO8601DateFormatter().string(from: Date())]
-            for (key, value) in merged { object[key] = secrets.redact("\(value)") }
-            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
-            line = String(decoding: data, as: UTF8.self)
+            line = ECSLine.render(level: event.level, message: "\(event.message)", logger: label,
+                                  fields: merged.mapValues(LogField.init), secrets: secrets)
         }
-        Terminal.error(line)
+        Terminal.write(line)
+    }
+}
+
+/// What a kind's label (`issue[0]`) and failure say, as log fields: kind, resource index, and for
+/// a failed request its page, method and URL (already redacted by the fetcher).
+enum KindFields {
+    static func of(_ progress: KindProgress) -> [String: LogField] {
+        var fields: [String: LogField] = [:]
+        let label = progress.label
+        if label.hasSuffix("]"), let open = label.lastIndex(of: "["),
+           let index = Int(label[label.index(after: open)..<label.index(before: label.endIndex)]) {
+            fields["tide.kind"] = .string(String(label[..<open]))
+            fields["tide.resource"] = .int(index)
+        } else {
+            fields["tide.kind"] = .string(label)
+        }
+        return fields
+    }
+
+    static func counts(_ progress: KindProgress) -> [String: LogField] {
+        [
+            "tide.pages": .int(progress.pages), "tide.records": .int(progress.records), "tide.entities": .int(progress.entities),
+            "tide.skipped": .int(progress.report.skippedCount), "tide.filtered": .int(progress.report.filtered),
+            "tide.errors": .int(progress.report.errorCount + progress.writeFailures + (progress.failure == nil ? 0 : 1)),
+            "event.duration": .int(nanoseconds(progress.elapsed)),
+        ]
+    }
+
+    /// `error.message`, and `tide.page`, `http.request.method`, `url.full` when the failure names them.
+    static func failure(_ text: String) -> [String: LogField] {
+        var fields: [String: LogField] = ["error.message": .string(text)]
+        if let match = text.firstMatch(of: #/, page (\d+): /#), let page = Int(match.1) { fields["tide.page"] = .int(page) }
+        if let match = text.firstMatch(of: #/\b(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (https?://[^\s]+)/#) {
+            fields["http.request.method"] = .string(String(match.1))
+            var url = String(match.2)
+            if url.hasSuffix(":") { url.removeLast() }
+            fields["url.full"] = .string(url)
+        }
+        return fields
+    }
+
+    /// ECS' `event.duration` is in nanoseconds.
+    static func nanoseconds(_ duration: Duration) -> Int {
+        Int(duration.components.seconds) * 1_000_000_000 + Int(duration.components.attoseconds / 1_000_000_000)
     }
 }
 
 /// Shows each kind's progress: a live line on a terminal, log lines otherwise.
-final class ProgressDisplay: ResyncObserver, @unchecked Sendable {
+final class ProgressDisplay: ResyncObserver, Sendable {
     private let interactive: Bool
     private let logger = Logger(label: "tide.resync")
-    private let lock = NSLock()
-    private var lastDraw = ContinuousClock.now
+    private let lastDraw = Locked(ContinuousClock.now)
 
     init(interactive: Bool) { self.interactive = interactive }
 
     func kindStarted(_ progress: KindProgress) {
-        if interactive { draw(progress, force: true) } else { logger.info("\(progress.label): fetching") }
+        if interactive { draw(progress, force: true) } else {
+            logger.info("\(progress.label): fetching", metadata: KindFields.of(progress).mapValues(\.metadata))
+        }
     }
 
     func pageWritten(_ progress: KindProgress) {
         if interactive {
             draw(progress, force: false)
         } else if progress.pages % 20 == 0 {
-            logger.info("\(progress.label): \(progress.pages) pages, \(progress.records) records, \(progress.entities) entities")
+            var fields = KindFields.of(progress)
+            fields["tide.page"] = .int(progress.pages)
+            fields["tide.records"] = .int(progress.records)
+            fields["tide.entities"] = .int(progress.entities)
+            logger.info("\(progress.label): \(progress.pages) pages, \(progress.records) records, \(progress.entities) entities",
+                        metadata: fields.mapValues(\.metadata))
         }
     }
 
@@ -91,17 +235,19 @@ final class ProgressDisplay: ResyncObserver, @unchecked Sendable {
         }
         let line = "\(progress.label): \(progress.pages) pages, \(progress.records) records, \(progress.entities) entities, "
             + "\(progress.report.skippedCount) skipped, \(progress.report.errorCount + progress.writeFailures) errors"
+        var fields = KindFields.of(progress).merging(KindFields.counts(progress)) { $1 }
         if let failure = progress.failure {
-            logger.error("\(line); failed: \(failure)")
+            fields.merge(KindFields.failure(failure)) { $1 }
+            logger.error("\(line); failed: \(failure)", metadata: fields.mapValues(\.metadata))
         } else if !interactive {
-            logger.info("\(line)")
+            logger.info("\(line)", metadata: fields.mapValues(\.metadata))
         }
     }
 
     func note(_ message: String) { logger.warning("\(message)") }
 
     private func draw(_ progress: KindProgress, force: Bool) {
-        lock.withLock {
+        lastDraw.withLock { lastDraw in
             let now = ContinuousClock.now
             guard force || now - lastDraw > .milliseconds(100) else { return }
             lastDraw = now
@@ -117,6 +263,56 @@ final class ProgressDisplay: ResyncObserver, @unchecked Sendable {
 
 /// The table printed when a resync ends.
 enum SummaryTable {
+    /// The summary on standard error: the table, or under `--log-format json` one line per kind and
+    /// one for the whole resync, with the counts as numbers.
+    static func report(_ summary: ResyncSummary, catalog: String?) {
+        guard Terminal.style.current?.format == .json else {
+            Terminal.report(.info, render(summary, catalog: catalog))
+            return
+        }
+        for kind in summary.kinds {
+            var fields = KindFields.of(kind).merging(KindFields.counts(kind)) { $1 }
+            if let failure = kind.failure { fields.merge(KindFields.failure(failure)) { $1 } }
+            let report = kind.report
+            if report.errorCount > 0 || !report.misconfigurations.isEmpty || report.skippedCount > 0 {
+                fields["tide.mapping"] = .json(report.json().serialized())
+            }
+            let message = "\(kind.label): \(kind.pages) pages, \(kind.records) records, \(kind.entities) entities"
+                + (kind.failure.map { "; failed: \($0)" } ?? "")
+            Terminal.report(kind.hasErrors || kind.writeFailures > 0 ? .error : .info, message, fields: fields, logger: "tide.summary")
+        }
+        var fields: [String: LogField] = [
+            "event.outcome": .string(summary.succeeded ? "success" : "failure"),
+            "event.duration": .int(KindFields.nanoseconds(summary.elapsed)),
+            "tide.kinds": .int(summary.kinds.count),
+            "tide.records": .int(summary.kinds.reduce(0) { $0 + $1.records }),
+            "tide.entities": .int(summary.kinds.reduce(0) { $0 + $1.entities }),
+            "tide.errors": .int(summary.kinds.reduce(0) { $0 + $1.report.errorCount + $1.writeFailures + ($1.failure == nil ? 0 : 1) }),
+        ]
+        if let catalog { fields["tide.catalog"] = .string(catalog) }
+        switch summary.reconciliation {
+        case .deleted(let count, let protected):
+            fields["tide.reconciliation"] = .string("deleted")
+            fields["tide.deleted"] = .int(count)
+            fields["tide.protected"] = .int(protected)
+        case .nothingStale:
+            fields["tide.reconciliation"] = .string("nothing_stale")
+            fields["tide.deleted"] = .int(0)
+        case .skippedAfterErrors:
+            fields["tide.reconciliation"] = .string("skipped_after_errors")
+        case .skippedOverThreshold(let stale, let owned, let threshold):
+            fields["tide.reconciliation"] = .string("skipped_over_threshold")
+            fields["tide.stale"] = .int(stale)
+            fields["tide.owned"] = .int(owned)
+            fields["tide.threshold"] = .double(threshold)
+        case .dryRun:
+            fields["tide.reconciliation"] = .string("dry_run")
+        }
+        // The table's last two lines, in words, as the message.
+        let words = render(summary, catalog: catalog).split(separator: "\n").suffix(2).joined(separator: " ")
+        Terminal.report(summary.succeeded ? .info : .error, words, fields: fields, logger: "tide.summary")
+    }
+
     static func render(_ summary: ResyncSummary, catalog: String?) -> String {
         let header = ["kind", "pages", "records", "entities", "skipped", "filtered", "errors", "time"]
         var rows = summary.kinds.map { kind -> [String] in

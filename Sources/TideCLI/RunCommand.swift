@@ -52,7 +52,8 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Parse every response whole, instead of only the parts the mapping reads (slower; to compare).")
     var parseWhole = false
 
-    func validate() throws {
+    mutating func validate() throws {
+        if try format.isJSON(legacy: logFormat == .json, spelling: "--log-format json") { logFormat = .json }
         if let jobs, jobs < 1 { throw ValidationError("--jobs takes a number of threads, 1 or more; got \(jobs)") }
         if let maxConnections, maxConnections < 1 {
             throw ValidationError("--max-connections takes a number of connections, 1 or more; got \(maxConnections)")
@@ -61,6 +62,11 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("Log lines as text or json.", valueName: "FORMAT"))
     var logFormat: LogFormat = .text
+
+    @OptionGroup var format: FormatOption
+
+    @Option(name: .long, help: ArgumentHelp("Least severe log lines shown: trace, debug, info, notice, warning, error or critical (default: TIDE_LOG_LEVEL, else info).", valueName: "LEVEL"))
+    var logLevel: Logger.Level?
 
     @Option(name: .long, help: ArgumentHelp("ONCE (resync and exit), POLLING, WEBHOOK or WEBHOOKS_ONLY (default: OCEAN__EVENT_LISTENER's type, else ONCE); all but ONCE serve the integration's webhooks.", valueName: "TYPE"))
     var eventListener: EventListenerType?
@@ -79,10 +85,14 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let secrets = SecretBox()
-        TideLogging.bootstrap(format: logFormat, secrets: secrets)
-        let environment: OceanEnvironment
-        do { environment = try OceanEnvironment.current() } catch {
-            Terminal.error(error.description)
+        // The environment is read first (quietly) for TIDE_LOG_LEVEL, which --log-level overrides;
+        // a failure is reported once logging knows its format.
+        var read: OceanEnvironment?, unreadable: String?
+        do { read = try OceanEnvironment.current() } catch { unreadable = error.description }
+        TideLogging.bootstrap(format: logFormat, level: logLevel ?? read?.logLevel.flatMap { Logger.Level(rawValue: $0.lowercased()) },
+                              secrets: secrets)
+        guard let environment = read else {
+            Terminal.error(unreadable ?? "the environment cannot be read")
             throw ExitCode(2)
         }
         var plan = RunPlan(directory: directory, environment: environment)
@@ -145,10 +155,11 @@ final class CommandReporter: RunReporter, Sendable {
     func info(_ text: String) { logger.info("\(text)") }
     func warning(_ text: String) { logger.warning("\(text)") }
     func error(_ text: String) { Terminal.error(secrets.redact(text)) }
+    func finding(_ finding: Diagnostic) { Terminal.report(finding) }
     func entity(_ line: String) { output.writeLine(line) }
 
     func finished(_ summary: ResyncSummary, catalog: String?) {
         output.flush()
-        Terminal.error(secrets.redact(SummaryTable.render(summary, catalog: catalog)))
+        SummaryTable.report(summary, catalog: catalog)
     }
 }

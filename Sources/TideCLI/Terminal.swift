@@ -1,10 +1,42 @@
 import ArgumentParser
 import Foundation
+import Logging
 import TideCore
 
 /// Standard error, where Tide's reports and errors go (standard output carries only data).
 enum Terminal {
-    static func error(_ text: String) {
+    /// How `tide run` writes once it knows: its log format, and the run's secrets for every line.
+    /// Other commands leave it unset and write plain text.
+    struct Style: Sendable {
+        var format: LogFormat
+        var secrets: SecretBox
+    }
+    static let style = Locked<Style?>(nil)
+
+    static func error(_ text: String) { report(.error, text) }
+
+    /// One report: a line of text, or under `--log-format json` one ECS log line with `fields`.
+    static func report(_ level: Logger.Level, _ text: String, fields: [String: LogField] = [:], logger: String = "tide") {
+        guard let style = style.current else { return write(text) }
+        switch style.format {
+        case .text: write(style.secrets.redact(text))
+        case .json: write(ECSLine.render(level: level, message: text, logger: logger, fields: fields, secrets: style.secrets))
+        }
+    }
+
+    /// A finding of the checks `tide run` makes first, with its place and rule as fields in JSON.
+    static func report(_ finding: Diagnostic) {
+        var fields: [String: LogField] = ["tide.rule": .string(finding.rule)]
+        if let location = finding.location {
+            fields["file.path"] = .string(location.file)
+            fields["tide.line"] = .int(location.line)
+            fields["tide.column"] = .int(location.column)
+        }
+        let level: Logger.Level = switch finding.severity { case .error: .error; case .warning: .warning; case .note: .notice }
+        report(level, finding.description, fields: fields, logger: "tide.lint")
+    }
+
+    static func write(_ text: String) {
         FileHandle.standardError.write(Data((text + "\n").utf8))
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TideCore
 
 /// `tide`: run data integrations written in YAML.
 @available(macOS 10.15, *)
@@ -7,6 +8,7 @@ public struct TideCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "tide",
         abstract: "Run data integrations written in YAML into a Port catalog.",
+        version: TideVersion.current,
         subcommands: [RunCommand.self, MapCommand.self, CatalogCommand.self, LintCommand.self, SchemaCommand.self, TestCommand.self, NewCommand.self, DocsCommand.self]
     )
     public init() {}

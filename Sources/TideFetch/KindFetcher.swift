@@ -46,20 +46,18 @@ public final class KindFetcher {
     /// - Parameter selector: the resource's selector values, each as JSON text; they overlay the
     ///   kind's `selector` defaults. Keys the kind does not declare are passed through (Port's
     ///   selectors carry `query` for the mapping).
-    public init(session: FetchSession, kind: String, selector: [String: String] = [:]) throws(Diagnostics) {
-        guard let definition = session.integration.kind(kind) else {
-            let names = session.integration.kinds.map(\.name)
-            let suggestion = DidYouMean.closest(to: kind, in: names).map { " (did you mean \"\($0)\"?)" } ?? ""
-            throw Diagnostics([Diagnostic(at: nil, "kind \"\(kind)\" is not defined by integration \"\(session.integration.name)\"\(suggestion)",
-                                          rule: "unknown-kind", hint: "its kinds are: \(names.joined(separator: ", "))")])
-        }
+    public convenience init(session: FetchSession, kind: String, selector: [String: String] = [:]) throws(Diagnostics) {
+        try self.init(compiled: CompiledKind(session: session, kind: kind), selector: selector)
+    }
+
+    /// A fetcher from a kind compiled before: no template or jq is compiled again, so a webhook
+    /// refetch costs its request, not a compile. `compiled` is used by this fetcher's task only.
+    public init(compiled: CompiledKind, selector: [String: String] = [:]) throws(Diagnostics) {
+        let definition = compiled.program.definition
+        let kind = definition.name
         self.kind = kind
-        self.session = session
-        var compiler = Compiler()
-        let program = KindProgram(definition, integration: session.integration, compiler: &compiler)
-        try compiler.finish()
-        guard let program else { throw Diagnostics(compiler.diagnostics) }
-        self.program = program
+        session = compiled.session
+        program = compiled.program
 
         var diagnostics: [Diagnostic] = []
         var members: [(String, JSON)] = []
@@ -80,16 +78,10 @@ public final class KindFetcher {
             members.append((name, parse(selector[name]!, name, nil)))
         }
         if !diagnostics.isEmpty { throw Diagnostics(diagnostics) }
-        let config: JSON
-        do { config = try JSON(parsing: session.configText) } catch {
-            throw Diagnostics([Diagnostic(at: nil, "configuration: \(error.message)", rule: "config")])
-        }
-        context = JSON(object: ["config": config, "selector": JSON(orderedObject: members)])
+        context = JSON(object: ["config": compiled.config, "selector": JSON(orderedObject: members)])
 
         // The parent kind is read with its own defaults, as the format says.
-        parentFetcher = try definition.parent.map { parent throws(Diagnostics) in
-            try KindFetcher(session: session, kind: parent)
-        }
+        parentFetcher = try compiled.parent.map { parent throws(Diagnostics) in try KindFetcher(compiled: parent) }
     }
 
     /// Parse responses only as far as `recordPaths` (what the mapping reads of each record), the
@@ -362,6 +354,37 @@ public final class KindFetcher {
         return JSON(orderedObject: order.map { ($0, JSON(values[$0]!.joined(separator: ", "))) })
     }
 
+}
+
+/// A kind's request, records and pagination compiled once, with its parent kind's, ready to make
+/// fetchers from (`KindFetcher(compiled:selector:)`). Owns jq programs and libjq values: use it
+/// from one task at a time, and one fetcher of it at a time.
+public final class CompiledKind {
+    let session: FetchSession
+    let program: KindProgram
+    let parent: CompiledKind?
+    let config: JSON
+
+    public init(session: FetchSession, kind: String) throws(Diagnostics) {
+        guard let definition = session.integration.kind(kind) else {
+            let names = session.integration.kinds.map(\.name)
+            let suggestion = DidYouMean.closest(to: kind, in: names).map { " (did you mean \"\($0)\"?)" } ?? ""
+            throw Diagnostics([Diagnostic(at: nil, "kind \"\(kind)\" is not defined by integration \"\(session.integration.name)\"\(suggestion)",
+                                          rule: "unknown-kind", hint: "its kinds are: \(names.joined(separator: ", "))")])
+        }
+        self.session = session
+        var compiler = Compiler()
+        let program = KindProgram(definition, integration: session.integration, compiler: &compiler)
+        try compiler.finish()
+        guard let program else { throw Diagnostics(compiler.diagnostics) }
+        self.program = program
+        do { config = try JSON(parsing: session.configText) } catch {
+            throw Diagnostics([Diagnostic(at: nil, "configuration: \(error.message)", rule: "config")])
+        }
+        parent = try definition.parent.map { name throws(Diagnostics) in try CompiledKind(session: session, kind: name) }
+    }
+
+    public var kind: String { program.definition.name }
 }
 
 /// The state of one pagination run: one kind, for one parent record (or none).

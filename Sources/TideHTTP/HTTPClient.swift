@@ -44,6 +44,9 @@ public final class HTTPClient: Sendable {
         /// Secrets that must never appear in an error or log line: the run's store, which the
         /// fetcher adds tokens to as it learns them.
         public var secrets: SecretStore
+        /// Told about every attempt (one upstream request each), for metrics; when nil, the
+        /// task's `HTTPClient.observer` is told instead.
+        public var observer: (any HTTPRequestObserver)?
 
         public init(connectTimeout: Duration = .seconds(10), timeout: Duration = .seconds(60),
                     maxConcurrentRequests: Int = 32, rateLimit: RateLimit? = nil,
@@ -185,8 +188,13 @@ public final class HTTPClient: Sendable {
                 }
             }
             queued += ContinuousClock.now - queueStart
+            let attemptStart = ContinuousClock.now
             let outcome = await engine.perform(request, settings: settings)
             slots.release()
+            if let observer = configuration.observer ?? Self.observer {
+                observer.requestFinished(method: request.method.rawValue, statusClass: outcome.statusClass,
+                                         duration: ContinuousClock.now - attemptStart)
+            }
 
             // Decide: return, throw, or wait and go round again.
             let failure: HTTPError
@@ -263,6 +271,28 @@ public final class HTTPClient: Sendable {
         if seconds < 1 { return "\(Int((seconds * 1000).rounded())) ms" }
         if seconds == seconds.rounded() { return "\(Int(seconds)) s" }
         return String(format: "%.1f s", seconds)
+    }
+}
+
+/// Sees each attempt's method, status class and duration, and nothing else: no URL, header or
+/// body, so what it records cannot hold a secret.
+public protocol HTTPRequestObserver: Sendable {
+    /// - Parameter statusClass: `2xx`…`5xx`, or `error` when no response came (connection, timeout…).
+    func requestFinished(method: String, statusClass: String, duration: Duration)
+}
+
+extension HTTPClient {
+    /// The observer of requests sent from this task and its children by clients configured without
+    /// one: a resync's clients are built deep inside the engine, and this reaches them all.
+    @TaskLocal public static var observer: (any HTTPRequestObserver)?
+}
+
+extension AttemptOutcome {
+    var statusClass: String {
+        switch self {
+        case .response(let response) where (100..<600).contains(response.status): "\(response.status / 100)xx"
+        case .response, .failure: "error"
+        }
     }
 }
 

@@ -88,7 +88,12 @@ package enum URLText {
         guard let parts = Parts(url), let scheme = parts.scheme?.lowercased(), var authority = parts.authority else { return nil }
         if let at = authority.lastIndex(of: "@") { authority = String(authority[authority.index(after: at)...]) }
         authority = authority.lowercased()
-        let hasPort = authority.range(of: #":\d+$"#, options: .regularExpression) != nil
+        // A port is digits after the last ':' (not inside an IPv6 literal's brackets). A plain scan:
+        // this runs for every request the origin policy judges.
+        let tail = authority.utf8.reversed().prefix { $0 != UInt8(ascii: ":") && $0 != UInt8(ascii: "]") }
+        let hasPort = tail.count < authority.utf8.count && !tail.isEmpty
+            && authority.utf8.reversed().dropFirst(tail.count).first == UInt8(ascii: ":")
+            && tail.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
         if !hasPort { authority += scheme == "https" ? ":443" : scheme == "http" ? ":80" : "" }
         return scheme + "://" + authority
     }

@@ -63,7 +63,7 @@ public enum JQPrelude {
         def have_literal_numbers: true;
         def input_line_number: error("Unknown input line number");
         def input_filename: null;
-        def input: error("break");
+        def input: error("No more inputs");
         def inputs: empty;
         def fromstream(f): foreach f as $ev ({doc: null, done: false}; (if .done then {doc: null, done: false} else . end) | if ($ev | length) == 2 then .done = ($ev[0] | length == 0) | setpath(["doc"] + $ev[0]; $ev[1]) else .done = ($ev[0] | length == 1) end; if .done then .doc else empty end);
         def toboolean: if type == "boolean" then . elif . == "true" then true elif . == "false" then false else _tide_typeerr("cannot be parsed as a boolean") end;
@@ -82,8 +82,8 @@ public enum JQPrelude {
         def indices($i): if type == "array" and ($i | type) == "array" then .[$i] elif type == "array" then .[[$i]] elif type == "string" and ($i | type) == "string" then _tide_strindices($i) else .[$i] end;
         def index($i): indices($i) | .[0];
         def rindex($i): indices($i) | .[-1:][0];
-        def _tide_match_impl($re; $flags; $test): _match_impl($re; $flags; $test);
-        def _tide_gmatch($re; $flags): . as $s | length as $n | def _step($k): if $k > $n then empty else ($s | _tide_match_impl("\\A(?m:.){" + ($k | tostring) + ",}?\\K(?:" + $re + ")"; $flags; false)) as $r | if ($r | length) == 0 then empty else $r[0] | ., _step(if .length == 0 then .offset + 1 else .offset + .length end) end end; _step(0);
+        def _tide_match_impl($re; $flags; $test): if type == "string" and ($flags | type) == "string" and ($flags | contains("g")) and length > \#(JQLimits.globalRegexCharacters) then error("a global regular expression (gsub, scan, splits, split/2, match with \"g\") over a string of \(length) characters: Tide's limit is \#(JQLimits.globalRegexCharacters) characters per call, as libjq 1.6 cannot be stopped inside one") else _match_impl($re; $flags; $test) end;
+        def _tide_gmatch($re; $flags): . as $s | length as $n | if $n > \#(JQLimits.globalRegexCharacters) then error("a global regular expression (gsub, scan, splits, split/2, match with \"g\") over a string of \($n) characters: Tide's limit is \#(JQLimits.globalRegexCharacters) characters per call") else . end | def _step($k): if $k > $n then empty else ($s | _tide_match_impl("\\A(?m:.){" + ($k | tostring) + ",}?\\K(?:" + $re + ")"; $flags; false)) as $r | if ($r | length) == 0 then empty else $r[0] | ., _step(if .length == 0 then .offset + 1 else .offset + .length end) end end; _step(0);
         def match($re; $flags): . as $s | (($flags | type) == "string" and ($flags | contains("g"))) as $g | if $g and type == "string" and utf8bytelength != length then (_tide_match_impl($re; null; true) | empty), _tide_gmatch($re; $flags | split("g") | join("")) else _tide_match_impl($re; $flags; false) | if $g then (. as $raw | [range(0; length) as $i | $raw[$i] | select($i == 0 or .length > 0 or $raw[$i - 1].length > 0 or $raw[$i - 1].offset != .offset)]) else . end | .[], (if $g and length > 0 then (.[-1] | .offset + .length) as $stop | if (.[-1].length > 0 and $stop == ($s | length)) or (.[-1].length == 0 and $stop == ($s | length) - 1) then ($s | _tide_match_impl("\\z(?:" + $re + ")"; $flags | split("g") | join(""); false)[]) else empty end else empty end) end;
         def _tide_re_args($val): if ($val | type) == "string" then [$val, null] elif ($val | type) == "array" and ($val | length) > 0 then [$val[0], $val[1]] else error(($val | type) + " not a string or array") end;
         def match($val): _tide_re_args($val) as [$re, $flags] | match($re; $flags);
@@ -122,7 +122,7 @@ public enum JQPrelude {
         def todate: strftime("%Y-%m-%dT%H:%M:%SZ");
         def todateiso8601: todate;
         def _tide_multiply(a; b): a * b;
-        def _multiply(a; b): b as $b | a as $a | if ($a | type) == "number" and ($b | type) == "number" then _tide_multiply($a; $b) elif ($a | type) == "string" and ($b | type) == "number" and $b >= 0 and $b < 1 then "" elif ($a | type) == "number" and ($b | type) == "string" and $a >= 0 and $a < 1 then "" else _tide_multiply($a; $b) end;
+        def _multiply(a; b): b as $b | a as $a | if ($a | type) == "number" and ($b | type) == "number" then _tide_multiply($a; $b) elif ($a | type) == "string" and ($b | type) == "number" and ($a | utf8bytelength) * $b > \#(JQLimits.stringBytes) then error("Repeat string result too long") elif ($a | type) == "number" and ($b | type) == "string" and ($b | utf8bytelength) * $a > \#(JQLimits.stringBytes) then error("Repeat string result too long") elif ($a | type) == "string" and ($b | type) == "number" and $b >= 0 and $b < 1 then "" elif ($a | type) == "number" and ($b | type) == "string" and $a >= 0 and $a < 1 then "" else _tide_multiply($a; $b) end;
         def _tide_divide(a; b): a / b;
         def _divide(a; b): b as $b | a as $a | if $a == 0 and $b == 0 then error("number (0) and number (0) cannot be divided because the divisor is zero") else _tide_divide($a; $b) end;
         def _tide_hex: explode | map(if . >= 97 then . - 87 elif . >= 65 then . - 55 else . - 48 end) | .[0] * 16 + .[1];

@@ -36,11 +36,14 @@ public enum JQRuntimeError: Error, Sendable, Equatable, CustomStringConvertible 
     case timeout(Duration)
     /// `halt_error` was called.
     case halted(String)
+    /// The process's memory passed `JQLimits.memoryLimitBytes` while this evaluation ran.
+    case memoryLimit(bytes: Int)
 
     public var description: String {
         switch self {
         case .error(let message): message
         case .timeout(let limit): "jq program was stopped after running for \(limit) on one input (an infinite loop?)"
+        case .memoryLimit(let bytes): "jq program was stopped: the process passed its memory limit of \(bytes >> 20) MB while it ran on one input (a value too large to build? the limit is TIDE_MAX_MEMORY_MB)"
         case .halted(let message): "jq program halted: \(message)"
         }
     }
@@ -126,7 +129,7 @@ public final class JQProgram {
     /// without clearing them, so running that state twice more would free them twice.
     private func drop(_ state: inout CompiledState?, after error: JQRuntimeError) {
         switch error {
-        case .timeout: abandon(&state)
+        case .timeout, .memoryLimit: abandon(&state)
         case .halted: state = nil
         case .error: break
         }
@@ -238,6 +241,7 @@ final class CompiledState {
             if jv_get_kind(value) != JV_KIND_INVALID { return JSON(owning: value) }
             if compiled.slot.didTimeOut {
                 jv_free(value)
+                if let limit = compiled.slot.memoryLimitHit { throw .memoryLimit(bytes: limit) }
                 throw .timeout(timeout)
             }
             if jq_halted(compiled.state) != 0 {
@@ -276,6 +280,8 @@ final class WatchdogSlot: @unchecked Sendable {
     private struct Clock {
         var startedAt: UInt64 = 0  // 0 while idle
         var timedOut = false
+        /// Set with `timedOut` when it was memory, not time: the limit in force.
+        var memoryLimit: Int?
         var retired = false  // the jq_state is gone
     }
     private let lock = Mutex(Clock())
@@ -287,7 +293,7 @@ final class WatchdogSlot: @unchecked Sendable {
     }
 
     func begin() {
-        lock.withLock { $0 = Clock(startedAt: Watchdog.now(), timedOut: false) }
+        lock.withLock { $0 = Clock(startedAt: Watchdog.now(), timedOut: false, memoryLimit: nil) }
     }
 
     func end() {
@@ -295,6 +301,19 @@ final class WatchdogSlot: @unchecked Sendable {
     }
 
     var didTimeOut: Bool { lock.withLock { $0.timedOut } }
+    var memoryLimitHit: Int? { lock.withLock { $0.memoryLimit } }
+    var isRunning: Bool { lock.withLock { $0.startedAt != 0 && !$0.timedOut && !$0.retired } }
+
+    /// Called by the watchdog when the process is over its memory limit: stops this evaluation
+    /// if one runs, as a timeout would.
+    func stopForMemory(limit: Int) {
+        lock.withLock { clock in
+            guard !clock.retired, clock.startedAt != 0, !clock.timedOut else { return }
+            clock.timedOut = true
+            clock.memoryLimit = limit
+            jq_halt(state, jv_invalid(), jv_invalid())
+        }
+    }
 
     /// Called before the program's state is torn down, so a late check never touches it.
     func retire() { lock.withLock { $0.retired = true } }
@@ -324,7 +343,13 @@ final class Watchdog: @unchecked Sendable {
         let thread = Thread { [unowned self] in
             while true {
                 Thread.sleep(forTimeInterval: 0.05)
-                for slot in slots.withLock({ Array($0.values) }) { slot.check() }
+                let current = slots.withLock({ Array($0.values) })
+                for slot in current { slot.check() }
+                // Memory is read only while something runs, and stops whatever runs then.
+                let limit = JQLimits.memoryLimitBytes
+                if limit > 0, current.contains(where: \.isRunning), let resident = JQLimits.residentBytes(), resident > limit {
+                    for slot in current { slot.stopForMemory(limit: limit) }
+                }
             }
         }
         thread.name = "tide-jq-watchdog"

@@ -210,7 +210,10 @@ public final class ResourceMapper {
         do { return try fastProgram.first(item).map { ($0, true) } } catch {
             // Only a timeout is final; any other error came from an unguarded path, which the
             // guarded program turns into a per-field problem.
-            if case .timeout = error { throw error }
+            switch error {
+            case .timeout, .memoryLimit: throw error
+            case .error, .halted: break
+            }
             return try program.first(item).map { ($0, false) }
         }
     }

@@ -46,6 +46,9 @@ public struct OceanEnvironment: Sendable {
     public var maxConnections: Int?
     /// `TIDE_LOG_LEVEL` (trace … critical).
     public var logLevel: String?
+    /// `TIDE_MAX_MEMORY_MB`: the process's resident memory at which running jq evaluations are
+    /// stopped (1024; 0 turns the check off).
+    public var maxMemoryMB: Int?
 
     public init() {}
 
@@ -93,7 +96,15 @@ public struct OceanEnvironment: Sendable {
             if let value = Int(text), value >= 1 { maxConnections = value } else { fail("TIDE_MAX_CONNECTIONS", "takes a number of connections, 1 or more; got \"\(text)\"") }
         }
         logLevel = reader.tide("LOG_LEVEL")
+        if let text = reader.tide("MAX_MEMORY_MB") {
+            if let value = Int(text), value >= 0 { maxMemoryMB = value } else { fail("TIDE_MAX_MEMORY_MB", "takes a number of megabytes (0: no limit); got \"\(text)\"") }
+        }
         if !problems.isEmpty { throw Diagnostics(problems) }
+    }
+
+    /// Puts the process-wide limits this environment sets in force (jq's memory limit).
+    public func applyLimits() {
+        JQLimits.memoryLimitBytes = maxMemoryMB.map { $0 << 20 } ?? JQLimits.defaultMemoryLimitBytes
     }
 
     /// The process's own environment.

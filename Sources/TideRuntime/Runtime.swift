@@ -3,6 +3,7 @@ import TideCatalog
 import TideCore
 import TideEngine
 import TideIntegration
+import TideJQ
 import TideLint
 import TideMapping
 import TideModel
@@ -25,6 +26,12 @@ public protocol RunReporter: Sendable {
     func finished(_ summary: ResyncSummary, catalog: String?)
     /// One entity of a dry run, as a JSON line for standard output.
     func entity(_ line: String)
+    /// A finding of the checks made before any request (an error or a warning).
+    func finding(_ finding: Diagnostic)
+}
+
+extension RunReporter {
+    public func finding(_ finding: Diagnostic) { error(finding.description) }
 }
 
 /// A run that stopped: its message has been reported; the process exits with `status`
@@ -43,11 +50,12 @@ public enum Runtime {
             return RunFailure(status: status)
         }
 
+        plan.environment.applyLimits()
         var integration: Integration
         do { integration = try Integration.load(directory: plan.directory) } catch { throw fail(2, error.description) }
         // Everything that can be known without the network is checked before the first request.
         let findings = Linter.lint(directory: plan.directory, mapping: plan.mapping)
-        for finding in findings { reporter.error(finding.description) }
+        for finding in findings { reporter.finding(finding) }
         if findings.contains(where: { $0.severity == .error }) {
             throw fail(2, "tide run: fix the errors above first (`tide lint \(plan.directory)` lists them)")
         }
@@ -130,11 +138,36 @@ public enum Runtime {
         do {
             if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
         } catch {
-            let reason = (error as NSError).code == NSFileWriteNoPermissionError ? "permission denied" : error.localizedDescription
+            var reason = describe(fileError: error)
+            // Foundation does not always say why: a file standing where a folder must go is common.
+            var ancestor = folder
+            while !ancestor.isEmpty, ancestor != "/", !FileManager.default.fileExists(atPath: ancestor) {
+                ancestor = (ancestor as NSString).deletingLastPathComponent
+            }
+            var isFolder: ObjCBool = false
+            if FileManager.default.fileExists(atPath: ancestor, isDirectory: &isFolder), !isFolder.boolValue {
+                reason = "\(ancestor) is a file, not a folder"
+            }
             throw fail(2, "cannot create the catalog's folder \(folder): \(reason); run from a writable directory or pass --catalog PATH to a writable place")
         }
         do { return CatalogSink(catalog: try Catalog(path: path), datasource: datasource) } catch {
             throw fail(2, "cannot open the catalog \(path): \(error); pass --catalog PATH to a writable place")
+        }
+    }
+
+    /// The reason a file operation failed, in the system's words ("Permission denied", "Not a
+    /// directory"), rather than Foundation's error domain and code.
+    static func describe(fileError error: any Error) -> String {
+        let nsError = error as NSError
+        if nsError.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(nsError.code))) }
+        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        switch nsError.code {
+        case NSFileWriteNoPermissionError, NSFileReadNoPermissionError: return "Permission denied"
+        case NSFileWriteOutOfSpaceError: return "No space left on device"
+        case NSFileWriteVolumeReadOnlyError: return "Read-only file system"
+        default: return nsError.localizedFailureReason ?? "it cannot be made there"
         }
     }
 

@@ -23,7 +23,8 @@ public struct TideProcess {
         FileManager.default.createFile(atPath: errURL.path, contents: nil)
 
         let process = Process()
-        process.executableURL = TideBinary.url
+        let binary = try TideBinary.url
+        process.executableURL = binary
         process.arguments = arguments
         if let directory { process.currentDirectoryURL = directory }
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
@@ -44,7 +45,7 @@ public struct TideProcess {
             }
         }
         guard !process.isRunning, process.processIdentifier != 0 else {
-            throw CocoaError(.executableLoad, userInfo: [NSFilePathErrorKey: TideBinary.url.path])
+            throw CocoaError(.executableLoad, userInfo: [NSFilePathErrorKey: binary.path])
         }
         return Result(status: process.terminationStatus,
                       stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),

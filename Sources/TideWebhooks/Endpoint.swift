@@ -26,7 +26,7 @@ public enum IntakeResult: Sendable, Equatable {
 /// The matchers' jq, compiled once and run under a lock: intake runs on several event loop
 /// threads, and a compiled jq program must not run on two at once.
 final class IntakeMatcher: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Locked(())
     private let match: [JQProgram]
     private let key: [JQProgram]
     private let item: [JQProgram]
@@ -71,7 +71,7 @@ final class IntakeMatcher: @unchecked Sendable {
     func evaluate(body: [UInt8], headers: [String: String]) -> Result<Evaluation, JSONParseError> {
         // Every libjq value is released before the lock is: outputs may share reference counts
         // with constants inside the compiled programs.
-        lock.withLock { evaluateLocked(body: body, headers: headers) }
+        lock.withLock { _ in evaluateLocked(body: body, headers: headers) }
     }
 
     private func evaluateLocked(body: [UInt8], headers: [String: String]) -> Result<Evaluation, JSONParseError> {

@@ -35,6 +35,8 @@ final class EventProcessor: @unchecked Sendable {
     let mappingOptions: MappingOptions
     private var compiled: (items: [JQProgram], refetches: [[(name: String, program: JQProgram)]])?
     private var mappers: [Int: ResourceMapper] = [:]
+    /// Kinds compiled on their first refetch, then reused: an event costs its request, not a compile.
+    private var kinds: [String: CompiledKind] = [:]
 
     init(definition: WebhookDefinition, integration: Integration, mapping: PortAppConfig, session: FetchSession,
          sink: any EntitySink, metrics: WebhookMetrics, configJSON: String, mappingOptions: MappingOptions) {
@@ -125,7 +127,9 @@ final class EventProcessor: @unchecked Sendable {
         var attempt = 1
         while true {
             do {
-                let fetcher = try KindFetcher(session: session, kind: kind, selector: selector)
+                let compiled = try kinds[kind] ?? CompiledKind(session: session, kind: kind)
+                kinds[kind] = compiled
+                let fetcher = try KindFetcher(compiled: compiled, selector: selector)
                 var records: [JSON] = []
                 while let page = try await fetcher.next() { records += page.records }
                 return records

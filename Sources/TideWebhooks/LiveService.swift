@@ -90,9 +90,15 @@ public actor ResyncController {
         let run = self.run, metrics = self.metrics, log = self.log
         current = Task {
             log(.info, "resync started (\(reason))")
-            metrics.update { $0.resyncsStarted += 1; $0.resyncRunning = true }
+            metrics.update { $0.resyncsStarted += 1; $0.resyncRunning = true; $0.ready = true }
+            let started = ContinuousClock.now
+            defer {
+                let elapsed = ContinuousClock.now - started
+                metrics.update { $0.resyncDuration.observe(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) }
+            }
             do {
-                let succeeded = try await run()
+                // The resync's HTTP clients are built inside the engine: the task-local observer reaches them.
+                let succeeded = try await HTTPClient.$observer.withValue(metrics) { try await run() }
                 let aborted = Task.isCancelled
                 metrics.update { s in
                     if aborted { s.resyncsAborted += 1 } else if succeeded { s.resyncsSucceeded += 1 } else { s.resyncsFailed += 1 }
@@ -157,7 +163,10 @@ public final class LiveService: Sendable {
         blueprints = integration.blueprints
         let metrics = self.metrics
         resyncs = ResyncController(metrics: metrics, log: log, run: resync)
-        client = HTTPClient(configuration: .init(for: integration, secretStore: configuration.secretStore))
+        var clientConfiguration = HTTPClient.Configuration(for: integration, secretStore: configuration.secretStore)
+        clientConfiguration.observer = metrics
+        client = HTTPClient(configuration: clientConfiguration)
+        metrics.register(paths: integration.webhooks.map(\.path))
         let session = try FetchSession(integration: integration, config: configuration, client: client)
         registrar = WebhookRegistrar(session: session, configJSON: configuration.json)
         definitions = integration.webhooks
@@ -202,7 +211,7 @@ public final class LiveService: Sendable {
         let stats = ConnectionStats()
         let resyncRoute = settings.listener == .webhook ? resyncs : nil
         let routes = LiveRoutes(endpoints: endpoints, metrics: metrics, resyncs: resyncRoute,
-                                controlToken: settings.controlToken, connections: stats)
+                                controlToken: settings.controlToken, connections: stats, secrets: client.configuration.secrets)
         let server = try await WebhookHTTPServer.start(host: settings.host, port: settings.port, routes: routes,
                                                        limits: settings.limits, stats: stats)
         log(.info, "listening on \(server.baseURL) (\(settings.listener.rawValue)), at most \(server.maxConnections) connections")
@@ -219,14 +228,19 @@ public final class LiveService: Sendable {
         var timers: [Task<Void, Never>] = []
         let resyncs = self.resyncs
         switch settings.listener {
-        case .once, .webhooksOnly: break
+        case .once, .webhooksOnly:
+            // No resync at start to wait for: ready once listening.
+            metrics.update { $0.ready = true }
         case .webhook:
             await resyncs.trigger("start")
         case .polling:
             if let requested = settings.resyncRequested {
                 // With Port, as Ocean: resync when Port holds a newer resync request.
+                // Port may hold no request yet: ready once it has been asked, resync or not.
+                let metrics = self.metrics
                 timers.append(Self.every(settings.pollingInterval, immediately: true) {
                     if await requested() { await resyncs.trigger("resync request") }
+                    metrics.update { $0.ready = true }
                 })
             } else {
                 // Without Port, POLLING is a local schedule: a resync now and every interval.
@@ -320,16 +334,20 @@ public final class LiveService: Sendable {
     public var connectionStats: ConnectionStats? { state.current.server?.stats }
 }
 
-/// Routing by method and path, as Ocean mounts it: POST /integration<path>, /resync, /health, /metrics.
+/// Routing by method and path, as Ocean mounts it: POST /integration<path>, /resync, /health, /ready, /metrics.
 struct LiveRoutes: ServerRoutes {
     let endpoints: [String: WebhookEndpoint]
     let metrics: WebhookMetrics
     let resyncs: ResyncController?
     let controlToken: [UInt8]?
     let connections: ConnectionStats?
+    /// The run's secrets: metrics hold only paths, reasons and counts, but they leave through the
+    /// same redaction as every other output.
+    let secrets: SecretStore
 
     init(endpoints: [WebhookEndpoint], metrics: WebhookMetrics, resyncs: ResyncController?, controlToken: String? = nil,
-         connections: ConnectionStats? = nil) {
+         connections: ConnectionStats? = nil, secrets: SecretStore = SecretStore()) {
+        self.secrets = secrets
         self.endpoints = Dictionary(endpoints.map { ("/integration" + $0.definition.path, $0) }) { first, _ in first }
         self.metrics = metrics
         self.resyncs = resyncs
@@ -345,10 +363,14 @@ struct LiveRoutes: ServerRoutes {
         switch (request.method, request.path) {
         case ("GET", "/health"), ("GET", "/"):
             return .json(200, #"{"ok":true}"#)
+        case ("GET", "/ready"):
+            // Kubernetes' readiness probe: 503 until the first resync has started, so traffic waits for it.
+            return metrics.snapshot.ready ? .json(200, #"{"ready":true}"#)
+                : .json(503, #"{"ready":false,"message":"waiting for the first resync to start"}"#)
         case ("GET", "/metrics"):
             let depths = Dictionary(endpoints.values.map { ($0.definition.path, $0.queueDepth) }) { a, _ in a }
             return ServerResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")],
-                                  body: Array(metrics.render(depths: depths, connections: connections).utf8))
+                                  body: Array(secrets.redact(metrics.render(depths: depths, connections: connections)).utf8))
         case ("POST", "/resync"):
             guard let resyncs else { return .json(404, #"{"status":"error","message":"not found"}"#) }
             guard let controlToken else {

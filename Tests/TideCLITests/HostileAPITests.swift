@@ -86,4 +86,41 @@ struct HostileAPITests {
         #expect(short.stderr.contains("shorter than 8 characters"))
         #expect(!short.stderr.contains("***"), "\(short.stderr)")
     }
+
+    /// A mapping that builds a huge value is stopped at the memory limit, not when the machine
+    /// runs out: the field fails, the other items map.
+    @Test func aMappingPastTheMemoryLimitIsStopped() async throws {
+        let mapping = folder.appendingPathComponent("memory.yml")
+        try """
+        resources:
+          - kind: x
+            selector: {query: "true"}
+            port:
+              entity:
+                mappings:
+                  identifier: .id
+                  blueprint: '"x"'
+                  properties:
+                    big: '[range(1e9) | {n: ., pad: "a value that makes each element a few hundred bytes"}] | length'
+        """.write(to: mapping, atomically: true, encoding: .utf8)
+        let result = try await TideProcess.run(["map", "--mapping", mapping.path, "--kind", "x", "-"],
+                                               stdin: Data(#"[{"id": "1"}, {"id": "2"}]"#.utf8),
+                                               environment: ["TIDE_MAX_MEMORY_MB": "160"])
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("passed its memory limit of 160 MB"), "\(result.stderr)")
+    }
+
+    @Test func usageErrorsAndUnwritableCatalogsSayWhatToDo() async throws {
+        let jobs = try await TideProcess.run(["run", Self.jira, "--replay", "--jobs", "-1"])
+        #expect(jobs.status == 2)
+        #expect(jobs.stderr.contains("--jobs takes a number of threads, 1 or more; got -1"), "\(jobs.stderr)")
+        // A folder that cannot be made (its parent is a file), as an unwritable directory would be.
+        let blocked = folder.appendingPathComponent("file")
+        try Data().write(to: blocked)
+        let catalog = try await TideProcess.run(["run", Self.jira, "--replay", "--catalog", blocked.path + "/sub/catalog.sqlite"])
+        #expect(catalog.status == 2)
+        #expect(catalog.stderr.contains("cannot create the catalog's folder"), "\(catalog.stderr)")
+        #expect(catalog.stderr.contains("--catalog PATH"))
+        #expect(!catalog.stderr.contains("NSCocoaErrorDomain"))
+    }
 }

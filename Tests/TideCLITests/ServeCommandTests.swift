@@ -55,7 +55,7 @@ import TideTesting
             _ = FileManager.default.createFile(atPath: stderr.path, contents: nil)
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
             // A descriptor limit below 300 connections, as in the issue.
-            process.arguments = ["-c", #"ulimit -n 256 && exec "$0" "$@""#, TideBinary.url.path] + arguments
+            process.arguments = ["-c", #"ulimit -n 256 && exec "$0" "$@""#, try TideBinary.url.path] + arguments
             var base = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TIDE_") && !$0.key.hasPrefix("OCEAN__") }
             base.merge(environment) { $1 }
             process.environment = base

@@ -19,7 +19,7 @@ import TideTesting
     // Synchronous on purpose: once started, the polling loop owns its thread, so other tests
     // saturating the shared task pool cannot delay the kill until the import has finished.
     @Test func killedImportLeavesWholeBatches() throws {
-        let binary = TideBinary.url
+        let binary = try TideBinary.url
         try #require(FileManager.default.isExecutableFile(atPath: binary.path),
                      "the tide binary is missing at \(binary.path); run `swift build` (with the same --scratch-path) before the tests")
         try withTemporaryFolder { folder in

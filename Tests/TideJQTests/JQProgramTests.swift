@@ -66,8 +66,9 @@ import Testing
     }
 
     @Test func inputBuiltinsDoNotNeedACallback() throws {
-        // Without an input callback libjq 1.6 segfaults on `input`; the prelude answers as jq.py does.
-        #expect(throws: JQRuntimeError.error("break")) { try JQProgram("input").first(.null) }
+        // Without an input callback libjq 1.6 segfaults on `input`; the prelude answers that
+        // there is nothing to read (jq.py says "break", the jq CLI "No more inputs").
+        #expect(throws: JQRuntimeError.error("No more inputs")) { try JQProgram("input").first(.null) }
         #expect(try JQProgram("[inputs]").first(.null) == JSON(array: []))
         #expect(try JQProgram("input_filename").first(.null)?.isNull == true)
     }
