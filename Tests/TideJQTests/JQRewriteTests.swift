@@ -29,7 +29,7 @@ import Testing
         ("def f: .a?; f", "def f: .a?; f"),
         ("{a: .E5 | . * 2 // 0, b: 1 + 2}", "{a: (.\"E5\" | . * 2 // 0), b: (1 + 2)}"),
         ("{a: 1 as $x | $x}", "{a: 1 as $x | $x}"),
-        ("if . then [1] end[0], if . then {a: 1} else {} end.a", "(if . then [1] else . end)[0], (if . then {a: 1} else {} end).a"),
+        ("if . then [1] end[0], if . then {a: 1} else {} end.a", "(if . then [1] else . end)[0], (if . then {a: (1)} else {} end).a"),
     ]
 
     @Test func rewritesTo16Syntax() {
