@@ -15,12 +15,17 @@ import Synchronization
 public enum JQLimits {
     public static let globalRegexCharacters = 32_768
     public static let stringBytes = 16 << 20
-    /// The default memory limit: 1 GiB of resident memory for the whole process.
+    /// The limit a run puts in force unless `TIDE_MAX_MEMORY_MB` says otherwise: 1 GiB of resident
+    /// memory for the whole process.
     public static let defaultMemoryLimitBytes = 1 << 30
 
-    private static let memoryLimit = Atomic<Int>(defaultMemoryLimitBytes)
+    // Off until a run turns it on (`OceanEnvironment.applyLimits`): a process-wide limit is the
+    // product's policy, not the library's, and a process that hosts other work (the test suite)
+    // must not have its evaluations stopped for memory it uses elsewhere.
+    private static let memoryLimit = Atomic<Int>(0)
 
-    /// The process's resident-memory limit while jq runs (`TIDE_MAX_MEMORY_MB`); 0 turns it off.
+    /// The process's resident-memory limit while jq runs (`TIDE_MAX_MEMORY_MB`); 0, the library's
+    /// default, turns it off.
     public static var memoryLimitBytes: Int {
         get { memoryLimit.load(ordering: .relaxed) }
         set { memoryLimit.store(max(0, newValue), ordering: .relaxed) }
