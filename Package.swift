@@ -85,6 +85,10 @@ let package = Package(
         // Benchmarks: a loopback Jira stand-in that serves generated issues for resync figures.
         .executableTarget(name: "tide-jira-standin", dependencies: ["TideTesting"], path: "Benchmarks/JiraStandIn"),
         .executableTarget(name: "tide-port-standin", dependencies: ["TideTesting"], path: "Benchmarks/PortStandIn"),
+        // Differential fuzzing against Ocean: the comparison (tests and campaigns) and its
+        // release-built runner for scripts/fuzz-mappings.py campaigns. Never linked into `tide`.
+        .target(name: "TideOceanFuzz", dependencies: ["TideJQ", "TideModel", "TideMapping"]),
+        .executableTarget(name: "tide-ocean-fuzz", dependencies: ["TideOceanFuzz", "TideJQ"], path: "Benchmarks/OceanFuzz"),
         // Recorded responses served on loopback: `tide run --replay`, `tide test`, and the tests.
         .target(name: "TideReplay", dependencies: [
             "TideCore", "TideYAML",
@@ -101,7 +105,7 @@ let package = Package(
         .testTarget(name: "TideRuntimeTests", dependencies: ["TideRuntime", "TideIntegration", "TideModel", "TideWebhooks"]),
         .testTarget(name: "TideYAMLTests", dependencies: ["TideYAML", "TideCore"]),
         .testTarget(name: "TideJQTests", dependencies: ["TideJQ"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TideMappingTests", dependencies: ["TideMapping", "TideJQ", "TideCore", "TideModel"], exclude: ["Fixtures"]),
+        .testTarget(name: "TideMappingTests", dependencies: ["TideMapping", "TideJQ", "TideCore", "TideModel", "TideOceanFuzz"], exclude: ["Fixtures"]),
         .testTarget(name: "TideCatalogTests", dependencies: ["TideCatalog", "TideModel", "TideJQ", "TideTesting"]),
         .testTarget(name: "TideCLITests", dependencies: ["TideTesting", "TideHTTP", "TideModel", "TideMapping", "TideJQ", "TideCore"]),
         .testTarget(name: "TideHTTPTests", dependencies: ["TideHTTP", "TideTesting", "TideCore"]),

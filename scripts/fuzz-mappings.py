@@ -32,7 +32,7 @@ FIXTURES = ROOT / "Tests/TideMappingTests/Fixtures"
 CORPUS = FIXTURES / "ocean-fuzz.json"
 REGRESSIONS = FIXTURES / "ocean-fuzz-regressions.json"
 FIXTURE_SEED = 13
-FIXTURE_MAPPINGS = 90
+FIXTURE_MAPPINGS = 45  # ~30 s of CPU in a debug `swift test`; campaigns cover the rest
 RECORDS_PER_MAPPING = 8
 
 # ---------------------------------------------------------------------------------------------
@@ -46,8 +46,24 @@ NUMBER_STRINGS = ["1000", "1e3", "-1.5", " 12", "12 ", "", "nan", "0x10", "+1", 
 
 
 def number(rng):
-    return rng.choice([0, 1, -1, 3, 42, 1.5, -0.25, 1e3, 1.0, 100.0, 2 ** 53 + 1, 12345678901234567890,
-                       1e-7, 3.14159, 10 ** 17, rng.randint(-1000, 1000), rng.random() * 1000])
+    # No numbers that jq 1.6 cannot write as Python does whatever their value (1e-7, 10**17, 2**53 + 1:
+    # exponents, beyond 2^53): their difference is the documented number-literals one, and hidden
+    # under `length` or `@uri` it cannot be told from others. Integral floats (1.0, 1000.0) stay:
+    # each such record is also mapped as its twin with plain integers (see OceanOracle.run_case).
+    return rng.choice([0, 1, -1, 3, 42, 1.5, -0.25, 1e3, 1.0, 100.0, 2 ** 52, 10 ** 15, 123456.789,
+                       3.14159, rng.randint(-1000, 1000), rng.random() * 1000])
+
+
+def integral_twin(value):
+    """The record with each integral float as an int: the same doubles for Tide (and jq 1.6), and
+    the text jq 1.6 writes for Ocean (1.0 → 1)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return int(value)
+    if isinstance(value, list):
+        return [integral_twin(v) for v in value]
+    if isinstance(value, dict):
+        return {k: integral_twin(v) for k, v in value.items()}
+    return value
 
 
 def scalar(rng):
@@ -356,10 +372,17 @@ class OceanOracle:
             if not isinstance(raw, dict):
                 results.append({"itemsSkipped": False, "items": [{"outcome": "error", "message": "not an object"}]})
                 continue
-            items, skipped = await self.items(resource, raw)
-            results.append({"itemsSkipped": skipped is None,
-                            "items": [await self.map_item(resource, copy.deepcopy(i)) for i in items]})
+            results.append(await self.run_record(resource, raw))
+            twin = integral_twin(raw)
+            if json.dumps(twin) != json.dumps(raw):
+                # Tide's result must equal Ocean's on the original or on this twin (number-literals).
+                results[-1]["twin"] = await self.run_record(resource, twin)
         return results
+
+    async def run_record(self, resource, raw):
+        items, skipped = await self.items(resource, raw)
+        return {"itemsSkipped": skipped is None,
+                "items": [await self.map_item(resource, copy.deepcopy(i)) for i in items]}
 
 
 def sanitize(value):
@@ -367,19 +390,25 @@ def sanitize(value):
     return json.loads(json.dumps(value, default=str, allow_nan=True).replace("NaN", "null").replace("Infinity", "1.7976931348623157e+308"))
 
 
-def make_cases(seed, count, prefix):
+def make_cases(seed, count, prefix, per_mapping=RECORDS_PER_MAPPING):
     rng = random.Random(seed)
     cases = []
     for index in range(count):
         res = resource(rng)
-        records = [json.dumps(record(rng), ensure_ascii=False) for _ in range(RECORDS_PER_MAPPING)]
+        records = [json.dumps(record(rng), ensure_ascii=False) for _ in range(per_mapping)]
         cases.append({"id": f"{prefix}-{index}", "resource": res, "records": records})
     return cases
 
 
+_ORACLE = {}
+
+
 def run_oracle(cases):
-    oracle = OceanOracle()
-    loop = asyncio.new_event_loop()
+    # One oracle per process: Ocean caches compiled patterns per processor, and minimising maps
+    # hundreds of variants of one mapping.
+    if not _ORACLE:
+        _ORACLE["oracle"], _ORACLE["loop"] = OceanOracle(), asyncio.new_event_loop()
+    oracle, loop = _ORACLE["oracle"], _ORACLE["loop"]
     for case in cases:
         case["ocean"] = sanitize(loop.run_until_complete(oracle.run_case(case)))
     return cases
@@ -393,95 +422,216 @@ def write(path, cases, seed):
 
 
 # ---------------------------------------------------------------------------------------------
-# Campaigns: the Swift suite compares; differences come back as JSON
+# Campaigns: Ocean's side in worker processes, Tide's in the release-built tide-ocean-fuzz (the
+# comparison MappingFuzzTests makes); differences come back as JSON
 
-def swift_compare(corpus_path, diffs_path):
-    env = dict(os.environ, TIDE_FUZZ_CORPUS=str(corpus_path), TIDE_FUZZ_DIFFS=str(diffs_path))
+TIDE_FUZZ = ROOT / ".build/release/tide-ocean-fuzz"
+_WORKER = {}
+
+
+def _oracle_worker_init():
+    _WORKER["oracle"] = OceanOracle()
+    _WORKER["loop"] = asyncio.new_event_loop()
+
+
+def _oracle_chunk(args):
+    """One chunk of a campaign, generated and mapped by Ocean in a worker process."""
+    seed, start, count, records, prefix = args
+    cases = make_cases(seed * 1_000_003 + start, count, f"{prefix}-{start}", records)
+    for case in cases:
+        case["ocean"] = sanitize(_WORKER["loop"].run_until_complete(_WORKER["oracle"].run_case(case)))
+    return start, cases
+
+
+def tide_compare(corpus_path, diffs_path):
+    """Tide's differences from Ocean over a corpus file. A crash of the comparer (libjq aborting
+    on some case) is itself a difference: the corpus is halved until the crashing case is found."""
     if diffs_path.exists():
         diffs_path.unlink()
-    subprocess.run(["swift", "test", "--skip-build", "--filter", "MappingFuzzTests/corpusMatchesOcean"],
-                   cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    if not diffs_path.exists():
-        sys.exit("fuzz: the Swift suite wrote no difference file (build with `swift build --build-tests` first)")
-    return json.loads(diffs_path.read_text())
+    done = subprocess.run([str(TIDE_FUZZ), str(corpus_path), str(diffs_path)], cwd=ROOT,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if done.returncode == 0 and diffs_path.exists():
+        return json.loads(diffs_path.read_text())
+    cases = json.loads(corpus_path.read_text())["cases"]
+    if len(cases) == 1:
+        return {"pairs": len(cases[0]["records"]), "timed": 0, "slow": [], "known": {},
+                "differences": [{"case": cases[0]["id"], "record": 0,
+                                 "detail": f"tide-ocean-fuzz exited with {done.returncode}: {done.stderr[-300:]}"}]}
+    merged = {"pairs": 0, "timed": 0, "slow": [], "known": {}, "differences": []}
+    half = len(cases) // 2
+    for part in (cases[:half], cases[half:]):
+        sub = corpus_path.with_suffix(f".{len(part)}.{part[0]['id']}.json")
+        write(sub, part, None)
+        merge_results(merged, tide_compare(sub, diffs_path))
+        sub.unlink()
+    return merged
 
 
-def reductions(case, record_index):
-    """Smaller versions of one differing (mapping, record): fewer fields, then fewer record keys."""
-    base = {"resource": case["resource"], "records": [case["records"][record_index]]}
-    mappings = base["resource"]["port"]["entity"]["mappings"]
+def merge_results(total, part):
+    for key in ("pairs", "timed"):
+        total[key] += part[key]
+    total["slow"] += part["slow"]
+    total["differences"] += part["differences"]
+    for name, count in part["known"].items():
+        total["known"][name] = total["known"].get(name, 0) + count
+
+
+def reductions(case):
+    """Smaller versions of one differing (mapping, record): one field, no optional fields, fewer
+    record keys, smaller record values."""
+    mappings = case["resource"]["port"]["entity"]["mappings"]
     out = []
-    for group in ("properties", "relations"):
-        for key in list(mappings.get(group, {})):
-            candidate = copy.deepcopy(base)
-            cm = candidate["resource"]["port"]["entity"]["mappings"]
-            cm[group] = {key: cm[group][key]}
-            for other in ("properties", "relations"):
-                if other != group:
-                    cm.pop(other, None)
-            for optional in ("title", "icon", "team"):
-                cm.pop(optional, None)
+
+    def variant(edit):
+        candidate = copy.deepcopy(case)
+        edit(candidate)
+        if candidate != case:
             out.append(candidate)
-    raw = json.loads(base["records"][0])
-    for key in list(raw) if isinstance(raw, dict) else []:
-        candidate = copy.deepcopy(base)
-        smaller = dict(raw)
-        del smaller[key]
-        candidate["records"] = [json.dumps(smaller, ensure_ascii=False)]
-        out.append(candidate)
+
+    fields = [(group, key) for group in ("properties", "relations") for key in mappings.get(group, {})]
+    if len(fields) > 1:
+        for group, key in fields:
+            def one(c, group=group, key=key):
+                cm = c["resource"]["port"]["entity"]["mappings"]
+                cm[group] = {key: cm[group][key]}
+                cm.pop("relations" if group == "properties" else "properties", None)
+            variant(one)
+    for optional in ("title", "icon", "team", "properties", "relations"):
+        if optional in mappings:
+            variant(lambda c, o=optional: c["resource"]["port"]["entity"]["mappings"].pop(o))
+    if case["resource"]["selector"]["query"] != "true":
+        variant(lambda c: c["resource"]["selector"].update(query="true"))
+    raw = json.loads(case["records"][0])
+
+    def with_record(value):
+        variant(lambda c: c.__setitem__("records", [json.dumps(value, ensure_ascii=False)]))
+
+    def shrink(value, path):
+        """Records with one key or element removed, or one container emptied, under path."""
+        if isinstance(value, dict):
+            for key in list(value):
+                smaller = dict(value)
+                del smaller[key]
+                yield path, smaller
+                for inner_path, inner in shrink(value[key], path + [key]):
+                    yield inner_path, inner
+        elif isinstance(value, list) and value:
+            for index in range(len(value)):
+                yield path, value[:index] + value[index + 1:]
+            for index, element in enumerate(value):
+                for inner_path, inner in shrink(element, path + [index]):
+                    yield inner_path, inner
+
+    def replaced(root, path, value):
+        if not path:
+            return value
+        root = copy.deepcopy(root)
+        target = root
+        for step in path[:-1]:
+            target = target[step]
+        target[path[-1]] = value
+        return root
+
+    for path, smaller in shrink(raw, []):
+        with_record(replaced(raw, path, smaller))
     return out
 
 
-def campaign(seed, pairs, work):
-    work.mkdir(parents=True, exist_ok=True)
-    mappings = max(1, pairs // RECORDS_PER_MAPPING)
-    print(f"fuzz: seed {seed}, {mappings} mappings x {RECORDS_PER_MAPPING} records")
-    total_pairs = 0
-    new_cases = []
-    chunk = 2000
-    for start in range(0, mappings, chunk):
-        cases = make_cases(seed * 1_000_003 + start, min(chunk, mappings - start), f"s{seed}-{start}")
-        run_oracle(cases)
-        corpus = work / f"corpus-{start}.json"
-        total_pairs += write(corpus, cases, seed)
-        diffs = swift_compare(corpus, work / "diffs.json")
-        print(f"fuzz: {total_pairs} pairs compared, {len(diffs['differences'])} new differences so far in this chunk")
-        by_id = {c["id"]: c for c in cases}
-        for difference in diffs["differences"][:40]:
-            new_cases.append(minimise(by_id[difference["case"]], difference["record"], work))
-    if new_cases:
-        existing = json.loads(REGRESSIONS.read_text())["cases"] if REGRESSIONS.exists() else []
-        seen = {json.dumps([c["resource"], c["records"]], sort_keys=True) for c in existing}
-        for case in new_cases:
-            key = json.dumps([case["resource"], case["records"]], sort_keys=True)
-            if key not in seen:
-                seen.add(key)
-                case["id"] = f"regression-{len(existing)}"
-                existing.append(case)
-        write(REGRESSIONS, existing, None)
-        print(f"fuzz: {len(new_cases)} differences minimised into {REGRESSIONS.relative_to(ROOT)}")
-    print(f"fuzz: done, {total_pairs} mapping x record pairs")
-    return 1 if new_cases else 0
-
-
-def minimise(case, record_index, work):
-    best = {"id": case["id"], "resource": case["resource"], "records": [case["records"][record_index]]}
-    for _ in range(2):
-        candidates = reductions(best, 0)
+def minimise(case, record_index, work, budget=12):
+    """Greedy: keep the smallest reduction that still differs, until none does (or budget runs out).
+    Variants that share a mapping are mapped as one case with many records: Tide compiles a
+    mapping once per case, and that is most of the cost."""
+    best = {"id": case["id"], "resource": copy.deepcopy(case["resource"]), "records": [case["records"][record_index]]}
+    for _ in range(budget):
+        candidates = reductions(best)[:400]
         if not candidates:
             break
-        for i, c in enumerate(candidates):
-            c["id"] = f"min-{i}"
-        run_oracle(candidates)
+        grouped = {}
+        for candidate in candidates:
+            key = json.dumps(candidate["resource"], sort_keys=True)
+            grouped.setdefault(key, {"id": f"min-{len(grouped)}", "resource": candidate["resource"], "records": []})
+            grouped[key]["records"].append(candidate["records"][0])
+        batch = list(grouped.values())
+        run_oracle(batch)
         path = work / "minimise.json"
-        write(path, candidates, None)
-        still = {d["case"] for d in swift_compare(path, work / "min-diffs.json")["differences"]}
-        kept = [c for c in candidates if c["id"] in still]
+        write(path, batch, None)
+        still = {(d["case"], d["record"]) for d in tide_compare(path, work / "min-diffs.json")["differences"]}
+        kept = [{"resource": c["resource"], "records": [r]} for c in batch for i, r in enumerate(c["records"])
+                if (c["id"], i) in still]
         if not kept:
             break
         best = min(kept, key=lambda c: len(json.dumps(c)))
+    best = {"id": case["id"], "resource": best["resource"], "records": best["records"]}
     run_oracle([best])
     return best
+
+
+def append_regressions(cases):
+    """Appends minimised differences to the committed regressions, as they are found."""
+    existing = json.loads(REGRESSIONS.read_text())["cases"] if REGRESSIONS.exists() else []
+    seen = {signature(c) for c in existing}
+    added = 0
+    for case in cases:
+        if signature(case) not in seen:
+            seen.add(signature(case))
+            case["id"] = f"regression-{len(existing)}"
+            existing.append(case)
+            added += 1
+    write(REGRESSIONS, existing, None)
+    return added
+
+
+def signature(case):
+    return json.dumps([case["resource"], case["records"]], sort_keys=True)
+
+
+def campaign(seed, pairs, work, jobs, records, chunk_mappings, max_new):
+    import multiprocessing
+    import time
+    if not TIDE_FUZZ.exists():
+        sys.exit("fuzz: build the comparer first: swift build -c release --product tide-ocean-fuzz")
+    work.mkdir(parents=True, exist_ok=True)
+    mappings = max(1, -(-pairs // records))
+    print(f"fuzz: seed {seed}, {mappings} mappings x {records} records, {jobs} Ocean workers", flush=True)
+    started = time.time()
+    total = {"pairs": 0, "timed": 0, "slow": [], "known": {}, "differences": []}
+    existing = json.loads(REGRESSIONS.read_text())["cases"] if REGRESSIONS.exists() else []
+    seen = {signature(c) for c in existing}
+    new_cases = []
+    chunks = [(seed, start, min(chunk_mappings, mappings - start), records, f"s{seed}")
+              for start in range(0, mappings, chunk_mappings)]
+    with multiprocessing.get_context("fork").Pool(jobs, initializer=_oracle_worker_init) as pool:
+        for start, cases in pool.imap(_oracle_chunk, chunks):
+            corpus = work / f"corpus-{seed}-{start}.json"
+            write(corpus, cases, seed)
+            result = tide_compare(corpus, work / f"diffs-{seed}-{start}.json")
+            merge_results(total, result)
+            by_id = {c["id"]: c for c in cases}
+            # One minimisation per differing mapping: its other records almost always differ
+            # for the same reason.
+            minimised_cases = set()
+            for difference in result["differences"]:
+                if difference["case"] in minimised_cases or len(new_cases) >= max_new:
+                    continue
+                minimised_cases.add(difference["case"])
+                small = minimise(by_id[difference["case"]], difference["record"], work)
+                small["detail"] = difference["detail"]
+                if signature(small) not in seen:
+                    seen.add(signature(small))
+                    new_cases.append(small)
+                    append_regressions([copy.deepcopy(small)])
+            if not result["differences"] and not result["slow"]:
+                corpus.unlink()
+            print(f"fuzz: {total['pairs']} pairs, {len(total['differences'])} differences, {len(total['slow'])} slow, "
+                  f"known {total['known']}, {time.time() - started:.0f} s", flush=True)
+    (work / f"campaign-{seed}.json").write_text(json.dumps(total | {"seed": seed, "records": records}, indent=1))
+    if new_cases:
+        print(f"fuzz: {len(new_cases)} new differences, minimised, appended to {REGRESSIONS.relative_to(ROOT)}")
+    for slow in total["slow"][:20]:
+        print(f"fuzz: slow: {slow}")
+    print(f"fuzz: done, seed {seed}: {total['pairs']} mapping x record pairs ({total['timed']} timed), "
+          f"{len(total['differences'])} differences, {len(total['slow'])} slow, known {total['known']}")
+    return 1 if total["differences"] or total["slow"] else 0
 
 
 def main():
@@ -490,6 +640,10 @@ def main():
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--pairs", type=int, default=100_000)
     parser.add_argument("--work", default="/tmp/tide-fuzz")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="Ocean worker processes")
+    parser.add_argument("--records", type=int, default=16, help="records per mapping in a campaign")
+    parser.add_argument("--chunk", type=int, default=250, help="mappings per chunk compared at once")
+    parser.add_argument("--max-new", type=int, default=60, help="differences minimised per campaign")
     args = parser.parse_args()
     if args.mode == "fixture":
         cases = run_oracle(make_cases(FIXTURE_SEED, FIXTURE_MAPPINGS, "fixture"))
@@ -497,7 +651,7 @@ def main():
         print(f"fuzz: wrote {len(cases)} mappings, {pairs} pairs to {CORPUS.relative_to(ROOT)}")
         return 0
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 30)
-    return campaign(seed, args.pairs, pathlib.Path(args.work))
+    return campaign(seed, args.pairs, pathlib.Path(args.work), args.jobs, args.records, args.chunk, args.max_new)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,9 @@
 ///   (JQProgram.first) and then restarted or torn down.
 /// - `_tide_pass`/`_tide_caught` make a 1.6 `try` catch only its body's errors (see JQRewrite); the
 ///   prelude's own `try`s use them too, or `first`'s `break` would reach their handlers.
-/// - `strftime` writes `%Z` as 1.8 does for UTC times ("GMT"; 1.6's libc says "UTC").
+/// - `strftime` writes `%Z` as 1.8 does for UTC times ("GMT"; 1.6's libc says "UTC"), and takes a
+///   broken-down time of any length, normalised as `mktime` does (1.8: `[] | todate` is
+///   "1899-12-31T00:00:00Z", `[2024, 1, 30]` is March 1st; 1.6 refuses fewer than 6 fields).
 /// - `have_decnum`/`have_literal_numbers` answer what Ocean's jq answers (true), although libjq 1.6
 ///   keeps no number literals.
 public enum JQPrelude {
@@ -111,14 +113,14 @@ public enum JQPrelude {
         def bsearch($t): if type == "array" then _tide_bsearch($t) else _tide_typeerr("cannot be searched from") end;
         def _tide_gmtime: gmtime;
         def gmtime: try (_tide_gmtime | _tide_pass) catch _tide_caught(if type == "string" and startswith("errror") then error("e" + .[2:]) else error end);
+        def _tide_mktime: mktime;
+        def mktime: if type == "array" and length < 8 and all(.[]; type == "number") then (. as $a | [1900, 0, 0, 0, 0, 0, 0, 0] | to_entries | map($a[.key] // .value)) | .[0] |= ((. - 1900) | trunc) + 1900 | _tide_mktime else _tide_mktime end;
         def _tide_strftime($f): strftime($f);
-        def strftime($f): if ($f | type) != "string" then error("strftime/1 requires a string format") else ($f | split("%%") | map(split("%Z") | join("GMT")) | join("%%")) as $g | if type == "number" then gmtime | _tide_strftime($g) else _tide_strftime($g) end end;
+        def strftime($f): if ($f | type) != "string" then error("strftime/1 requires a string format") else ($f | split("%%") | map(split("%Z") | join("GMT")) | join("%%")) as $g | if type == "number" then gmtime | _tide_strftime($g) elif type == "array" then (if all(.[]; type == "number") then mktime | gmtime | _tide_strftime($g) else error("strftime/1 requires parsed datetime inputs") end) else _tide_strftime($g) end end;
         def _tide_strflocaltime($f): strflocaltime($f);
         def strflocaltime($f): if ($f | type) != "string" then error("strflocaltime/1 requires a string format") elif type == "number" then localtime | _tide_strflocaltime($f) else _tide_strflocaltime($f) end;
         def todate: strftime("%Y-%m-%dT%H:%M:%SZ");
         def todateiso8601: todate;
-        def _tide_mktime: mktime;
-        def mktime: if type == "array" and length < 8 and all(.[]; type == "number") then (. as $a | [1900, 0, 0, 0, 0, 0, 0, 0] | to_entries | map($a[.key] // .value)) | .[0] |= ((. - 1900) | trunc) + 1900 | _tide_mktime else _tide_mktime end;
         def _tide_multiply(a; b): a * b;
         def _multiply(a; b): b as $b | a as $a | if ($a | type) == "number" and ($b | type) == "number" then _tide_multiply($a; $b) elif ($a | type) == "string" and ($b | type) == "number" and ($a | utf8bytelength) * $b > \#(JQLimits.stringBytes) then error("Repeat string result too long") elif ($a | type) == "number" and ($b | type) == "string" and ($b | utf8bytelength) * $a > \#(JQLimits.stringBytes) then error("Repeat string result too long") elif ($a | type) == "string" and ($b | type) == "number" and $b >= 0 and $b < 1 then "" elif ($a | type) == "number" and ($b | type) == "string" and $a >= 0 and $a < 1 then "" else _tide_multiply($a; $b) end;
         def _tide_divide(a; b): a / b;

@@ -4,8 +4,8 @@ import TideJQ
 /// Ocean's `itemsToParse`: one record fans out into one item per element of an array in it,
 /// each item being the record (minus that array, by default) with the element under
 /// `itemsToParseName`.
-struct ItemsExpander {
-    enum Expansion {
+package struct ItemsExpander {
+    package enum Expansion {
         case items([JSON])
         /// The record produced nothing, with Ocean's reason.
         case skipped(String)
@@ -47,7 +47,7 @@ struct ItemsExpander {
         } catch { return error.message }
     }
 
-    func expand(_ record: JSON) -> Expansion {
+    package func expand(_ record: JSON) -> Expansion {
         guard let program else {
             return .skipped("itemsToParse \(expression.source) does not compile: \(compileError ?? "")")
         }

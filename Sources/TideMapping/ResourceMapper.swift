@@ -53,7 +53,7 @@ public final class ResourceMapper {
     public let resource: ResourceConfig
     public let options: MappingOptions
     /// Leaves of the mapping in evaluation order.
-    let leaves: [Leaf]
+    package let leaves: [Leaf]
     /// Fields whose expression does not compile: always null, always reported.
     public let compileProblems: [FieldProblem]
     private let program: JQProgram?
@@ -65,16 +65,16 @@ public final class ResourceMapper {
     private let simpleLeaves: [(index: Int, path: JSONPath)]
     /// Set when the selector itself does not compile: every record is then an error.
     private let selectorCompileError: String?
-    let expander: ItemsExpander?
+    package let expander: ItemsExpander?
 
-    struct Leaf {
-        var path: String
+    package struct Leaf {
+        package var path: String
         /// Where the value sits in the entity object: a field name, then keys and indices.
         var location: [JSONPath.Step]
-        var expression: JQExpression
+        package var expression: JQExpression
         /// libjq's message when the expression does not compile on its own.
         var compileError: String?
-        var compiles: Bool { compileError == nil }
+        package var compiles: Bool { compileError == nil }
     }
 
     public init(resource: ResourceConfig, options: MappingOptions = MappingOptions()) {
@@ -304,6 +304,9 @@ public final class ResourceMapper {
         }
     }
 
+    /// A field whose value is NaN (`"nan" | tonumber`) is null, and so misconfigured: Ocean receives
+    /// jq's output as JSON, where NaN is written null.
+    ///
     /// The single program: selector first; fields only for records that pass (or all, with parseAll).
     /// It yields `[selector, entity, problems]`, or `[selector]` for a record that is filtered out.
     /// Each slot is `[value]`, `[]` (no output) or `{"__tide_error": message}`.
@@ -324,8 +327,8 @@ public final class ResourceMapper {
         }
         var text = """
         def _tide_first(f): [label $__tide_out | f | ., break $__tide_out];
-        def _tide_value: if type == "array" then .[0] else null end;
-        def _tide_problem($i): if type == "array" and length == 1 and .[0] != null then empty else [$i, .] end;
+        def _tide_value: if type == "array" and (.[0] | type != "number" or (isnan | not)) then .[0] else null end;
+        def _tide_problem($i): if type == "array" and length == 1 and .[0] != null and (.[0] | type != "number" or (isnan | not)) then empty else [$i, .] end;
         \(slot(selector)) as $__tide_selector
         | if $__tide_selector == [true]\(parseAll ? " or true" : "") then
 

@@ -27,6 +27,9 @@ import Testing
         (".e", ".e"),
         (".e1x", ".e1x"),
         ("def f: .a?; f", "def f: .a?; f"),
+        ("{a: .E5 | . * 2 // 0, b: 1 + 2}", "{a: (.\"E5\" | . * 2 // 0), b: (1 + 2)}"),
+        ("{a: 1 as $x | $x}", "{a: 1 as $x | $x}"),
+        ("if . then [1] end[0], if . then {a: 1} else {} end.a", "(if . then [1] else . end)[0], (if . then {a: (1)} else {} end).a"),
     ]
 
     @Test func rewritesTo16Syntax() {
@@ -58,6 +61,14 @@ import Testing
         ("{a: .x | try tonumber catch \"bad\"}", "{\"x\":\"1\"}", "[{\"a\":1}]"),
         (".a |= (try tonumber catch 0)", "{\"a\":\"x\"}", "[{\"a\":0}]"),
         ("[.[] | (.a? // \"d\")]", "[{\"a\":1}, \"s\", null]", "[[1,\"d\",\"d\"]]"),
+        // jq 1.8.2 (port-ocean's jq 1.13): object values take operators, `//`, `and`, assignments.
+        ("{a: .E5 | . * 2 | select(. != null), b: .x}", "{\"E5\":862,\"x\":1}", "[{\"a\":1724,\"b\":1}]"),
+        ("{a: 1 // 2, b: .x and .y, c: .x = 5, d: -1 + 2}", "{\"x\":1,\"y\":2}", "[{\"a\":1,\"b\":true,\"c\":{\"x\":5,\"y\":2},\"d\":1}]"),
+        ("{a: .x | tostring + \"y\", (\"k\"): 1 + 1, \"s\": 2 * 3}", "{\"x\":1}", "[{\"a\":\"1y\",\"k\":2,\"s\":6}]"),
+        ("{a: if true then 1 else 2 end + 1, b: reduce (1,2) as $i (0; . + $i)}", "null", "[{\"a\":2,\"b\":3}]"),
+        // 1.7+: `if … end` takes suffixes (seed 90210 found this in a field).
+        ("first(.e | ascii_downcase, if .e then .p else .[\"1\"] end[0])", "{\"e\":\"X@Y.Z\"}", "[\"x@y.z\"]"),
+        ("[if . then [1] end[0], if . then {a: 1} else {} end.a]", "true", "[[1,1]]"),
     ]
 
     @Test func libjqGivesJq18Answers() throws {

@@ -76,6 +76,8 @@ struct JQParser {
     private var position = 0
     private var lookahead: (token: Token, start: Int, end: Int)?
     private var depth = 0
+    /// Parsing an object value's own expression (not one nested in parentheses).
+    private var inObjectValue = false
     /// Where the last token taken by `next()` started and ended.
     private var lastStart = 0
     private var lastEnd = 0
@@ -251,7 +253,10 @@ struct JQParser {
 
     mutating func parsePipe() throws(JQUnsupported) -> JQAST {
         try enter()
-        defer { depth -= 1 }
+        // A nested pipe (in parentheses, brackets, arguments…) is a whole expression again.
+        let outerObjectValue = inObjectValue
+        inObjectValue = false
+        defer { depth -= 1; inObjectValue = outerObjectValue }
         // A loop, not recursion, so long pipelines do not count as nesting.
         var segments = [try parseComma()]
         while try peek() == .op("|") {
@@ -354,6 +359,18 @@ struct JQParser {
         defer { depth -= 1 }
         let start = try peekStart()
         var term = try parsePrimary()
+        // 1.7 made `if … end` a term (`if … end[0]`, `if … end.a`); 1.6 needs it in parentheses.
+        if case .conditional = term {
+            let suffixed: Bool
+            switch try peek() {
+            case .field, .dot, .op("["): suffixed = true
+            default: suffixed = false
+            }
+            if suffixed {
+                edit(at: start, .open, "(")
+                edit(at: lastEnd, .close, ")")
+            }
+        }
         // Where the last index step (`.b`, `[e]`, `[]`, `."s"`) started, if the term ends with one:
         // `?` after it guards that step only (`.a.b?` does not hide an error from `.a`).
         var lastStep: (start: Int, bracket: Bool)?
@@ -404,6 +421,8 @@ struct JQParser {
             }
         }
         if allowBinding, try peek() == .keyword("as") {
+            // 1.8 refuses `{a: 1 as $x | $x}`; left as written, 1.6 refuses it too.
+            if inObjectValue { throw JQUnsupported("a binding in an object value") }
             try next()
             let pattern = try parsePatterns()
             try expect(.op("|"))
@@ -563,6 +582,7 @@ struct JQParser {
             try expect(.op(")"))
             return .foreach(source, pattern, initial, update, extract)
         case .keyword("label"):
+            if inObjectValue { throw JQUnsupported("label in an object value") }
             try expect(.op("$"))
             guard case .ident = try next() else { throw JQUnsupported("bad label") }
             try expect(.op("|"))
@@ -684,27 +704,23 @@ struct JQParser {
         }
     }
 
+    /// An object value as jq 1.8 reads it: any expression but `,` (which ends the pair), `as`
+    /// bindings, `label` and `def` — `{a: .x | . * 2 // 0, b: try f catch g}`. 1.6 takes only
+    /// terms joined by `|`, so the value is parenthesised.
     private mutating func parseObjectValue() throws(JQUnsupported) -> JQAST {
         try enter()
-        defer { depth -= 1 }
-        // Parenthesised: 1.8 takes `{a: .x | try f catch g}`, which 1.6's grammar rejects.
+        let outerObjectValue = inObjectValue
+        inObjectValue = true
+        defer { depth -= 1; inObjectValue = outerObjectValue }
         let start = try peekStart()
-        var value = try parseObjectValueTerm()
+        var value = try parseAlternative()
         while try peek() == .op("|") {
             try next()
-            value = .pipe(value, try parseObjectValueTerm())
+            value = .pipe(value, try parseAlternative())
         }
         edit(at: start, .open, "(")
         edit(at: lastEnd, .close, ")")
         return value
-    }
-
-    private mutating func parseObjectValueTerm() throws(JQUnsupported) -> JQAST {
-        if try peek() == .op("-") {
-            try next()
-            return .negate(try parseObjectValueTerm())
-        }
-        return try parsePostfix(allowBinding: false)
     }
 
     /// `$x`, `[…]`, `{…}`; alternatives (`?//`) are not analysed.
