@@ -57,7 +57,7 @@ let package = Package(
         .target(name: "TidePort", dependencies: ["TideCore", "TideModel", "TideMapping", "TideIntegration", "TideHTTP", "TideCatalog", "TideYAML"]),
         // Live events: declared webhooks verified, matched, queued and applied through the mapping.
         .target(name: "TideWebhooks", dependencies: [
-            "TideCore", "TideJQ", "TideModel", "TideMapping", "TideIntegration", "TideFetch", "TideHTTP",
+            "TideCore", "TideJQ", "TideModel", "TideMapping", "TideIntegration", "TideFetch", "TideHTTP", "TideEngine",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

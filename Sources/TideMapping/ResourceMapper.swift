@@ -310,18 +310,16 @@ public final class ResourceMapper {
     /// field's JSON in the mapping's order.
     private func makeEntity(_ values: [JSON], report: inout MappingReport) -> ItemOutcome {
         var next = 0
-        var identifier: (JSON, RawJSON)?, blueprint: JSON?
-        var title: RawJSON?, icon: RawJSON?, team: RawJSON?, properties: RawJSON?, relations: RawJSON?
+        var identifier: (JSON, RawJSON)?, blueprint: JSON?, icon: JSON?, team: JSON?
+        var title: RawJSON?, properties: RawJSON?, relations: RawJSON?
         for field in resource.port.entity.fields {
             let text = text(of: field.tree, values: values, next: &next)
             switch field.name {
             case "identifier": identifier = (json(of: field.tree, at: next, values: values, text: text), text)
             case "blueprint": blueprint = json(of: field.tree, at: next, values: values, text: text)
             case "title": title = text
-            case "icon": icon = pythonString(json(of: field.tree, at: next, values: values, text: text),
-                                             field: "icon", allowCollections: false, report: &report)
-            case "team": team = pythonString(json(of: field.tree, at: next, values: values, text: text),
-                                             field: "team", allowCollections: true, report: &report)
+            case "icon": icon = json(of: field.tree, at: next, values: values, text: text)
+            case "team": team = json(of: field.tree, at: next, values: values, text: text)
             case "properties": properties = text
             case "relations": relations = text
             default: break
@@ -338,10 +336,11 @@ public final class ResourceMapper {
         guard let blueprintName = blueprintValue.stringValue else {
             return .skipped(reason: "blueprint evaluated to \(blueprintValue.serialized()), not a string")
         }
+        // Only an entity that forms is validated further (Ocean's model checks icon and team then).
         var entity = Entity(identifier: identifier?.1 ?? .null, blueprint: blueprintName)
         entity.title = title
-        entity.icon = icon
-        entity.team = team
+        entity.icon = icon.map { pythonString($0, field: "icon", allowCollections: false, report: &report) }
+        entity.team = team.map { pythonString($0, field: "team", allowCollections: true, report: &report) }
         entity.properties = properties
         entity.relations = relations
         return .entity(entity, passedSelector: true)
