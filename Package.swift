@@ -87,7 +87,7 @@ let package = Package(
         .target(name: "TideOceanFuzz", dependencies: ["TideJQ", "TideModel", "TideMapping"]),
         .executableTarget(name: "tide-ocean-fuzz", dependencies: ["TideOceanFuzz", "TideJQ"], path: "Benchmarks/OceanFuzz"),
         // Recorded responses served on loopback: `tide run --replay`, `tide test`, and the tests.
-        .target(name: "TideReplay", dependencies: ["TideCore", "TideYAML", "TideServer"]),
+        .target(name: "TideReplay", dependencies: ["TideCore", "TideYAML", "TideSpec", "TideServer"]),
         // The one HTTP server (SwiftNIO): webhooks, replay and the tests' servers. Deadlines, a
         // connection cap, draining; applications plug in through `HTTPRoutes`.
         .target(name: "TideServer", dependencies: [
