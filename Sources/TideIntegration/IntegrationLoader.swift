@@ -48,28 +48,7 @@ extension Integration {
 
     /// Checks that need the whole integration: parents exist and do not loop.
     func crossCheck() -> [Diagnostic] {
-        var diagnostics: [Diagnostic] = []
-        for kind in kinds {
-            guard let parent = kind.parent else { continue }
-            if self.kind(parent) == nil {
-                let suggestion = DidYouMean.closest(to: parent, in: kinds.map(\.name)).map { " (did you mean \"\($0)\"?)" } ?? ""
-                diagnostics.append(Diagnostic(at: kind.location, "kind \"\(kind.name)\" names parent \"\(parent)\", which is not a kind here\(suggestion)",
-                                              rule: "unknown-parent"))
-                continue
-            }
-            var seen: Set<String> = [kind.name]
-            var next: String? = parent
-            while let current = next {
-                if seen.contains(current) {
-                    diagnostics.append(Diagnostic(at: kind.location, "kind \"\(kind.name)\" has a parent cycle through \"\(current)\"",
-                                                  rule: "parent-cycle"))
-                    break
-                }
-                seen.insert(current)
-                next = self.kind(current)?.parent
-            }
-        }
-        return diagnostics
+        KindParents.problems(kinds.map { KindParents.Link(kind: $0.name, parent: $0.parent, location: $0.location) })
     }
 }
 
