@@ -32,7 +32,7 @@ let package = Package(
         // YAML → node tree with line/column on every node (libyaml's event API).
         .target(name: "TideYAML", dependencies: ["TideCore", "CYAML"]),
         // JSON values (libjq's jv) and compiled jq programs with Ocean's jq 1.8 builtins.
-        .target(name: "TideJQ", dependencies: ["CJQ"]),
+        .target(name: "TideJQ", dependencies: ["TideCore", "CJQ"]),
         // Port's model: entities and blueprints.
         .target(name: "TideModel", dependencies: ["TideJQ"]),
         // Ocean's port-app-config.yml and the entity processor.
