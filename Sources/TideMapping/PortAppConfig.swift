@@ -1,5 +1,6 @@
 import TideCore
 import TideJQ
+import Foundation
 
 /// Ocean's `port-app-config.yml`: which kinds to fetch and how each record becomes an entity.
 /// Field names, defaults and semantics follow port-ocean 0.56.2 so existing mappings drop in.

@@ -1,6 +1,7 @@
 import TideCore
 import TideSpec
 import TideYAML
+import Foundation
 
 extension PortAppConfig {
     /// Reads a port-app-config file. Every problem found is reported, each with its position.

@@ -1,4 +1,5 @@
 import TideSpec
+import TideCore
 
 /// The definition of Ocean's `port-app-config.yml` (port-ocean 0.56.2's `PortAppConfig`). The
 /// loader validates with it before building the model, and `tide lint`, `tide schema` and the

@@ -5,6 +5,7 @@ import TideJQ
 import TideMapping
 import TideModel
 import TideTesting
+import TideCore
 
 /// The Jira integration's data files: the replay fixtures serve exactly the requests Tide's
 /// Jira kinds send (docs/integration-format.md), and the default mapping fits the blueprints.
