@@ -42,6 +42,22 @@ public final class KindFetcher {
     private var startedRun = false
     /// Set by `parseOnly(recordPaths:)`: what a response is parsed into.
     private var pagePlan: JSONProjectionPlan?
+    /// Requests already on their way for the current run's next pages, in page order (offset and
+    /// page pagination once a page has told the total; see `readAhead`).
+    private var ahead: [Ahead] = []
+
+    /// A page requested before its turn: where it starts, and its request in flight.
+    private struct Ahead {
+        var position: Int
+        var requestLine: String
+        var task: Task<Result<(HTTPRequest, HTTPResponse), FetchError>, Never>
+    }
+
+    /// Pages requested ahead at most, when the total is known. The host's request budget decides
+    /// how many are really in flight; this bounds the memory of responses waiting their turn.
+    public static let pagesAhead = 4
+
+    deinit { for page in ahead { page.task.cancel() } }
 
     /// - Parameter selector: the resource's selector values, each as JSON text; they overlay the
     ///   kind's `selector` defaults. Keys the kind does not declare are passed through (Port's
@@ -102,6 +118,7 @@ public final class KindFetcher {
         while !finished {
             if var current = run {
                 if current.finished {
+                    dropAhead()
                     run = nil
                     continue
                 }
@@ -110,6 +127,7 @@ public final class KindFetcher {
                     run = current
                     return page
                 } catch {
+                    dropAhead()
                     finished = true
                     run = nil
                     throw error
@@ -166,43 +184,26 @@ public final class KindFetcher {
                                   hint: "raise pagination.maxPages, or narrow the selector so fewer records match"))
         }
 
-        // Build the request.
+        // Build the request and send it, unless it went ahead of its turn.
         let pageState = run.pageState(program.strategy)
-        let context = self.context.setting("parent", to: run.parent ?? .null).setting("page", to: pageState)
-        var rendered: RenderedRequest
-        do { rendered = try program.request.render(context) } catch { throw fail(error) }
-        switch program.strategy {
-        case .offset(let offsetParam, let limitParam, let limit, _, let inBody, _):
-            rendered.set(offsetParam, to: JSON(run.offset), inBody: inBody)
-            rendered.set(limitParam, to: JSON(limit), inBody: inBody)
-        case .page(let pageParam, let sizeParam, let size, _, let inBody, _):
-            rendered.set(pageParam, to: JSON(run.pageNumber), inBody: inBody)
-            rendered.set(sizeParam, to: JSON(size), inBody: inBody)
-        case .cursor(_, let param, let inBody):
-            if let cursor = run.cursor { rendered.set(param, to: cursor, inBody: inBody) }
-        case .nextURL, .linkHeader:
-            // The API's URL is used as it is: its query already says which page.
-            if let next = run.nextURL {
-                rendered.url = next
-                rendered.query = []
-            }
-        case .none:
-            break
-        }
-        // Credentials go only to the API's own origin (http.baseUrl's), never to a host a next
-        // link points at; a host outside the policy is refused by the client before any byte.
-        let sendCredentials = session.originPolicy.decide(rendered.url) == .withCredentials
-        if sendCredentials { session.addStaticCredentials(to: &rendered) }
-        var request = rendered.httpRequest()
-        request.originPolicy = session.originPolicy
-        requestLine = "\(request.method) \(request.url)"
-        if program.tracksURLs { run.seen.insert(request.url) }
-
-        // Send it, logging in first and once more on a 401 for a login scheme.
-        var login: LoginAuth?
-        if sendCredentials, case .login(let scheme) = session.auth { login = scheme }
+        var request: HTTPRequest
         let response: HTTPResponse
-        do { response = try await session.send(&request, login: login) } catch { throw fail(error) }
+        if let first = ahead.first, first.position == run.position(program.strategy) {
+            ahead.removeFirst()
+            requestLine = first.requestLine
+            switch await first.task.value {
+            case .success(let sent): (request, response) = sent
+            case .failure(let error): throw fail(error)
+            }
+        } else {
+            dropAhead()
+            let built: (request: HTTPRequest, login: LoginAuth?)
+            do { built = try makeRequest(for: run) } catch { throw fail(error) }
+            request = built.request
+            requestLine = "\(request.method) \(request.url)"
+            if program.tracksURLs { run.seen.insert(request.url) }
+            do { response = try await session.send(&request, login: built.login) } catch { throw fail(error) }
+        }
         // Records leave with the page, possibly to other threads: nothing here may keep the body.
         defer { program.releaseInputs() }
 
@@ -242,8 +243,78 @@ public final class KindFetcher {
         let base = response.url.isEmpty ? request.url : response.url
         do { try advance(&run, records: records.count, input: input, response: response, base: base) } catch { throw fail(error) }
         run.pagesRead = number
+        readAhead(run)
         return FetchedPage(records: records, number: number, parent: run.parent,
                            request: "\(request.method) \(session.redactor.redactURL(request.url))")
+    }
+
+    /// The request for `run`'s current page, with credentials for the API's own origin, and the
+    /// login scheme to send it with.
+    private func makeRequest(for run: PaginationRun) throws(FetchError) -> (request: HTTPRequest, login: LoginAuth?) {
+        let pageState = run.pageState(program.strategy)
+        let context = self.context.setting("parent", to: run.parent ?? .null).setting("page", to: pageState)
+        var rendered = try program.request.render(context)
+        switch program.strategy {
+        case .offset(let offsetParam, let limitParam, let limit, _, let inBody, _):
+            rendered.set(offsetParam, to: JSON(run.offset), inBody: inBody)
+            rendered.set(limitParam, to: JSON(limit), inBody: inBody)
+        case .page(let pageParam, let sizeParam, let size, _, let inBody, _):
+            rendered.set(pageParam, to: JSON(run.pageNumber), inBody: inBody)
+            rendered.set(sizeParam, to: JSON(size), inBody: inBody)
+        case .cursor(_, let param, let inBody):
+            if let cursor = run.cursor { rendered.set(param, to: cursor, inBody: inBody) }
+        case .nextURL, .linkHeader:
+            // The API's URL is used as it is: its query already says which page.
+            if let next = run.nextURL {
+                rendered.url = next
+                rendered.query = []
+            }
+        case .none:
+            break
+        }
+        // Credentials go only to the API's own origin (http.baseUrl's), never to a host a next
+        // link points at; a host outside the policy is refused by the client before any byte.
+        let sendCredentials = session.originPolicy.decide(rendered.url) == .withCredentials
+        if sendCredentials { session.addStaticCredentials(to: &rendered) }
+        var request = rendered.httpRequest()
+        request.originPolicy = session.originPolicy
+        var login: LoginAuth?
+        if sendCredentials, case .login(let scheme) = session.auth { login = scheme }
+        return (request, login)
+    }
+
+    /// Once a page has told how many there are (offset or page pagination with `total`), the next
+    /// pages are requested without waiting for this one to be read: up to `pagesAhead`, never past
+    /// the total or `maxPages`. They are read in order, exactly as if fetched one by one; a page
+    /// that ends the run early (empty, or `stop`) cancels the rest.
+    private func readAhead(_ run: PaginationRun) {
+        guard !run.finished, let total = run.knownTotal else { return }
+        let maxPages = program.definition.pagination.maxPages ?? Int.max
+        while ahead.count < Self.pagesAhead {
+            // The pages already ahead are the run's next ones in order; this one follows them.
+            var next = run
+            for _ in 0..<ahead.count { next.step(program.strategy) }
+            let pageIndex = run.pagesRead + ahead.count + 1
+            guard pageIndex <= maxPages, next.isWithin(total: total, pageIndex: pageIndex, strategy: program.strategy),
+                  let built = try? makeRequest(for: next) else { return }
+            let request = built.request
+            let session = self.session, login = built.login
+            let task = Task { () -> Result<(HTTPRequest, HTTPResponse), FetchError> in
+                var request = request
+                do throws(FetchError) {
+                    let response = try await session.send(&request, login: login)
+                    return .success((request, response))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            ahead.append(Ahead(position: next.position(program.strategy), requestLine: "\(request.method) \(request.url)", task: task))
+        }
+    }
+
+    private func dropAhead() {
+        for page in ahead { page.task.cancel() }
+        ahead = []
     }
 
     /// Moves `run` to its next page, or marks it finished.
@@ -266,17 +337,17 @@ public final class KindFetcher {
             // size below `limit` would otherwise stop after one page.
             if records < limit, program.stop == nil, total == nil {
                 run.finished = true
-            } else if let total, let count = try number(evaluate(total, input, field: "pagination.total"), field: "pagination.total"),
-                      Double(run.offset) >= count {
-                run.finished = true
+            } else if let total, let count = try number(evaluate(total, input, field: "pagination.total"), field: "pagination.total") {
+                run.knownTotal = count
+                if Double(run.offset) >= count { run.finished = true }
             }
         case .page(_, _, let size, _, _, let total):
             run.pageNumber += 1
             if records < size, program.stop == nil, total == nil {
                 run.finished = true
-            } else if let total, let count = try number(evaluate(total, input, field: "pagination.total"), field: "pagination.total"),
-                      Double(run.pagesRead + 1) >= count {
-                run.finished = true
+            } else if let total, let count = try number(evaluate(total, input, field: "pagination.total"), field: "pagination.total") {
+                run.knownTotal = count
+                if Double(run.pagesRead + 1) >= count { run.finished = true }
             }
         case .cursor(let cursorProgram, _, _):
             guard let cursor = try evaluate(cursorProgram, input, field: "pagination.cursor"), !cursor.isNull,
@@ -402,6 +473,33 @@ struct PaginationRun {
     var finished = false
     /// Cursors received and URLs requested, to stop a loop. Grows with pages, not records.
     var seen: Set<String> = []
+    /// What `pagination.total` said (records for offset, pages for page pagination).
+    var knownTotal: Double?
+
+    /// Where the current page starts: the offset, or the page number.
+    func position(_ strategy: KindProgram.Strategy) -> Int {
+        if case .page = strategy { return pageNumber }
+        return offset
+    }
+
+    /// To the page after this one, as `advance` moves after a full page.
+    mutating func step(_ strategy: KindProgram.Strategy) {
+        switch strategy {
+        case .offset(_, _, let limit, _, _, _): offset += limit
+        case .page: pageNumber += 1
+        default: break
+        }
+    }
+
+    /// Whether the page at this position, the `pageIndex`-th of the run, is within what
+    /// `pagination.total` said (records for offset, pages for page pagination).
+    func isWithin(total: Double, pageIndex: Int, strategy: KindProgram.Strategy) -> Bool {
+        switch strategy {
+        case .offset: Double(offset) < total
+        case .page: Double(pageIndex) <= total
+        default: false
+        }
+    }
 
     init(program: KindProgram, parent: JSON?, redactor: Redactor) {
         self.parent = parent

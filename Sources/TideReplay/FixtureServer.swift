@@ -99,6 +99,8 @@ public final class FixtureServer: Sendable {
     public var baseURL: String { server.baseURL }
     public func url(_ path: String) -> String { server.url(path) }
     public var requests: [RecordedRequest] { server.requests }
+    /// The most requests ever answered at the same moment.
+    public var maxConcurrentRequests: Int { server.maxConcurrentRequests }
 
     /// Appends a fixture; it is consulted after the ones already there.
     public func add(_ fixture: Fixture) {

@@ -29,6 +29,49 @@ import TideTesting
         await harness.stop()
     }
 
+    /// Once page 1 tells the total, the next pages are requested without waiting for each other,
+    /// and still come back in order, each requested once.
+    @Test func pagesAheadOfTheirTurnWhenTheTotalIsKnown() async throws {
+        for strategy in ["{type: offset, offsetParam: startAt, limitParam: maxResults, limit: 2, total: .total}",
+                         "{type: page, pageParam: p, sizeParam: maxResults, size: 2, total: '(.total / 2)'}"] {
+            let isOffset = strategy.contains("offset")
+            let fixtures = (0..<10).map { index -> Fixture in
+                var response = page([index * 2 + 1, index * 2 + 2], extra: #""total": 20"#)
+                response.delay = .milliseconds(40)
+                let query = isOffset ? ["startAt": String(index * 2)] : ["p": String(index + 1)]
+                return Fixture(match: get("/items", query), response: response)
+            }
+            let harness = try await Harness.start(integrationYAML(kinds: Self.offsetKind(strategy)), fixtures: fixtures)
+            let outcome = try await harness.fetchAll("item")
+            #expect(outcome.error == nil)
+            #expect(outcome.ids == (1...20).map(String.init), "\(strategy)")
+            #expect(outcome.pages.map(\.number) == Array(1...10))
+            let positions = harness.server.requests.compactMap { $0.queryValue(isOffset ? "startAt" : "p") }
+            #expect(positions.count == 10 && Set(positions).count == 10, "each page requested once: \(positions)")
+            #expect(harness.server.maxConcurrentRequests > 1, "pages overlapped")
+            #expect(harness.server.unmatchedRequests.isEmpty)
+            await harness.stop()
+        }
+    }
+
+    /// A page that ends the run early (empty, whatever the total said) ends it exactly there.
+    @Test func anEmptyPageEndsTheRunEvenWithPagesAhead() async throws {
+        let yaml = integrationYAML(kinds: Self.offsetKind("{type: offset, offsetParam: startAt, limit: 2, total: .total}"))
+        let harness = try await Harness.start(yaml, fixtures: [
+            Fixture(match: get("/items", ["startAt": "0"]), response: page([1, 2], extra: #""total": 12"#)),
+            Fixture(match: get("/items", ["startAt": "2"]), response: page([3, 4], extra: #""total": 12"#)),
+            Fixture(match: get("/items", ["startAt": "4"]), response: page([], extra: #""total": 12"#)),
+            Fixture(match: get("/items", ["startAt": "6"]), response: page([7, 8], extra: #""total": 12"#)),
+            Fixture(match: get("/items", ["startAt": "8"]), response: page([9, 10], extra: #""total": 12"#)),
+            Fixture(match: get("/items", ["startAt": "10"]), response: page([11, 12], extra: #""total": 12"#)),
+        ])
+        let outcome = try await harness.fetchAll("item")
+        #expect(outcome.error == nil)
+        #expect(outcome.ids == ["1", "2", "3", "4"])
+        #expect(outcome.pages.map(\.number) == [1, 2, 3], "the empty page is the last one read, as without pages ahead")
+        await harness.stop()
+    }
+
     @Test func offsetStopsOnAnIsLastStyleStop() async throws {
         let yaml = integrationYAML(kinds: Self.offsetKind("{type: offset, offsetParam: startAt, limitParam: maxResults, limit: 2, stop: .isLast}"))
         let harness = try await Harness.start(yaml, fixtures: [
