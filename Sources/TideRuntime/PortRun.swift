@@ -67,8 +67,7 @@ public struct PortRun: Sendable {
             }
         }, result: box)
         try await Lifecycle.run(run)
-        guard let outcome = box.current else { throw CancellationError() }
-        return outcome
+        return try box.get()
     }
 
     private func runOnce(observer: any ResyncObserver) async throws -> Outcome {

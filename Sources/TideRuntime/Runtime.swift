@@ -252,12 +252,16 @@ public enum Runtime {
             reporter.error(error.description)
             throw RunFailure(status: 2)
         }
+        do { try await service.start() } catch {
+            reporter.error("cannot listen on \(address.host):\(address.port): \(error)")
+            throw RunFailure(status: 2)
+        }
         let run = LiveRun(service: service,
                           stopping: { reporter.info("shutting down: draining queued events, then exiting") },
                           stopped: { reporter.info("stopped") })
         do { try await Lifecycle.run(run) } catch {
-            reporter.error("cannot listen on \(address.host):\(address.port): \(error)")
-            throw RunFailure(status: 2)
+            reporter.error("the live service stopped: \(error)")
+            throw RunFailure(status: 1)
         }
     }
 

@@ -77,7 +77,9 @@ import TideTesting
             #expect(line["service.version"] as? String == TideVersion.current)
         }
         // Per kind: the kind, its resource index and the counts as numbers, not inside the message.
+        // Resources are fetched side by side, so they finish in any order.
         let ends = lines.filter { $0["log.logger"] as? String == "tide.resync" && $0["tide.pages"] != nil }
+            .sorted { ($0["tide.resource"] as? Int ?? -1) < ($1["tide.resource"] as? Int ?? -1) }
         #expect(ends.map { $0["tide.kind"] as? String } == ["project", "user", "issue"])
         #expect(ends.map { $0["tide.resource"] as? Int } == [0, 1, 2])
         #expect(ends.allSatisfy { ($0["tide.records"] as? Int ?? 0) > 10 && $0["tide.errors"] as? Int == 0 })
