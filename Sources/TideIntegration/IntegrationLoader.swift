@@ -211,14 +211,15 @@ struct IntegrationBuilder {
             auth: authNodes.map(auth),
             connectTimeout: timeout.double("connect") ?? 10,
             totalTimeout: timeout.double("total") ?? 60,
-            concurrency: reader.int("concurrency") ?? 10,
+            concurrency: reader.intOrDefault("concurrency"),
             retryAttempts: retry.int("attempts") ?? 5,
             retryStatuses: retry.has("statuses") ? statuses : [429, 502, 503, 504],
             retryMaxWait: retry.double("maxWait") ?? 120,
             rateLimit: reader.has("rateLimit") ? (rate.int("requests") ?? 1, rate.double("per") ?? 1) : nil,
             verifyTLS: reader.bool("verifyTLS") ?? true,
             allowedHosts: (reader["allowedHosts"]?.items ?? []).compactMap { $0.scalar?.text },
-            maxResponseBytes: reader.int("maxResponseBytes") ?? 32 << 20)
+            maxResponseBytes: reader.int("maxResponseBytes") ?? 32 << 20,
+            liveShare: reader.doubleOrDefault("liveShare"))
     }
 
     func auth(_ node: YAMLNode) -> AuthScheme {

@@ -45,6 +45,20 @@ public struct SpecReader {
         }
     }
 
+    /// `int(name)` for a field whose spec gives a default, so the caller needs no fallback of its
+    /// own (and cannot restate the default differently). A field without one is a mistake in the
+    /// spec, which the first load of any integration reveals.
+    public func intOrDefault(_ name: String) -> Int {
+        guard let value = int(name) else { preconditionFailure("the spec gives \(name) no default") }
+        return value
+    }
+
+    /// `double(name)` for a field whose spec gives a default (see `intOrDefault`).
+    public func doubleOrDefault(_ name: String) -> Double {
+        guard let value = double(name) else { preconditionFailure("the spec gives \(name) no default") }
+        return value
+    }
+
     public func bool(_ name: String) -> Bool? {
         if case .bool(let value)? = node?[name]?.value { return value }
         return defaultJSON(name)?.boolValue
