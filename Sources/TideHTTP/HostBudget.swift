@@ -111,6 +111,8 @@ public final class HostBudget: Sendable {
         let epoch: Int
         /// The number of permits granted before it, to tell how many were sent after it.
         let sequence: Int
+        /// When it was granted, to tell an answer from a server window that has since ended.
+        let granted: ContinuousClock.Instant
     }
 
     public let origin: String
@@ -212,7 +214,7 @@ public final class HostBudget: Sendable {
                 if let quota { state.learn(quota, permit: permit, now: now) }
                 if Self.throttles(status) {
                     state.throttled += 1
-                    state.backOff(permit: permit, now: now)
+                    state.backOff(permit: permit)
                     if let asked, asked > .zero { state.pause(until: now + min(asked, state.limits.maxPause)) }
                 } else if status < 500 {
                     state.grow()
@@ -292,26 +294,33 @@ public final class HostBudget: Sendable {
         var concurrency: Double
         /// The adapted rate in requests per second; nil: none.
         var rate: Double?
-        /// What the rate grows back to: the configured one, or the rate that was throttled when
-        /// none is configured (reaching it again lifts the learnt limit).
-        var rateCeiling: Double?
-        /// The token bucket's seconds of burst: the configured interval, else one second.
+        /// The token bucket's seconds of burst: the configured interval.
         var burstSeconds: Double
         var tokens: Double
         var refilled: ContinuousClock.Instant
         var pausedUntil: ContinuousClock.Instant?
-        /// The server's quota: requests left (less what was sent since), when it resets, and the
-        /// window's size (told, or the most ever seen left).
-        var quota: (remaining: Int, resetAt: ContinuousClock.Instant, limit: Int)?
+        /// The server's current window as far as we know it.
+        struct Window {
+            /// Requests left: the server's word, less what was sent since.
+            var remaining: Int
+            var resetAt: ContinuousClock.Instant
+            /// The window's size: told, or the most ever seen left.
+            var limit: Int
+            /// The lowest count the server gave in this window, and when we learnt it.
+            var lowest: Int
+            var lowestLearnt: ContinuousClock.Instant
+        }
+        var quota: Window?
         var largestRemaining = 0
+        /// When the last server window we knew of ended: answers to requests sent before then
+        /// describe that window, not the current one.
+        var windowStart: ContinuousClock.Instant?
         var lastBulkStart: ContinuousClock.Instant?
         var inFlight: [RequestPriority: Int] = [:]
         var waiters: [Waiter] = []
         var nextID: UInt64 = 0
         var timer: ContinuousClock.Instant?
         var epoch = 0
-        /// Recent grant instants, to measure the rate actually sent when a 429 comes without a rate.
-        var recent: [ContinuousClock.Instant] = []
         var granted = 0
         var waited = Duration.zero
         var throttled = 0
@@ -322,7 +331,6 @@ public final class HostBudget: Sendable {
             self.limits = limits
             concurrency = Double(limits.concurrency)
             rate = limits.rate.map(Self.perSecond)
-            rateCeiling = rate
             burstSeconds = limits.rate.map { $0.interval.seconds } ?? 1
             tokens = limits.rate.map { Double($0.requests) } ?? 1
             refilled = .now
@@ -337,7 +345,6 @@ public final class HostBudget: Sendable {
             if old.concurrency < new.concurrency, concurrency >= Double(old.concurrency) { concurrency = Double(new.concurrency) }
             if new.rate != old.rate {
                 rate = new.rate.map(Self.perSecond)
-                rateCeiling = rate
                 burstSeconds = new.rate.map { $0.interval.seconds } ?? 1
                 tokens = min(tokens, capacity)
             }
@@ -368,7 +375,10 @@ public final class HostBudget: Sendable {
             }
             if now > refilled { refilled = now }
             if let until = pausedUntil, until <= now { pausedUntil = nil }
-            if let quota, quota.resetAt <= now { self.quota = nil }
+            if let quota, quota.resetAt <= now {
+                self.quota = nil
+                windowStart = quota.resetAt
+            }
         }
 
         /// The first waiter to consider: the oldest live one, else the oldest bulk one. A bulk
@@ -398,9 +408,11 @@ public final class HostBudget: Sendable {
             if let quota {
                 let kept = priority == .bulk ? reservedQuota(reserving) : 0
                 if quota.remaining <= kept { return .until(quota.resetAt) }
-                // Past half the server's window, bulk requests are spread over the time left.
+                // Past half the server's window, bulk requests are spread over the time left, the
+                // last one a spacing before the reset: a request sent at the very end of the window
+                // may be counted in the next one (the server's clock is not ours), and overfill it.
                 if priority == .bulk, quota.remaining * 2 <= quota.limit, let last = lastBulkStart {
-                    let spacing = (quota.resetAt - now) / (quota.remaining - kept)
+                    let spacing = (quota.resetAt - now) / (quota.remaining - kept + 1)
                     if last + spacing > now { return .until(last + spacing) }
                 }
             }
@@ -412,44 +424,51 @@ public final class HostBudget: Sendable {
             if quota != nil { quota!.remaining -= 1 }
             if priority == .bulk { lastBulkStart = now }
             inFlight[priority, default: 0] += 1
-            recent.append(now)
-            if recent.count > 32 { recent.removeFirst(recent.count - 32) }
-            let permit = Permit(priority: priority, epoch: epoch, sequence: granted)
+            let permit = Permit(priority: priority, epoch: epoch, sequence: granted, granted: now)
             granted += 1
             return permit
         }
 
         mutating func learn(_ told: ServerQuota, permit: Permit, now: ContinuousClock.Instant) {
-            guard told.reset > .zero else { return }
-            // Requests sent after this one may already have been counted: assume they were.
-            let remaining = max(0, told.remaining - (granted - permit.sequence - 1))
+            // A reset already past, or an answer about a window that ended after the request was
+            // sent (with resets in whole seconds it would look like a fresh window).
+            guard told.reset > .zero, windowStart.map({ permit.granted >= $0 }) ?? true else { return }
             let resetAt = now + min(told.reset, .seconds(3600))
             largestRemaining = max(largestRemaining, told.remaining)
             let limit = max(told.limit ?? largestRemaining, 1)
-            if let quota, abs((quota.resetAt - resetAt).seconds) < 0.5 {
-                // The same window: the lowest count is the latest the server knew.
-                self.quota = (min(quota.remaining, remaining), quota.resetAt, limit)
-            } else if quota == nil || resetAt > quota!.resetAt {
-                self.quota = (remaining, resetAt, limit)
+            // Requests sent after this one may already have been counted: assume they were.
+            let fresh = Window(remaining: max(0, told.remaining - (granted - permit.sequence - 1)), resetAt: resetAt,
+                               limit: limit, lowest: told.remaining, lowestLearnt: now)
+            guard var window = quota else {
+                quota = fresh
+                return
             }
+            // A request sent after we learnt the window's lowest count reached the server after that
+            // count was made: in the same window it would be told less. Told more, the server's
+            // window has turned, whatever its reset said (resets in whole seconds are rounded).
+            if told.remaining > window.lowest, permit.granted > window.lowestLearnt {
+                quota = fresh
+                return
+            }
+            // The same window: every request sent since is already subtracted, so an answer only
+            // lowers the count when someone else spent the quota too (another client with the same
+            // account); the earliest reset is the closest to the truth (servers round resets up).
+            window.remaining = min(window.remaining, told.remaining)
+            window.resetAt = min(window.resetAt, resetAt)
+            window.limit = limit
+            if told.remaining < window.lowest { window.lowest = told.remaining; window.lowestLearnt = now }
+            quota = window
         }
 
         /// Halves concurrency and rate, once per round: answers to requests sent before the last
         /// cut were already accounted for by it.
-        mutating func backOff(permit: Permit, now: ContinuousClock.Instant) {
+        mutating func backOff(permit: Permit) {
             guard permit.epoch == epoch else { return }
             epoch += 1
             backoffs += 1
             concurrency = max(1, concurrency / 2)
-            if let current = rate {
-                rate = max(Self.minimumRate, current / 2)
-            } else if let sent = measuredRate(now) {
-                // No rate was set: the rate that was just throttled is the ceiling to grow back to.
-                rateCeiling = sent
-                rate = max(Self.minimumRate, sent / 2)
-                burstSeconds = 1
-                tokens = min(tokens, 1)
-            }
+            // Without a rate, fewer requests in flight is what lowers the rate: none is invented.
+            if let current = rate { rate = max(Self.minimumRate, current / 2) }
             tokens = min(tokens, capacity)
         }
 
@@ -458,15 +477,8 @@ public final class HostBudget: Sendable {
         mutating func grow() {
             let ceiling = Double(limits.concurrency)
             if concurrency < ceiling { concurrency = min(ceiling, concurrency + 1 / concurrency) }
-            guard let current = rate, let top = rateCeiling, current < top else { return }
-            let next = current + top / 20 / max(current, Self.minimumRate)
-            if next >= top {
-                // Back at the ceiling; a learnt rate is lifted, so that the API is probed again.
-                rate = limits.rate == nil ? nil : top
-                if rate == nil { rateCeiling = nil; burstSeconds = 1 }
-            } else {
-                rate = next
-            }
+            guard let current = rate, let top = limits.rate.map(Self.perSecond), current < top else { return }
+            rate = min(top, current + top / 20 / max(current, Self.minimumRate))
         }
 
         mutating func pause(until instant: ContinuousClock.Instant) {
@@ -476,12 +488,6 @@ public final class HostBudget: Sendable {
             // The bucket does not fill while paused: the host resumes gently, not with a burst.
             tokens = min(tokens, 1)
             refilled = instant
-        }
-
-        func measuredRate(_ now: ContinuousClock.Instant) -> Double? {
-            let window = recent.filter { now - $0 < .seconds(2) }
-            guard window.count >= 2, let first = window.first, let last = window.last, last > first else { return nil }
-            return Double(window.count - 1) / (last - first).seconds
         }
 
         static let minimumRate = 0.05
