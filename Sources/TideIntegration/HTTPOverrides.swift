@@ -8,7 +8,7 @@ public struct HTTPOverrides: Sendable, Equatable {
     /// A rate written as text: `20/s`, `600/min`, `5000/h`, `100/10s`, `1.5/s`; or `none`.
     public enum Rate: Sendable, Equatable {
         /// No rate limit, even if the integration sets one.
-        case none
+        case unlimited
         case limit(requests: Int, per: Double)
     }
 
@@ -54,7 +54,7 @@ public struct HTTPOverrides: Sendable, Equatable {
     /// N (`0.5/s`) is kept exact by stretching the interval (1 per 2 s).
     public static func rate(_ text: String) throws(ParseError) -> Rate {
         let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
-        if ["none", "off", "0", "unlimited"].contains(trimmed) { return .none }
+        if ["none", "off", "0", "unlimited"].contains(trimmed) { return .unlimited }
         let parts = trimmed.split(separator: "/", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
         guard parts.count == 2, let count = Double(parts[0]), count.isFinite, count > 0 else { throw .rate(text) }
         var unit = Substring(parts[1])
@@ -81,7 +81,7 @@ extension HTTPSettings {
     public mutating func apply(_ overrides: HTTPOverrides) {
         if let concurrency = overrides.concurrency { self.concurrency = concurrency }
         switch overrides.rateLimit {
-        case .none?: rateLimit = nil
+        case .unlimited?: rateLimit = nil
         case .limit(let requests, let per)?: rateLimit = (requests, per)
         case nil: break
         }
