@@ -11,8 +11,8 @@ import TideCore
 ///
 /// **Threading.** The client is `Sendable`: share one instance between tasks. Transfers run on a
 /// single engine thread driving libcurl's multi interface; callers suspend on a continuation and
-/// no thread blocks per request. Configuration is immutable; the only mutable state (the
-/// concurrency queue, the token bucket, the engine's command queue) sits behind locks.
+/// no thread blocks per request. Configuration is immutable; the only mutable state (the request
+/// budgets, the engine's command queue) sits behind locks.
 ///
 /// **Per request**, each attempt first waits for the request budget of its origin (a
 /// `HostBudget`: `maxConcurrentRequests` in flight and the `rateLimit`, adapting to 429s, 503s and
@@ -30,9 +30,10 @@ public final class HTTPClient: Sendable {
         public var connectTimeout: Duration
         /// Time allowed for one whole attempt, connection included.
         public var timeout: Duration
-        /// Requests in flight at once; the rest wait in FIFO order.
+        /// Requests in flight at once to one origin (the ceiling of its budget); the rest wait,
+        /// live ones first, then in arrival order.
         public var maxConcurrentRequests: Int
-        /// A proactive limit on requests started (every attempt counts), or nil for none.
+        /// A proactive limit on requests started to one origin (every attempt counts), or nil for none.
         public var rateLimit: RateLimit?
         /// Responses with a larger body fail with `.tooLarge` instead of growing memory.
         public var maxResponseBodyBytes: Int

@@ -24,7 +24,7 @@ public enum RequestPriority: String, Sendable, Hashable, CaseIterable {
 /// partition and webhook refetch that talks to it, so that together they stay within what the
 /// API allows instead of each assuming it has the API to itself.
 ///
-/// A budget holds a **concurrency limit** (requests in flight) and, when one is set or learnt, a
+/// A budget holds a **concurrency limit** (requests in flight) and, when one is configured, a
 /// **rate** (a token bucket: `requests` per `interval`, starting full). Both adapt to the API:
 /// - A 429 or 503 halves them (once per round of requests: the answers to requests sent before
 ///   the last cut do not cut again), and a `Retry-After` (or, on a 429, a rate-limit reset)
@@ -49,8 +49,8 @@ public final class HostBudget: Sendable {
     public struct Limits: Sendable, Hashable {
         /// Requests in flight at once, at most.
         public var concurrency: Int
-        /// Requests started per interval, at most; nil for no configured rate (one is still
-        /// learnt from 429s and quota headers).
+        /// Requests started per interval, at most; nil for none (429s then cut the concurrency
+        /// alone, and quota headers still pace the requests).
         public var rate: RateLimit?
         /// The fraction of concurrency, rate and server quota kept for live requests while a live
         /// client is registered (0 keeps nothing; live requests are still served first).
@@ -125,11 +125,10 @@ public final class HostBudget: Sendable {
         state = Locked(State(limits: limits))
     }
 
-    /// The ceilings; changing them keeps what was learnt, within the new ceilings.
-    public var limits: Limits {
-        get { state.withLock { $0.limits } }
-    }
+    /// The ceilings, as the last client configured for this origin set them.
+    public var limits: Limits { state.withLock { $0.limits } }
 
+    /// New ceilings: what was learnt is kept, within them.
     func update(_ limits: Limits) {
         let granted = state.withLock { state -> [Waiter] in
             guard state.limits != limits else { return [] }
