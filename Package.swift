@@ -57,17 +57,14 @@ let package = Package(
         .target(name: "TidePort", dependencies: ["TideCore", "TideModel", "TideMapping", "TideIntegration", "TideHTTP", "TideCatalog", "TideYAML"]),
         // Live events: declared webhooks verified, matched, queued and applied through the mapping.
         .target(name: "TideWebhooks", dependencies: [
-            "TideCore", "TideJQ", "TideModel", "TideMapping", "TideIntegration", "TideFetch", "TideHTTP",
+            "TideCore", "TideJQ", "TideModel", "TideMapping", "TideIntegration", "TideFetch", "TideHTTP", "TideEngine", "TideServer",
             .product(name: "Crypto", package: "swift-crypto"),
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         // `tide test`: an integration's YAML test cases run against fixture servers.
         // Webhook expectations go through TideWebhooks' real server, over TideHTTP's client.
         .target(name: "TideTestRunner", dependencies: ["TideCore", "TideYAML", "TideJQ", "TideSpec", "TideModel", "TideMapping",
                                                        "TideIntegration", "TideEngine", "TideCatalog", "TideReplay",
-                                                       "TideWebhooks", "TideHTTP", "TideRuntime"]),
+                                                       "TideWebhooks", "TideHTTP", "TideRuntime", "TideServer"]),
         // Every kind of run assembled in one place: the environment, the plan, sinks, the live
         // service, replay, signals and shutdown. Commands translate flags into a RunPlan.
         .target(name: "TideRuntime", dependencies: ["TideCore", "TideJQ", "TideModel", "TideMapping", "TideIntegration", "TideEngine",
@@ -90,8 +87,11 @@ let package = Package(
         .target(name: "TideOceanFuzz", dependencies: ["TideJQ", "TideModel", "TideMapping"]),
         .executableTarget(name: "tide-ocean-fuzz", dependencies: ["TideOceanFuzz", "TideJQ"], path: "Benchmarks/OceanFuzz"),
         // Recorded responses served on loopback: `tide run --replay`, `tide test`, and the tests.
-        .target(name: "TideReplay", dependencies: [
-            "TideCore", "TideYAML",
+        .target(name: "TideReplay", dependencies: ["TideCore", "TideYAML", "TideServer"]),
+        // The one HTTP server (SwiftNIO): webhooks, replay and the tests' servers. Deadlines, a
+        // connection cap, draining; applications plug in through `HTTPRoutes`.
+        .target(name: "TideServer", dependencies: [
+            "TideCore",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -100,6 +100,7 @@ let package = Package(
         .target(name: "TideTesting", dependencies: ["TideCore", "TideReplay"]),
 
         .testTarget(name: "TideCoreTests", dependencies: ["TideCore"]),
+        .testTarget(name: "TideServerTests", dependencies: ["TideServer", "TideHTTP", "TideCore", "TideTesting"]),
         .testTarget(name: "TideModelTests", dependencies: ["TideModel", "TideJQ"]),
         .testTarget(name: "TideSpecTests", dependencies: ["TideSpec", "TideYAML", "TideCore", "TideJQ"]),
         .testTarget(name: "TideRuntimeTests", dependencies: ["TideRuntime", "TideIntegration", "TideModel", "TideWebhooks"]),
@@ -115,7 +116,7 @@ let package = Package(
         .testTarget(name: "TideEngineTests", dependencies: ["TideEngine", "TideCatalog", "TideIntegration", "TideMapping", "TideModel", "TideTesting"]),
         .testTarget(name: "TideLintTests", dependencies: ["TideLint", "TideYAML", "TideCore"], resources: [.copy("Corpus")]),
         .testTarget(name: "TidePortTests", dependencies: ["TidePort", "TideRuntime", "TideEngine", "TideCatalog", "TideModel", "TideIntegration", "TideTesting", "TideCore", "TideHTTP", "TideMapping"]),
-        .testTarget(name: "TideWebhooksTests", dependencies: ["TideWebhooks", "TideEngine", "TideCatalog", "TideIntegration", "TideTesting", "TideHTTP", "TideCore", "TideJQ", "TideMapping", "TideModel"]),
+        .testTarget(name: "TideWebhooksTests", dependencies: ["TideWebhooks", "TideServer", "TideEngine", "TideCatalog", "TideIntegration", "TideTesting", "TideHTTP", "TideCore", "TideJQ", "TideMapping", "TideModel"]),
         .testTarget(name: "TideTestRunnerTests", dependencies: ["TideTestRunner"]),
         .testTarget(name: "TideIntegrationTests", dependencies: ["TideIntegration", "TideJQ", "TideCore"]),
     ]

@@ -71,7 +71,7 @@ intake32=$(grep -E '^intake:' "$work/hooks32.txt" || echo "intake: not measured"
 #     saying what is left in X-RateLimit headers: the request budget's pacing, against its bound.
 echo "== refetches under an API rate limit" >&2
 swift build -c release --product tide-jira-standin >/dev/null
-STANDIN_ARGS="--latency-ms 150 --rate-limit 20" TIDE="$tide" STANDIN=.build/release/tide-jira-standin PORT=18192 \
+WARMUP=40 STANDIN_ARGS="--latency-ms 150 --rate-limit 20" TIDE="$tide" STANDIN=.build/release/tide-jira-standin PORT=18192 \
   scripts/bench-refetch.sh 400 > "$work/refetch.txt" 2>&1 || true
 refetch=$(grep -E '^refetch:' "$work/refetch.txt" | sed 's/^refetch: //; s/; intake.*//' || echo "not measured")
 refetch_429=$(grep -E '^stand-in:' "$work/refetch.txt" | sed 's/^stand-in: //' || echo "")

@@ -120,13 +120,11 @@ public struct Resync: Sendable {
         let clock = ContinuousClock()
         let session = try FetchSession(integration: integration, config: configuration, client: client)
         var kinds: [KindProgress] = []
-        let writeOptions = WriteOptions(merge: mapping.enableMergeEntity,
-                                        createMissingRelatedEntities: mapping.createMissingRelatedEntities)
         for resource in mapping.resources {
             try Task.checkCancellation()
             var progress = KindProgress(label: "\(resource.kind)[\(resource.index)]", started: clock.now)
             observer.kindStarted(progress)
-            await sync(resource, session: session, options: writeOptions, progress: &progress, observer: observer)
+            await sync(resource, session: session, progress: &progress, observer: observer)
             progress.elapsed = clock.now - progress.started
             observer.kindFinished(progress)
             kinds.append(progress)
@@ -134,122 +132,16 @@ public struct Resync: Sendable {
         return kinds
     }
 
-    /// Fetches, maps and writes one resource, page by page. Errors end the kind, not the resync.
-    ///
-    /// When the kind's records are plain parts of the response, pages are pipelined: while page N
-    /// is mapped (on `mappingOptions.threads` threads), page N-1 is written and page N+1 is
-    /// requested and parsed. Pages are always written one at a time, in order.
-    func sync(_ resource: ResourceConfig, session: FetchSession, options: WriteOptions,
-              progress: inout KindProgress, observer: any ResyncObserver) async {
+    /// One resource through its `ResourcePass`, after checking that the integration has its kind.
+    func sync(_ resource: ResourceConfig, session: FetchSession, progress: inout KindProgress, observer: any ResyncObserver) async {
         guard integration.kind(resource.kind) != nil else {
             let known = integration.kinds.map(\.name)
             let suggestion = DidYouMean.closest(to: resource.kind, in: known).map { " (did you mean \"\($0)\"?)" } ?? ""
             progress.failure = "the mapping names kind \"\(resource.kind)\", which \(integration.name) does not define\(suggestion)"
             return
         }
-        let fetcher: KindFetcher
-        do {
-            fetcher = try KindFetcher(session: session, kind: resource.kind,
-                                      selector: Dictionary(resource.selector.fields.map { ($0.name, $0.json) }) { $1 })
-        } catch {
-            progress.failure = error.description
-            return
-        }
-        // Records built by jq (not a plain path into the body) may share values with each other or
-        // with the fetcher's parent record: those are mapped here, one page after the other.
-        let pipelined = fetcher.recordsAreIndependent
-        // One mapper to start with; the other threads' are compiled when a page is big enough to
-        // share (a compile costs libjq milliseconds, a small kind never needs them).
-        var mappers = [ResourceMapper(resource: resource, options: mappingOptions)]
-        let threads = pipelined ? mappingOptions.threads : 1
-        if mappingOptions.partialParsing { fetcher.parseOnly(recordPaths: mappers[0].readPaths) }
-        // One task at a time uses the fetcher: the next page is requested only after the previous
-        // request was awaited, and `next()` releases every reference it had to the page it returns.
-        let shared = UncheckedSendable(fetcher)
-        @Sendable func fetchNext() async throws(FetchError) -> UncheckedSendable<FetchedPage?> {
-            UncheckedSendable(try await shared.value.next())
-        }
-        func map(_ page: FetchedPage, progress: inout KindProgress) -> [Entity] {
-            progress.pages += 1
-            progress.records += page.records.count
-            while mappers.count < min(threads, page.records.count / Self.minimumShare) {
-                mappers.append(ResourceMapper(resource: resource, options: mappingOptions))
-            }
-            return Self.map(page.records, with: mappers, report: &progress.report)
-        }
-        // Pages are written one at a time and in order, each while the next page is mapped.
-        var pendingWrite: Task<[UpsertResult], any Error>?
-        func write(_ entities: [Entity]) {
-            let sink = self.sink
-            pendingWrite = Task { entities.isEmpty ? [] : try await sink.upsert(entities, options: options) }
-        }
-        func finishWrite(_ progress: inout KindProgress) async throws {
-            guard let task = pendingWrite else { return }
-            pendingWrite = nil
-            let results = try await task.value
-            for result in results where !result.succeeded {
-                progress.writeFailures += 1
-                if progress.writeFailures <= 5 {
-                    observer.note("\(progress.label): \(result.blueprint)/\(result.identifier ?? "?") was not written: \(result.failureReason ?? "")")
-                }
-            }
-            progress.entities += results.filter(\.succeeded).count
-            observer.pageWritten(progress)
-        }
-        do {
-            var next = try await fetchNext()
-            while let page = next.value {
-                if Task.isCancelled {
-                    try? await finishWrite(&progress)
-                    progress.failure = "cancelled"
-                    return
-                }
-                if pipelined {
-                    async let upcoming = fetchNext()
-                    let entities = map(page, progress: &progress)
-                    try await finishWrite(&progress)
-                    write(entities)
-                    next = try await upcoming
-                } else {
-                    write(map(page, progress: &progress))
-                    try await finishWrite(&progress)
-                    next = try await fetchNext()
-                }
-            }
-            try await finishWrite(&progress)
-        } catch {
-            // What was already on its way to the sink is waited for and counted.
-            try? await finishWrite(&progress)
-            progress.failure = (error as? FetchError)?.description ?? "\(error)"
-        }
-    }
-
-    /// Below this many records per thread a page is mapped on one thread: handing work out would
-    /// cost more than it saves.
-    static let minimumShare = 16
-
-    /// The entities of one page's records, in record order, mapped on up to `mappers.count`
-    /// threads. The records of a page are disjoint libjq trees, so each thread touches only the
-    /// reference counts of its own share.
-    static func map(_ records: [JSON], with mappers: [ResourceMapper], report: inout MappingReport) -> [Entity] {
-        let shares = min(mappers.count, records.count / minimumShare)
-        let results = inShares(count: records.count, shares: shares) { index, range -> (entities: [Entity], report: MappingReport) in
-            var entities: [Entity] = []
-            var report = MappingReport()
-            for record in records[range] {
-                mappers[index].map(record: record, report: &report) { outcome in
-                    if case .entity(let entity, true) = outcome { entities.append(entity) }
-                }
-            }
-            return (entities, report)
-        }
-        var entities: [Entity] = []
-        entities.reserveCapacity(records.count)
-        for result in results {
-            entities += result.entities
-            report.merge(result.report)
-        }
-        return entities
+        let pass = ResourcePass(resource: resource, mapping: mapping, session: session, sink: sink, options: mappingOptions)
+        await pass.sync(progress: &progress, observer: observer)
     }
 
     func reconcile(since resyncStart: Date) async throws -> Reconciliation {

@@ -29,6 +29,43 @@ public final class JSONPath {
         for case .key(let key) in steps { jv_free(key) }
     }
 
+    /// What jq's `.a.b` (or `.[0]`) gives on `document`: nil where jq raises (a key step into
+    /// anything but an object or null, an index step into anything but an array or null).
+    /// A missing key, an index out of range, and any step from null give null.
+    public func read(in document: JSON) -> JSON? {
+        var current = document.retained()
+        for step in steps {
+            let kind = jv_get_kind(current)
+            if kind == JV_KIND_NULL { continue }
+            switch step {
+            case .key(let key):
+                guard kind == JV_KIND_OBJECT else {
+                    jv_free(current)
+                    return nil
+                }
+                current = jv_object_get(current, jv_copy(key))
+            case .index(let index):
+                guard kind == JV_KIND_ARRAY else {
+                    jv_free(current)
+                    return nil
+                }
+                let length = jv_array_length(jv_copy(current))
+                let position = index < 0 ? length + index : index
+                guard position >= 0, position < length else {
+                    jv_free(current)
+                    current = jv_null()
+                    continue
+                }
+                current = jv_array_get(current, position)
+            }
+            if jv_get_kind(current) == JV_KIND_INVALID {
+                jv_free(current)
+                current = jv_null()
+            }
+        }
+        return JSON(owning: current)
+    }
+
     /// True when the path leads to null, or to nothing (a missing key, an index out of range, a
     /// step into a value that is not an object or array).
     public func isNullOrAbsent(in document: JSON) -> Bool {

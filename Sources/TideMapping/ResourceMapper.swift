@@ -44,11 +44,15 @@ public struct MappingOptions: Sendable, Hashable {
     }
 }
 
-/// One resource's selector and entity mapping compiled into a single jq program that yields
-/// the selector result, the whole entity and the list of misconfigured fields in one run, so a
-/// record costs one jq execution however many fields it maps.
+/// One resource's selector and entity mapping, evaluated per record in one pass.
 ///
-/// Not thread-safe (it owns a libjq program): make one per thread.
+/// Plain paths (`.fields.status.name`) and literals, most of a real mapping, are read natively
+/// from the record; everything else runs as one jq program that yields the selector and each
+/// remaining field, guarded so that a field that raises becomes null. The entity's JSON is then
+/// written here, in the mapping's order. A record on which a natively read path would raise (a
+/// key read from a string) is evaluated again entirely in jq, so the error reads as jq's own.
+///
+/// Not thread-safe (it owns libjq programs and values): make one per thread.
 public final class ResourceMapper {
     public let resource: ResourceConfig
     public let options: MappingOptions
@@ -56,21 +60,23 @@ public final class ResourceMapper {
     package let leaves: [Leaf]
     /// Fields whose expression does not compile: always null, always reported.
     public let compileProblems: [FieldProblem]
+    /// The selector and every field that compiles, all in jq: the reference evaluation.
     private let program: JQProgram?
-    /// The same program with simple paths and literals unguarded (no `try`, no `label`), which
-    /// jq runs markedly faster; a record on which it raises is mapped again with `program`.
+    /// Whether plain paths and literals are read natively (something is, and the rest compiles).
+    private let fastPath: Bool
+    /// The program without the natively read leaves (and selector); nil when nothing is left.
     private let fastProgram: JQProgram?
-    /// Leaves the fast program writes straight into the entity (plain paths and literals), with
-    /// where each sits in the entity.
-    private let simpleLeaves: [(index: Int, path: JSONPath)]
+    /// Per leaf: read natively on the fast path, or nil for a slot of `fastProgram`.
+    private let nativeLeaves: [NativeRead?]
+    /// The selector read natively, or nil when it runs in `fastProgram`.
+    private let nativeSelector: NativeRead?
     /// Set when the selector itself does not compile: every record is then an error.
     private let selectorCompileError: String?
     package let expander: ItemsExpander?
+    private var writer = JSONWriter()
 
     package struct Leaf {
         package var path: String
-        /// Where the value sits in the entity object: a field name, then keys and indices.
-        var location: [JSONPath.Step]
         package var expression: JQExpression
         /// libjq's message when the expression does not compile on its own.
         var compileError: String?
@@ -82,12 +88,13 @@ public final class ResourceMapper {
         self.options = options
         var leaves: [Leaf] = []
         for field in resource.port.entity.fields {
-            Self.collect(field.tree, path: field.name, location: [.key(field.name)], into: &leaves)
+            Self.collect(field.tree, path: field.name, into: &leaves)
         }
         let jqOptions = JQOptions(allowEnvironment: options.allowEnvironment, timeout: options.timeout)
+        let allLeaves = Array(leaves.indices)
 
         var selectorError: String?
-        var program = try? JQProgram(Self.programText(selector: resource.selector.query, fields: resource.port.entity.fields, leaves: leaves,
+        var program = try? JQProgram(Self.programText(selector: resource.selector.query, slots: allLeaves, leaves: leaves,
                                                       parseAll: options.parseAll), options: jqOptions)
         if program == nil {
             // Find the culprits one by one, then build the program from the fields that compile.
@@ -100,7 +107,7 @@ public final class ResourceMapper {
                 }
             }
             if selectorError == nil {
-                program = try? JQProgram(Self.programText(selector: resource.selector.query, fields: resource.port.entity.fields, leaves: leaves,
+                program = try? JQProgram(Self.programText(selector: resource.selector.query, slots: allLeaves, leaves: leaves,
                                                           parseAll: options.parseAll), options: jqOptions)
                 if program == nil { selectorError = "the mapping could not be compiled as one program" }
             }
@@ -108,13 +115,22 @@ public final class ResourceMapper {
         self.leaves = leaves
         self.program = program
         selectorCompileError = selectorError
-        let guarded = Self.programText(selector: resource.selector.query, fields: resource.port.entity.fields,
-                                       leaves: leaves, parseAll: options.parseAll)
-        let fast = Self.programText(selector: resource.selector.query, fields: resource.port.entity.fields,
-                                    leaves: leaves, parseAll: options.parseAll, unguardSimple: true)
-        fastProgram = program != nil && fast != guarded ? try? JQProgram(fast, options: jqOptions) : nil
-        simpleLeaves = leaves.indices.filter { leaves[$0].compiles && isSimple(leaves[$0].expression.oceanProgram) }
-            .map { ($0, JSONPath(leaves[$0].location)) }
+
+        // The fast path exists when something can be read natively and the rest compiles alone.
+        let native = leaves.map { $0.compiles ? NativeRead($0.expression, options: jqOptions) : nil }
+        let selector = NativeRead(resource.selector.query, options: jqOptions)
+        let slots = leaves.indices.filter { leaves[$0].compiles && native[$0] == nil }
+        var fast: JQProgram?
+        var fastPath = program != nil && (selector != nil || slots.count < leaves.filter(\.compiles).count)
+        if fastPath, selector == nil || !slots.isEmpty {
+            fast = try? JQProgram(Self.programText(selector: selector == nil ? resource.selector.query : nil, slots: slots,
+                                                   leaves: leaves, parseAll: options.parseAll), options: jqOptions)
+            fastPath = fast != nil
+        }
+        self.fastPath = fastPath
+        fastProgram = fast
+        nativeLeaves = fastPath ? native : leaves.map { _ in nil }
+        nativeSelector = fastPath ? selector : nil
         compileProblems = leaves.compactMap { leaf in
             leaf.compileError.map { FieldProblem(path: leaf.path, expression: leaf.expression, problem: .compileError($0)) }
         }
@@ -132,17 +148,13 @@ public final class ResourceMapper {
         return JSONProjection.analyzing([resource.selector.query.oceanProgram] + leaves.map(\.expression.oceanProgram))
     }
 
-    private static func collect(_ tree: MappingTree, path: String, location: [JSONPath.Step], into leaves: inout [Leaf]) {
+    private static func collect(_ tree: MappingTree, path: String, into leaves: inout [Leaf]) {
         switch tree {
-        case .expression(let expression): leaves.append(Leaf(path: path, location: location, expression: expression))
+        case .expression(let expression): leaves.append(Leaf(path: path, expression: expression))
         case .object(let members):
-            for member in members {
-                collect(member.value, path: path + "." + member.key, location: location + [.key(member.key)], into: &leaves)
-            }
+            for member in members { collect(member.value, path: path + "." + member.key, into: &leaves) }
         case .array(let items):
-            for (index, item) in items.enumerated() {
-                collect(item, path: "\(path)[\(index)]", location: location + [.index(index)], into: &leaves)
-            }
+            for (index, item) in items.enumerated() { collect(item, path: "\(path)[\(index)]", into: &leaves) }
         }
     }
 
@@ -181,21 +193,28 @@ public final class ResourceMapper {
             return .error("selector query \(resource.selector.query.source) does not compile: \(selectorCompileError)")
         }
         guard let program else { return .error("the mapping could not be compiled") }
-        let result: JSON, fast: Bool
-        do {
-            guard let output = try evaluate(item, guarded: program) else { return .error("the mapping produced no output") }
-            (result, fast) = output
+        let evaluation: Evaluation
+        do throws(JQRuntimeError) {
+            var evaluated = try evaluateFast(item)
+            if evaluated == nil { evaluated = try evaluate(item, with: program) }
+            guard let evaluated else { return .error("the mapping produced no output") }
+            evaluation = evaluated
         } catch {
             return .error(error.description)
         }
-        switch selectorVerdict(result[0]) {
+        switch selectorVerdict(evaluation.selector) {
         case .failure(let failure): return .error(failure.message)
         case .success(let passed):
             if !passed && !options.parseAll { return .filtered }
-            guard let entityObject = result[1] else { return .error("the mapping produced no entity") }
-            recordProblems(result[2], report: &report)
-            if fast { recordNullSimpleLeaves(in: entityObject, report: &report) }
-            let outcome = makeEntity(entityObject, report: &report)
+            for problem in compileProblems { report.note(problem) }
+            var values: [JSON] = []
+            values.reserveCapacity(leaves.count)
+            for (index, slot) in evaluation.leaves.enumerated() {
+                let (value, problem) = slot.fieldValue
+                values.append(value)
+                if let problem { report.note(FieldProblem(path: leaves[index].path, expression: leaves[index].expression, problem: problem)) }
+            }
+            let outcome = makeEntity(values, report: &report)
             if case .entity(let entity, _) = outcome {
                 return passed ? outcome : .entity(entity, passedSelector: false)
             }
@@ -203,89 +222,164 @@ public final class ResourceMapper {
         }
     }
 
-    /// The program's output, and whether the fast program gave it (its problem list then leaves
-    /// out the simple leaves, which `recordNullSimpleLeaves` checks).
-    private func evaluate(_ item: JSON, guarded program: JQProgram) throws(JQRuntimeError) -> (JSON, fast: Bool)? {
-        guard let fastProgram else { return try program.first(item).map { ($0, false) } }
-        do { return try fastProgram.first(item).map { ($0, true) } } catch {
-            // Only a timeout is final; any other error came from an unguarded path, which the
-            // guarded program turns into a per-field problem.
-            switch error {
-            case .timeout, .memoryLimit: throw error
-            case .error, .halted: break
-            }
-            return try program.first(item).map { ($0, false) }
-        }
+    /// The selector's and each leaf's result for one item (a leaf that does not compile is `[]`
+    /// here and reported from `compileProblems`).
+    private struct Evaluation {
+        var selector: Slot
+        var leaves: [Slot]
     }
 
-    /// A simple leaf has exactly one output in the fast program, so its only possible problem is
-    /// a null value, read here from the entity instead of being listed by jq.
-    private func recordNullSimpleLeaves(in entity: JSON, report: inout MappingReport) {
-        for (index, path) in simpleLeaves where path.isNullOrAbsent(in: entity) {
-            report.note(FieldProblem(path: leaves[index].path, expression: leaves[index].expression, problem: .null))
+    /// Natively read leaves plus `fastProgram`; nil when a native read would raise, so that the
+    /// whole item runs in jq instead.
+    private func evaluateFast(_ item: JSON) throws(JQRuntimeError) -> Evaluation? {
+        guard fastPath else { return nil }
+        var selector: Slot?
+        if let nativeSelector {
+            guard let value = nativeSelector.read(item) else { return nil }
+            selector = .value(value)
+            if value.boolValue != true && !options.parseAll { return Evaluation(selector: .value(value), leaves: []) }
         }
+        var slots: JSON?
+        if let fastProgram {
+            let output: JSON?
+            do { output = try fastProgram.first(item) } catch {
+                // Only a timeout or the memory limit is final; any other raise came from outside a
+                // field's guard, which the reference program reports field by field.
+                switch error {
+                case .timeout, .memoryLimit: throw error
+                case .error, .halted: return nil
+                }
+            }
+            guard let output else { return nil }
+            if selector == nil {
+                let verdict = Slot(output[0])
+                selector = verdict
+                guard case .value(let value) = verdict, value.boolValue == true || options.parseAll else {
+                    return Evaluation(selector: verdict, leaves: [])
+                }
+            }
+            slots = output[1]
+        }
+        var next = 0
+        var results: [Slot] = []
+        results.reserveCapacity(leaves.count)
+        for index in leaves.indices {
+            if !leaves[index].compiles {
+                results.append(.compileError)
+            } else if let native = nativeLeaves[index] {
+                guard let value = native.read(item) else { return nil }
+                results.append(.value(value))
+            } else {
+                results.append(Slot(slots?[next]))
+                next += 1
+            }
+        }
+        return Evaluation(selector: selector ?? .noOutput, leaves: results)
+    }
+
+    /// Everything in jq.
+    private func evaluate(_ item: JSON, with program: JQProgram) throws(JQRuntimeError) -> Evaluation? {
+        guard let output = try program.first(item) else { return nil }
+        let selector = Slot(output[0])
+        let slots = output[1]
+        var next = 0
+        let results = leaves.map { leaf -> Slot in
+            guard leaf.compiles else { return .compileError }
+            defer { next += 1 }
+            return Slot(slots?[next])
+        }
+        return Evaluation(selector: selector, leaves: results)
     }
 
     /// Ocean requires the selector's first output to be a JSON boolean; anything else is an error.
-    private func selectorVerdict(_ slot: JSON?) -> Result<Bool, SelectorFailure> {
+    private func selectorVerdict(_ slot: Slot) -> Result<Bool, SelectorFailure> {
         let query = resource.selector.query.source
-        guard let slot else { return .failure(SelectorFailure("selector query \(query) produced nothing")) }
-        if let message = slot["__tide_error"] {
-            return .failure(SelectorFailure("selector query \(query) failed: \(message.stringValue ?? message.serialized())"))
-        }
-        guard let value = slot[0] else {
+        switch slot {
+        case .error(let message): return .failure(SelectorFailure("selector query \(query) failed: \(message)"))
+        case .noOutput, .compileError:
             return .failure(SelectorFailure("selector query \(query) produced no output; it must produce true or false"))
-        }
-        guard let verdict = value.boolValue else {
-            return .failure(SelectorFailure("Expected boolean value for selector query \(query), got \(value.serialized()) of type \(value.kind.name) instead"))
-        }
-        return .success(verdict)
-    }
-
-    private func recordProblems(_ list: JSON?, report: inout MappingReport) {
-        for problem in compileProblems { report.note(problem) }
-        guard let list, list.count > 0 else { return }
-        for entry in list.arrayElements {
-            guard let index = entry[0]?.numberValue.map(Int.init), leaves.indices.contains(index),
-                  let slot = entry[1] else { continue }
-            let leaf = leaves[index]
-            let problem: FieldProblem.Problem
-            if let message = slot["__tide_error"] {
-                problem = .error(message.stringValue ?? message.serialized())
-            } else if slot.count == 0 {
-                problem = .noOutput
-            } else {
-                problem = .null
+        case .value(let value):
+            guard let verdict = value.boolValue else {
+                return .failure(SelectorFailure("Expected boolean value for selector query \(query), got \(value.serialized()) of type \(value.kind.name) instead"))
             }
-            report.note(FieldProblem(path: leaf.path, expression: leaf.expression, problem: problem))
+            return .success(verdict)
         }
     }
 
-    private func makeEntity(_ object: JSON, report: inout MappingReport) -> ItemOutcome {
-        let identifier = object["identifier"] ?? .null
-        guard identifier.isTruthyInPython else {
-            return .skipped(reason: "identifier evaluated to \(identifier.serialized())")
-        }
-        let blueprint = object["blueprint"] ?? .null
-        guard blueprint.isTruthyInPython else {
-            return .skipped(reason: "blueprint evaluated to \(blueprint.serialized())")
-        }
-        guard let blueprintName = blueprint.stringValue else {
-            return .skipped(reason: "blueprint evaluated to \(blueprint.serialized()), not a string")
-        }
-        var entity = Entity(identifier: RawJSON(identifier), blueprint: blueprintName)
+    /// Forms the entity from the leaves' values (null for each problem), writing each top-level
+    /// field's JSON in the mapping's order.
+    private func makeEntity(_ values: [JSON], report: inout MappingReport) -> ItemOutcome {
+        var next = 0
+        var identifier: (JSON, RawJSON)?, blueprint: JSON?, icon: JSON?, team: JSON?
+        var title: RawJSON?, properties: RawJSON?, relations: RawJSON?
         for field in resource.port.entity.fields {
-            guard let value = object[field.name] else { continue }
+            let text = text(of: field.tree, values: values, next: &next)
             switch field.name {
-            case "title": entity.title = RawJSON(value)
-            case "icon": entity.icon = pythonString(value, field: "icon", allowCollections: false, report: &report)
-            case "team": entity.team = pythonString(value, field: "team", allowCollections: true, report: &report)
-            case "properties": entity.properties = RawJSON(value)
-            case "relations": entity.relations = RawJSON(value)
+            case "identifier": identifier = (json(of: field.tree, at: next, values: values, text: text), text)
+            case "blueprint": blueprint = json(of: field.tree, at: next, values: values, text: text)
+            case "title": title = text
+            case "icon": icon = json(of: field.tree, at: next, values: values, text: text)
+            case "team": team = json(of: field.tree, at: next, values: values, text: text)
+            case "properties": properties = text
+            case "relations": relations = text
             default: break
             }
         }
+        let identifierValue = identifier?.0 ?? .null
+        guard identifierValue.isTruthyInPython else {
+            return .skipped(reason: "identifier evaluated to \(identifierValue.serialized())")
+        }
+        let blueprintValue = blueprint ?? .null
+        guard blueprintValue.isTruthyInPython else {
+            return .skipped(reason: "blueprint evaluated to \(blueprintValue.serialized())")
+        }
+        guard let blueprintName = blueprintValue.stringValue else {
+            return .skipped(reason: "blueprint evaluated to \(blueprintValue.serialized()), not a string")
+        }
+        // Only an entity that forms is validated further (Ocean's model checks icon and team then).
+        var entity = Entity(identifier: identifier?.1 ?? .null, blueprint: blueprintName)
+        entity.title = title
+        entity.icon = icon.map { pythonString($0, field: "icon", allowCollections: false, report: &report) }
+        entity.team = team.map { pythonString($0, field: "team", allowCollections: true, report: &report) }
+        entity.properties = properties
+        entity.relations = relations
         return .entity(entity, passedSelector: true)
+    }
+
+    /// A field's JSON text; `next` is the index of its first leaf and moves past its last.
+    private func text(of tree: MappingTree, values: [JSON], next: inout Int) -> RawJSON {
+        func write(_ tree: MappingTree) {
+            switch tree {
+            case .expression:
+                writer.value(values[next])
+                next += 1
+            case .object(let members):
+                writer.raw("{")
+                for (position, member) in members.enumerated() {
+                    if position > 0 { writer.raw(",") }
+                    writer.string(member.key)
+                    writer.raw(":")
+                    write(member.value)
+                }
+                writer.raw("}")
+            case .array(let items):
+                writer.raw("[")
+                for (position, item) in items.enumerated() {
+                    if position > 0 { writer.raw(",") }
+                    write(item)
+                }
+                writer.raw("]")
+            }
+        }
+        write(tree)
+        return RawJSON(writer.take())
+    }
+
+    /// A field's value: the leaf's own, or (for an object or array written in the mapping, rare
+    /// where the value is inspected) its text read back. `end` is the index after its last leaf.
+    private func json(of tree: MappingTree, at end: Int, values: [JSON], text: RawJSON) -> JSON {
+        if case .expression = tree { return values[end - 1] }
+        return (try? text.json()) ?? .null
     }
 
     /// Ocean's entity model declares `icon` (and scalar `team`) as strings, so pydantic turns
@@ -304,62 +398,92 @@ public final class ResourceMapper {
         }
     }
 
-    /// A field whose value is NaN (`"nan" | tonumber`) is null, and so misconfigured: Ocean receives
-    /// jq's output as JSON, where NaN is written null.
-    ///
-    /// The single program: selector first; fields only for records that pass (or all, with parseAll).
-    /// It yields `[selector, entity, problems]`, or `[selector]` for a record that is filtered out.
-    /// Each slot is `[value]`, `[]` (no output) or `{"__tide_error": message}`.
-    ///
-    /// With `unguardSimple`, expressions that are a plain path (`.a.b`) or a literal are evaluated
-    /// as `[EXPR]` directly: they yield exactly one output or raise, and a raise is handled by
-    /// re-running the guarded program on that record.
-    static func programText(selector: JQExpression, fields: [(name: String, tree: MappingTree)],
-                            leaves: [Leaf], parseAll: Bool, unguardSimple: Bool = false) -> String {
+    /// The jq program: `[selector, [field, …]]` for a record that passes (or every record, with
+    /// parseAll), `[selector]` for one that is filtered out; `[null, [field, …]]` when the
+    /// selector is read natively. Each slot is `[value]`, `[]` (no output) or
+    /// `{"__tide_error": message}`.
+    static func programText(selector: JQExpression?, slots: [Int], leaves: [Leaf], parseAll: Bool) -> String {
         func slot(_ expression: JQExpression) -> String {
-            let program = expression.oceanProgram
-            if unguardSimple, isSimple(program) { return "[\(program)]" }
             // The newline before the closing parenthesis ends any `#` comment in the expression.
             // Collected (`[…] | .[0]`) so that no `try` stays on the stack: libjq 1.6's `try` would
             // also catch an error raised by a later field and re-run everything after it, which
             // doubled the work per field on a record where one field raises.
-            return "([try _tide_first((\(JQRewrite.for16(program))\n)) catch {\"__tide_error\": .}] | .[0])"
+            "([try _tide_first((\(JQRewrite.for16(expression.oceanProgram))\n)) catch {\"__tide_error\": .}] | .[0])"
         }
-        var text = """
-        def _tide_first(f): [label $__tide_out | f | ., break $__tide_out];
-        def _tide_value: if type == "array" and (.[0] | type != "number" or (isnan | not)) then .[0] else null end;
-        def _tide_problem($i): if type == "array" and length == 1 and .[0] != null and (.[0] | type != "number" or (isnan | not)) then empty else [$i, .] end;
-        \(slot(selector)) as $__tide_selector
-        | if $__tide_selector == [true]\(parseAll ? " or true" : "") then
-
-        """
-        // Unguarded, a simple leaf is written straight into the entity: no variable, no slot, no
-        // problem entry (the caller checks those for null), which roughly halves jq's work.
-        func inline(_ leaf: Leaf) -> Bool { unguardSimple && isSimple(leaf.expression.oceanProgram) }
-        for (index, leaf) in leaves.enumerated() where leaf.compiles && !inline(leaf) {
-            text += "\(slot(leaf.expression)) as $__tide_\(index) |\n"
+        let fields = "[" + slots.filter { leaves[$0].compiles }.map { slot(leaves[$0].expression) }.joined(separator: ",\n") + "]"
+        var text = "def _tide_first(f): [label $__tide_out | f | ., break $__tide_out];\n"
+        if let selector {
+            text += """
+            \(slot(selector)) as $__tide_selector
+            | if $__tide_selector == [true]\(parseAll ? " or true" : "") then [$__tide_selector, \(fields)]
+            else [$__tide_selector] end
+            """
+        } else {
+            text += "[null, \(fields)]"
         }
-        // Rebuild the mapping's shape with each leaf replaced by its value; `collect` numbered
-        // the leaves in this same depth-first order.
-        var next = 0
-        func shape(_ tree: MappingTree) -> String {
-            switch tree {
-            case .expression:
-                defer { next += 1 }
-                let leaf = leaves[next]
-                guard leaf.compiles else { return "null" }
-                return inline(leaf) ? "(\(JQRewrite.for16(leaf.expression.oceanProgram))\n)" : "($__tide_\(next) | _tide_value)"
-            case .object(let members):
-                return "{" + members.map { JSON($0.key).serialized() + ": " + shape($0.value) }.joined(separator: ", ") + "}"
-            case .array(let items):
-                return "[" + items.map(shape).joined(separator: ", ") + "]"
-            }
-        }
-        let entity = "{" + fields.map { JSON($0.name).serialized() + ": " + shape($0.tree) }.joined(separator: ", ") + "}"
-        let problems = leaves.indices.filter { leaves[$0].compiles && !inline(leaves[$0]) }
-            .map { "($__tide_\($0) | _tide_problem(\($0)))" }.joined(separator: ", ")
-        text += "[$__tide_selector, \(entity), [\(problems)]]\nelse [$__tide_selector] end"
         return text
+    }
+}
+
+/// One result as the program gives it, or as read natively.
+enum Slot {
+    case value(JSON)
+    case noOutput
+    case error(String)
+    /// The leaf does not compile (reported once per item from `compileProblems`).
+    case compileError
+
+    init(_ slot: JSON?) {
+        guard let slot else { self = .noOutput; return }
+        if let message = slot["__tide_error"] {
+            self = .error(message.stringValue ?? message.serialized())
+        } else if let value = slot[0] {
+            self = .value(value)
+        } else {
+            self = .noOutput
+        }
+    }
+
+    /// The value an entity gets and the problem to report: null, NaN (null in JSON), no output
+    /// and errors all become null.
+    var fieldValue: (JSON, FieldProblem.Problem?) {
+        switch self {
+        case .value(let value):
+            if value.isNull { return (value, .null) }
+            if let number = value.numberValue, number.isNaN { return (.null, .null) }
+            return (value, nil)
+        case .noOutput: return (.null, .noOutput)
+        case .error(let message): return (.null, .error(message))
+        case .compileError: return (.null, nil)
+        }
+    }
+}
+
+/// A leaf read without jq: a plain path, or a literal evaluated once.
+enum NativeRead {
+    case path(JSONPath)
+    case constant(JSON)
+
+    init?(_ expression: JQExpression, options: JQOptions) {
+        let program = expression.oceanProgram.trimmingCharacters(in: .whitespaces)
+        guard isSimple(program) else { return nil }
+        if program == "." {
+            self = .path(JSONPath([]))
+        } else if program.hasPrefix(".") {
+            self = .path(JSONPath(program.split(separator: ".").map { .key(String($0)) }))
+        } else {
+            // jq's own reading of the literal, so `1.0`, escapes and the like are as jq has them.
+            guard let value = try? JQProgram(program, options: options).first(.null) else { return nil }
+            self = .constant(value)
+        }
+    }
+
+    /// The value, or nil where jq would raise.
+    func read(_ item: JSON) -> JSON? {
+        switch self {
+        case .path(let path): path.read(in: item)
+        case .constant(let value): value
+        }
     }
 }
 

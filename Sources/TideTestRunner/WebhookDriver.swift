@@ -8,6 +8,7 @@ import TideMapping
 import TideModel
 import TideWebhooks
 import TideRuntime
+import TideServer
 
 /// Sends a case's `expect.webhooks` events through the webhook server `tide run` serves (a
 /// `LiveService` on a loopback port), one at a time, and compares what each one wrote and deleted
@@ -50,7 +51,7 @@ enum WebhookDriver {
         let base: String
         do {
             try await service.start()
-            guard let url = service.baseURL else { throw WebhookServerError.noPort }
+            guard let url = service.baseURL else { throw HTTPServerError.noPort }
             base = url
         } catch {
             await service.shutdown()

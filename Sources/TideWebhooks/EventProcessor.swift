@@ -1,5 +1,6 @@
 import Foundation
 import TideCore
+import TideEngine
 import TideFetch
 import TideIntegration
 import TideJQ
@@ -34,9 +35,9 @@ final class EventProcessor: @unchecked Sendable {
     let config: JSON
     let mappingOptions: MappingOptions
     private var compiled: (items: [JQProgram], refetches: [[(name: String, program: JQProgram)]])?
-    private var mappers: [Int: ResourceMapper] = [:]
-    /// Kinds compiled on their first refetch, then reused: an event costs its request, not a compile.
-    private var kinds: [String: CompiledKind] = [:]
+    /// Each resource's fetch → map → write, compiled once: an event costs its request, not a compile.
+    private var passes: [Int: ResourcePass] = [:]
+    private var selectors: [Int: JSON] = [:]
 
     init(definition: WebhookDefinition, integration: Integration, mapping: PortAppConfig, session: FetchSession,
          sink: any EntitySink, metrics: WebhookMetrics, configJSON: String, mappingOptions: MappingOptions) {
@@ -71,6 +72,30 @@ final class EventProcessor: @unchecked Sendable {
         }
     }
 
+    /// The resource's selector as the refetch expressions see it: the kind's fields with the
+    /// resource's values over their defaults, then the resource's other fields. Built once.
+    private func selectorJSON(_ resource: ResourceConfig, selector: [String: String]) -> JSON {
+        if let built = selectors[resource.index] { return built }
+        var merged: [(String, JSON)] = []
+        for field in integration.kind(resource.kind)?.selector ?? [] {
+            let text = selector[field.name] ?? field.defaultValue ?? "null"
+            merged.append((field.name, (try? JSON(parsing: text)) ?? .null))
+        }
+        for (name, text) in selector.sorted(by: { $0.key < $1.key }) where !merged.contains(where: { $0.0 == name }) {
+            merged.append((name, (try? JSON(parsing: text)) ?? .null))
+        }
+        let built = JSON(orderedObject: merged)
+        selectors[resource.index] = built
+        return built
+    }
+
+    private func pass(for resource: ResourceConfig) -> ResourcePass {
+        if let pass = passes[resource.index] { return pass }
+        let pass = ResourcePass(resource: resource, mapping: mapping, session: session, sink: sink, options: mappingOptions)
+        passes[resource.index] = pass
+        return pass
+    }
+
     func process(_ event: QueuedEvent) async throws(LiveEventError) {
         let payload: JSON
         do { payload = try event.body.withUnsafeBufferPointer { pointer throws(JSONParseError) in try JSON(parsing: pointer) } } catch {
@@ -103,16 +128,10 @@ final class EventProcessor: @unchecked Sendable {
 
     /// The kind's request with the selector narrowed, retried with exponential backoff.
     func refetch(kind: String, resource: ResourceConfig, matcher: Int, payload: JSON, item: JSON) async throws(LiveEventError) -> [JSON] {
-        var selector = Dictionary(resource.selector.fields.map { ($0.name, $0.json) }) { $1 }
-        var merged: [(String, JSON)] = []
-        for field in integration.kind(kind)?.selector ?? [] {
-            let text = selector[field.name] ?? field.defaultValue ?? "null"
-            merged.append((field.name, (try? JSON(parsing: text)) ?? .null))
-        }
-        for (name, text) in selector where !merged.contains(where: { $0.0 == name }) {
-            merged.append((name, (try? JSON(parsing: text)) ?? .null))
-        }
-        let context = JSON(object: ["payload": payload, "item": item, "selector": JSON(orderedObject: merged), "config": config])
+        let pass = pass(for: resource)
+        var selector = pass.selector
+        let context = JSON(object: ["payload": payload, "item": item, "selector": selectorJSON(resource, selector: selector),
+                                    "config": config])
         for (name, program) in try programs().refetches[matcher] {
             let value: JSON
             do { value = try program.first(context) ?? .null } catch {
@@ -127,12 +146,7 @@ final class EventProcessor: @unchecked Sendable {
         var attempt = 1
         while true {
             do {
-                let compiled = try kinds[kind] ?? CompiledKind(session: session, kind: kind)
-                kinds[kind] = compiled
-                let fetcher = try KindFetcher(compiled: compiled, selector: selector)
-                var records: [JSON] = []
-                while let page = try await fetcher.next() { records += page.records }
-                return records
+                return try await pass.records(selector: selector)
             } catch {
                 guard attempt < definition.retryAttempts, !Task.isCancelled else {
                     throw .refetch("\(error)")
@@ -148,35 +162,8 @@ final class EventProcessor: @unchecked Sendable {
     /// Through the mapping, as Ocean's live events do: updated records that pass the selector are
     /// upserted, those that fail it deleted; deleted records are deleted whatever the selector says.
     func apply(_ resource: ResourceConfig, updated: [JSON], deleted: [JSON]) async throws(LiveEventError) {
-        let mapper = mappers[resource.index] ?? ResourceMapper(resource: resource, options: mappingOptions)
-        mappers[resource.index] = mapper
-        var report = MappingReport()
-        var upserts: [Entity] = [], deletes: [EntityKey] = []
-        for record in updated where record.kind == .object {
-            mapper.map(record: record, report: &report) { outcome in
-                guard case .entity(let entity, let passed) = outcome else { return }
-                if passed { upserts.append(entity) } else if let id = entity.identifierString {
-                    deletes.append(EntityKey(blueprint: entity.blueprint, identifier: id))
-                }
-            }
-        }
-        for record in deleted where record.kind == .object {
-            mapper.map(record: record, report: &report) { outcome in
-                guard case .entity(let entity, _) = outcome, let id = entity.identifierString else { return }
-                deletes.append(EntityKey(blueprint: entity.blueprint, identifier: id))
-            }
-        }
-        let written = Set(upserts.compactMap { entity in entity.identifierString.map { EntityKey(blueprint: entity.blueprint, identifier: $0) } })
-        deletes = deletes.filter { !written.contains($0) }
         do {
-            if !upserts.isEmpty {
-                let options = WriteOptions(merge: mapping.enableMergeEntity, createMissingRelatedEntities: mapping.createMissingRelatedEntities)
-                let results = try await sink.upsert(upserts, options: options)
-                if let failure = results.first(where: { !$0.succeeded }) { throw LiveEventError.sink(failure.failureReason ?? "refused") }
-            }
-            if !deletes.isEmpty { _ = try await sink.delete(deletes, deleteDependents: mapping.deleteDependentEntities) }
-        } catch let error as LiveEventError {
-            throw error
+            try await pass(for: resource).apply(updated: updated, deleted: deleted)
         } catch {
             throw .sink("\(error)")
         }

@@ -6,6 +6,7 @@ import TideIntegration
 import TideJQ
 import TideMapping
 import TideModel
+import TideServer
 
 /// Ocean's event listener types (reference §5), minus KAFKA and ACTIONS_ONLY.
 public enum EventListenerType: String, Sendable, CaseIterable {
@@ -150,7 +151,7 @@ public final class LiveService: Sendable {
     private let registrar: WebhookRegistrar
     private let definitions: [WebhookDefinition]
     private let log: LiveLog
-    private let state = Locked<(server: WebhookHTTPServer?, workers: [Task<Void, Never>], timers: [Task<Void, Never>])>((nil, [], []))
+    private let state = Locked<(server: HTTPServer?, workers: [Task<Void, Never>], timers: [Task<Void, Never>])>((nil, [], []))
 
     /// - Parameter resync: one full resync; returns whether it completed without errors.
     public init(integration: Integration, mapping: PortAppConfig, configuration: ResolvedConfiguration, sink: any EntitySink,
@@ -216,7 +217,7 @@ public final class LiveService: Sendable {
         let resyncRoute = settings.listener == .webhook ? resyncs : nil
         let routes = LiveRoutes(endpoints: endpoints, metrics: metrics, resyncs: resyncRoute,
                                 controlToken: settings.controlToken, connections: stats, secrets: client.configuration.secrets)
-        let server = try await WebhookHTTPServer.start(host: settings.host, port: settings.port, routes: routes,
+        let server = try await HTTPServer.start(host: settings.host, port: settings.port, routes: routes,
                                                        limits: settings.limits, stats: stats)
         log(.info, "listening on \(server.baseURL) (\(settings.listener.rawValue)), at most \(server.maxConnections) connections")
         if server.maxConnections < settings.limits.maxConnections {
@@ -339,7 +340,7 @@ public final class LiveService: Sendable {
 }
 
 /// Routing by method and path, as Ocean mounts it: POST /integration<path>, /resync, /health, /ready, /metrics.
-struct LiveRoutes: ServerRoutes {
+struct LiveRoutes: HTTPRoutes {
     let endpoints: [String: WebhookEndpoint]
     let metrics: WebhookMetrics
     let resyncs: ResyncController?
@@ -363,43 +364,46 @@ struct LiveRoutes: ServerRoutes {
         endpoints[path]?.definition.maxBodyBytes ?? 64 * 1024
     }
 
-    func respond(to request: ServerRequest) -> ServerResponse {
+    func respondImmediately(to request: HTTPServerRequest) -> HTTPServerResponse? {
         switch (request.method, request.path) {
         case ("GET", "/health"), ("GET", "/"):
-            return .json(200, #"{"ok":true}"#)
+            return .json(#"{"ok":true}"#, status: 200)
         case ("GET", "/ready"):
             // Kubernetes' readiness probe: 503 until the first resync has started, so traffic waits for it.
-            return metrics.snapshot.ready ? .json(200, #"{"ready":true}"#)
-                : .json(503, #"{"ready":false,"message":"waiting for the first resync to start"}"#)
+            return metrics.snapshot.ready ? .json(#"{"ready":true}"#, status: 200)
+                : .json(#"{"ready":false,"message":"waiting for the first resync to start"}"#, status: 503)
         case ("GET", "/metrics"):
             let depths = Dictionary(endpoints.values.map { ($0.definition.path, $0.queueDepth) }) { a, _ in a }
-            return ServerResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")],
-                                  body: Array(secrets.redact(metrics.render(depths: depths, connections: connections)).utf8))
+            return HTTPServerResponse(status: 200, headers: [HTTPField("Content-Type", "text/plain; version=0.0.4")],
+                                      body: Array(secrets.redact(metrics.render(depths: depths, connections: connections)).utf8))
         case ("POST", "/resync"):
-            guard let resyncs else { return .json(404, #"{"status":"error","message":"not found"}"#) }
+            guard let resyncs else { return .json(#"{"status":"error","message":"not found"}"#, status: 404) }
             guard let controlToken else {
                 metrics.update { $0.controlRefused["disabled", default: 0] += 1 }
-                return .json(403, #"{"status":"error","message":"POST /resync is disabled: no control token is configured (--control-token or TIDE_CONTROL_TOKEN)"}"#)
+                return .json(#"{"status":"error","message":"POST /resync is disabled: no control token is configured (--control-token or TIDE_CONTROL_TOKEN)"}"#, status: 403)
             }
-            guard Self.bearer(request.headers["authorization"]).map({ Verifier.constantTimeEqual(controlToken, Array($0.utf8)) }) == true else {
+            guard Self.bearer(request.header("authorization")).map({ Verifier.constantTimeEqual(controlToken, Array($0.utf8)) }) == true else {
                 metrics.update { $0.controlRefused["unauthorized", default: 0] += 1 }
-                return .json(401, #"{"status":"error","message":"POST /resync needs Authorization: Bearer <control token>"}"#,
-                             headers: [("WWW-Authenticate", #"Bearer realm="tide""#)])
+                return .json(#"{"status":"error","message":"POST /resync needs Authorization: Bearer <control token>"}"#, status: 401,
+                             headers: [HTTPField("WWW-Authenticate", #"Bearer realm="tide""#)])
             }
             Task { await resyncs.trigger("POST /resync") }
-            return .json(202, #"{"status":"ok"}"#)
+            return .json(#"{"status":"ok"}"#, status: 202)
         default:
             break
         }
-        guard let endpoint = endpoints[request.path] else { return .json(404, #"{"status":"error","message":"not found"}"#) }
-        guard request.method == "POST" else { return .json(405, #"{"status":"error","message":"use POST"}"#, headers: [("Allow", "POST")]) }
-        switch endpoint.accept(body: request.body, headers: request.headers, query: request.query) {
-        case .accepted: return .json(202, #"{"status":"ok"}"#)
-        case .ignored: return .json(202, #"{"status":"ignored"}"#)
-        case .full: return .json(503, #"{"status":"error","message":"queue full"}"#, headers: [("Retry-After", "1")])
+        guard let endpoint = endpoints[request.path] else { return .json(#"{"status":"error","message":"not found"}"#, status: 404) }
+        guard request.method == "POST" else { return .json(#"{"status":"error","message":"use POST"}"#, status: 405, headers: [HTTPField("Allow", "POST")]) }
+        var headers: [String: String] = [:], query: [String: String] = [:]
+        for field in request.headers { headers[field.name.lowercased()] = field.value }
+        for item in request.query { query[item.name] = item.value ?? "" }
+        switch endpoint.accept(body: request.body, headers: headers, query: query) {
+        case .accepted: return .json(#"{"status":"ok"}"#, status: 202)
+        case .ignored: return .json(#"{"status":"ignored"}"#, status: 202)
+        case .full: return .json(#"{"status":"error","message":"queue full"}"#, status: 503, headers: [HTTPField("Retry-After", "1")])
         case .rejected(let status, _, let message):
             let escaped = message.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-            return .json(status, #"{"status":"error","message":""# + escaped + #""}"#)
+            return .json(#"{"status":"error","message":""# + escaped + #""}"#, status: status)
         }
     }
 

@@ -1,4 +1,5 @@
 import TideCore
+import TideServer
 import TideHTTP
 
 /// Counts, for /metrics, of sizes in seconds: Prometheus' cumulative `le` buckets, `_sum` and `_count`.

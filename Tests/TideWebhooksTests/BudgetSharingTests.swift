@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TideEngine
 import TideHTTP
+import TideTesting
 @testable import TideWebhooks
 
 /// The webhook service's refetches and the resyncs talk to the API through one budget per host:

@@ -7,6 +7,7 @@ import TideIntegration
 import TideJQ
 import TideModel
 import TideTesting
+import TideServer
 @testable import TideWebhooks
 
 /// Issue #12, item 4: the server is closed by default. Real requests to the running server.

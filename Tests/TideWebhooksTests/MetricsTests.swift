@@ -3,6 +3,7 @@ import Testing
 import TideCore
 import TideHTTP
 @testable import TideWebhooks
+import TideTesting
 
 /// Prometheus' text format read back: each sample `name{labels}` with its value, and the families.
 struct Exposition {
