@@ -3,9 +3,10 @@ import TideCore
 import TideTesting
 
 // A loopback stand-in for Jira Cloud: issue search (POST /rest/api/3/search/jql) serving N
-// generated issues of about 3 KB in pages that follow `nextPageToken`, and the project list
-// (GET /rest/api/3/project/search). Pages are rendered from a template split around the values
-// that vary, so serving costs far less than Tide's work on them.
+// generated issues of about 3 KB in pages that follow `nextPageToken`, the project list
+// (GET /rest/api/3/project/search, with each project's issue count) and the three users the
+// issues name (GET /rest/api/3/users/search). Pages are rendered from a template split around
+// the values that vary, so serving costs far less than Tide's work on them.
 //
 // The JQL is read for what a partitioned or narrowed search needs, and the rest of it ignored:
 //   key = "P3-7"                    that issue alone (webhook refetches)
@@ -231,10 +232,26 @@ func projects(_ request: RecordedRequest, headers: [TestHeader]) -> TestResponse
     let startAt = max(0, request.queryValue("startAt").flatMap { Int($0) } ?? 0)
     let maxResults = max(1, min(100, request.queryValue("maxResults").flatMap { Int($0) } ?? 50))
     let slice = projectKeys.indices.dropFirst(startAt).prefix(maxResults)
-    let values = slice.map { #"{"id":"\#(10_000 + $0)","key":"\#(projectKeys[$0])","name":"Project \#(projectKeys[$0])"}"# }
+    let values = slice.map { index in
+        let id = 10_000 + index, key = projectKeys[index]
+        let issues = Selection(projects: [index]).count
+        return #"{"self":"https://example.atlassian.net/rest/api/3/project/\#(id)","id":"\#(id)","key":"\#(key)","name":"Project \#(key)","projectTypeKey":"software","insight":{"totalIssueCount":\#(issues),"lastIssueUpdateTime":"2024-03-05T12:30:00.000+0000"}}"#
+    }
     let isLast = startAt + slice.count >= projectKeys.count
     let body = #"{"startAt":\#(startAt),"maxResults":\#(maxResults),"total":\#(projectKeys.count),"isLast":\#(isLast),"values":[\#(values.joined(separator: ","))]}"#
     return json(Array(body.utf8), headers: headers)
+}
+
+/// The three people every issue names (creator, reporter, assignee), on the first page.
+func users(_ request: RecordedRequest, headers: [TestHeader]) -> TestResponse {
+    let startAt = max(0, request.queryValue("startAt").flatMap { Int($0) } ?? 0)
+    guard startAt == 0 else { return json(Array("[]".utf8), headers: headers) }
+    let people = [("5b10ac8d82e05b22cc7d4ef5", "Creator", "creator"), ("5b10ac8d82e05b22cc7d4ef6", "Reporter", "reporter"),
+                  ("5b10ac8d82e05b22cc7d4ef7", "Assignee", "assignee")]
+    let values = people.map { id, name, mail in
+        #"{"self":"https://example.atlassian.net/rest/api/3/user?accountId=\#(id)","accountId":"\#(id)","accountType":"atlassian","emailAddress":"\#(mail)@example.com","avatarUrls":{"48x48":"https://avatar.example.com/48.png"},"displayName":"\#(name)","active":true,"timeZone":"Europe/Berlin","locale":"en_US"}"#
+    }
+    return json(Array("[\(values.joined(separator: ","))]".utf8), headers: headers)
 }
 
 let server = try await TestHTTPServer.start(port: port, recordsRequests: false) { request in
@@ -245,6 +262,7 @@ let server = try await TestHTTPServer.start(port: port, recordsRequests: false) 
     switch (request.method, request.path) {
     case ("POST", "/rest/api/3/search/jql"): return search(request, headers: headers)
     case ("GET", "/rest/api/3/project/search"): return projects(request, headers: headers)
+    case ("GET", "/rest/api/3/users/search"): return users(request, headers: headers)
     default: return json(Array(#"{"errorMessages":["not served by the stand-in"]}"#.utf8), headers: headers, status: 404)
     }
 }
