@@ -26,9 +26,10 @@ public enum RequestPriority: String, Sendable, Hashable, CaseIterable {
 ///
 /// A budget holds a **concurrency limit** (requests in flight) and, when one is configured, a
 /// **rate** (a token bucket: `requests` per `interval`, starting full). Both adapt to the API:
-/// - A 429 or 503 halves them (once per round of requests: the answers to requests sent before
-///   the last cut do not cut again), and a `Retry-After` (or, on a 429, a rate-limit reset)
-///   pauses the whole host until then, at most `Limits.maxPause`.
+/// - A 429 or 503 (or a 403 that says it is a rate limit, as GitHub's) halves them (once per
+///   round of requests: the answers to requests sent before the last cut do not cut again), and
+///   its `Retry-After` (or else its rate-limit reset) pauses the whole host until then, at most
+///   `Limits.maxPause`.
 /// - Every response's quota headers (`X-RateLimit-Remaining`/`-Reset`, the IETF `RateLimit`
 ///   fields; see `ServerQuota`) are followed before the limit is hit: once less than half the
 ///   server's window is left, bulk requests are spread over the time until it resets, and none is
@@ -204,30 +205,34 @@ public final class HostBudget: Sendable {
     public func finish(_ permit: Permit, status: Int?, headers: HTTPHeaders?) {
         let now = ContinuousClock.now
         let quota = headers.flatMap { ServerQuota.read($0) }
+        let throttled = status.map { Self.throttles($0, headers: headers ?? [:], quota: quota) } ?? false
         // The delay a throttling answer asks for, read the way the retry policy reads it.
-        let asked = status.flatMap { Self.throttles($0) ? headers.flatMap { RetryPolicy.serverDelay(in: $0) } : nil }
+        let asked = throttled ? headers.flatMap { RetryPolicy.serverDelay(in: $0) } : nil
         let granted = state.withLock { state -> [Waiter] in
             state.inFlight[permit.priority, default: 0] -= 1
             state.refresh(now)
+            if throttled { state.throttled += 1 }
             if let status, state.limits.adaptive {
                 if let quota { state.learn(quota, permit: permit, now: now) }
-                if Self.throttles(status) {
-                    state.throttled += 1
+                if throttled {
                     state.backOff(permit: permit)
                     if let asked, asked > .zero { state.pause(until: now + min(asked, state.limits.maxPause)) }
                 } else if status < 500 {
                     state.grow()
                 }
-            } else if let status, Self.throttles(status) {
-                state.throttled += 1
             }
             return pump(&state)
         }
         resume(granted)
     }
 
-    /// 429 Too Many Requests and 503 Service Unavailable: the server asks for less.
-    static func throttles(_ status: Int) -> Bool { status == 429 || status == 503 }
+    /// Whether an answer asks for less: 429 Too Many Requests, 503 Service Unavailable, and a 403
+    /// that says it is a rate limit (GitHub answers its limits with 403 and either `Retry-After`
+    /// or no requests left).
+    static func throttles(_ status: Int, headers: HTTPHeaders, quota: ServerQuota?) -> Bool {
+        if status == 429 || status == 503 { return true }
+        return status == 403 && (headers.contains("Retry-After") || quota?.remaining == 0)
+    }
 
     // MARK: Scheduling
 

@@ -159,6 +159,27 @@ struct HostBudgetTests {
         await other.shutdown()
     }
 
+    /// GitHub answers its rate limits with 403: with `Retry-After` (a secondary limit) the host is
+    /// paused and the budget cut like a 429; a plain 403 (no access) teaches nothing.
+    @Test func aRateLimit403PausesTheHostAndAPlain403DoesNot() async throws {
+        try await withServer(client: .init(maxConcurrentRequests: 8, retry: .never), handler: sequence([
+            .json(#"{"message":"Not Found"}"#, status: 403),
+            .json(#"{"message":"You have exceeded a secondary rate limit"}"#, status: 403, headers: [TestHeader("Retry-After", "1")]),
+            .text("ok"),
+        ])) { server, client in
+            _ = try await burst(client, server.url("/forbidden"), count: 1)
+            let plain = try #require(client.budgetStats.first)
+            #expect(plain.throttled == 0 && plain.pauses == 0 && plain.concurrency == 8)
+            _ = try await burst(client, server.url("/limited"), count: 1)
+            let limited = try #require(client.budgetStats.first)
+            #expect(limited.throttled == 1)
+            #expect(limited.pauses == 1)
+            #expect(limited.concurrency == 4)
+            let next = try await client.send(HTTPRequest(url: server.url("/after")))
+            #expect(next.timing.queued >= .milliseconds(900), "waited \(next.timing.queued)")
+        }
+    }
+
     /// A pause is capped by the longest the client would wait for a retry: a server asking for an
     /// hour does not stop the host for an hour.
     @Test func aPauseIsCappedByTheRetryWaitLimit() async throws {
