@@ -32,7 +32,7 @@ let package = Package(
         // YAML → node tree with line/column on every node (libyaml's event API).
         .target(name: "TideYAML", dependencies: ["TideCore", "CYAML"]),
         // JSON values (libjq's jv) and compiled jq programs with Ocean's jq 1.8 builtins.
-        .target(name: "TideJQ", dependencies: ["CJQ"]),
+        .target(name: "TideJQ", dependencies: ["TideCore", "CJQ"]),
         // Port's model: entities and blueprints.
         .target(name: "TideModel", dependencies: ["TideJQ"]),
         // Ocean's port-app-config.yml and the entity processor.
@@ -67,7 +67,7 @@ let package = Package(
                                                        "TideWebhooks", "TideHTTP", "TideRuntime", "TideServer"]),
         // Every kind of run assembled in one place: the environment, the plan, sinks, the live
         // service, replay, signals and shutdown. Commands translate flags into a RunPlan.
-        .target(name: "TideRuntime", dependencies: ["TideCore", "TideJQ", "TideModel", "TideMapping", "TideIntegration", "TideEngine",
+        .target(name: "TideRuntime", dependencies: ["TideCore", "TideJQ", "TideModel", "TideMapping", "TideIntegration", "TideEngine", "TideHTTP",
                                                     "TideLint", "TideCatalog", "TidePort", "TideWebhooks", "TideReplay"]),
         // The embedded catalog: a SQLite file with Port's entity semantics.
         .target(name: "TideCatalog", dependencies: ["TideCore", "TideJQ", "TideModel", "CSQLite"]),
@@ -87,7 +87,7 @@ let package = Package(
         .target(name: "TideOceanFuzz", dependencies: ["TideJQ", "TideModel", "TideMapping"]),
         .executableTarget(name: "tide-ocean-fuzz", dependencies: ["TideOceanFuzz", "TideJQ"], path: "Benchmarks/OceanFuzz"),
         // Recorded responses served on loopback: `tide run --replay`, `tide test`, and the tests.
-        .target(name: "TideReplay", dependencies: ["TideCore", "TideYAML", "TideServer"]),
+        .target(name: "TideReplay", dependencies: ["TideCore", "TideYAML", "TideSpec", "TideServer"]),
         // The one HTTP server (SwiftNIO): webhooks, replay and the tests' servers. Deadlines, a
         // connection cap, draining; applications plug in through `HTTPRoutes`.
         .target(name: "TideServer", dependencies: [
@@ -103,7 +103,7 @@ let package = Package(
         .testTarget(name: "TideServerTests", dependencies: ["TideServer", "TideHTTP", "TideCore", "TideTesting"]),
         .testTarget(name: "TideModelTests", dependencies: ["TideModel", "TideJQ"]),
         .testTarget(name: "TideSpecTests", dependencies: ["TideSpec", "TideYAML", "TideCore", "TideJQ"]),
-        .testTarget(name: "TideRuntimeTests", dependencies: ["TideRuntime", "TideIntegration", "TideModel", "TideWebhooks"]),
+        .testTarget(name: "TideRuntimeTests", dependencies: ["TideRuntime", "TideIntegration", "TideModel", "TideWebhooks", "TideCore", "TidePort"]),
         .testTarget(name: "TideYAMLTests", dependencies: ["TideYAML", "TideCore"]),
         .testTarget(name: "TideJQTests", dependencies: ["TideJQ"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TideMappingTests", dependencies: ["TideMapping", "TideJQ", "TideCore", "TideModel", "TideOceanFuzz"], exclude: ["Fixtures"]),
@@ -118,6 +118,12 @@ let package = Package(
         .testTarget(name: "TidePortTests", dependencies: ["TidePort", "TideRuntime", "TideEngine", "TideCatalog", "TideModel", "TideIntegration", "TideTesting", "TideCore", "TideHTTP", "TideMapping"]),
         .testTarget(name: "TideWebhooksTests", dependencies: ["TideWebhooks", "TideServer", "TideEngine", "TideCatalog", "TideIntegration", "TideTesting", "TideHTTP", "TideCore", "TideJQ", "TideMapping", "TideModel"]),
         .testTarget(name: "TideTestRunnerTests", dependencies: ["TideTestRunner"]),
-        .testTarget(name: "TideIntegrationTests", dependencies: ["TideIntegration", "TideJQ", "TideCore"]),
+        .testTarget(name: "TideIntegrationTests", dependencies: ["TideIntegration", "TideJQ", "TideCore", "TideMapping"]),
     ]
 )
+
+// The compiler keeps the module graph honest: a member (method, property, operator) is visible
+// only in files that import the module declaring it, not through some other import.
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.enableUpcomingFeature("MemberImportVisibility")]
+}

@@ -4,6 +4,7 @@ import TideCore
 import TideJQ
 import TideMapping
 import TideRuntime
+import TideModel
 
 /// `tide map`: run one port-app-config resource's mapping over raw records — a mapping debugger.
 struct MapCommand: ParsableCommand {

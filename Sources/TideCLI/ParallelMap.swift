@@ -2,6 +2,7 @@ import Foundation
 import TideCore
 import TideJQ
 import TideMapping
+import TideModel
 
 /// `tide map --jobs N` over JSON lines: batches of lines are parsed and mapped by N threads, each
 /// with its own compiled mapper (libjq state is per thread), and written in input order.

@@ -291,10 +291,11 @@ enum SummaryTable {
         ]
         if let catalog { fields["tide.catalog"] = .string(catalog) }
         switch summary.reconciliation {
-        case .deleted(let count, let protected):
+        case .deleted(let count, let protected, let optedOut):
             fields["tide.reconciliation"] = .string("deleted")
             fields["tide.deleted"] = .int(count)
             fields["tide.protected"] = .int(protected)
+            fields["tide.opted_out"] = .int(optedOut)
         case .nothingStale:
             fields["tide.reconciliation"] = .string("nothing_stale")
             fields["tide.deleted"] = .int(0)
@@ -336,9 +337,10 @@ enum SummaryTable {
             }
         }
         switch summary.reconciliation {
-        case .deleted(let count, let protected):
+        case .deleted(let count, let protected, let optedOut):
             lines.append("Deleted \(count) stale entit\(count == 1 ? "y" : "ies")"
-                         + (protected > 0 ? " (kept \(protected) that other entities still point at)" : "") + ".")
+                         + (protected > 0 ? " (kept \(protected) that other entities still point at)" : "")
+                         + (optedOut > 0 ? " (kept \(optedOut) of resources with enableDelete: false)" : "") + ".")
         case .nothingStale: lines.append("Nothing stale to delete.")
         case .skippedAfterErrors:
             lines.append("Deleted nothing: the resync had errors, so what is missing may still exist. Fix the errors above and run again.")

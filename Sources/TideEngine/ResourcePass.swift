@@ -140,6 +140,7 @@ public final class ResourcePass {
                 }
             }
             progress.entities += results.filter(\.succeeded).count
+            for result in results where result.succeeded { progress.blueprints.insert(result.blueprint) }
             observer.pageWritten(progress)
         }
         do {

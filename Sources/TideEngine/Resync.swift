@@ -17,6 +17,8 @@ public struct KindProgress: Sendable {
     /// Entities the sink refused (with Port's or the catalog's reason).
     public var writeFailures = 0
     public var report = MappingReport()
+    /// Blueprints of the entities written.
+    public var blueprints: Set<String> = []
     /// Why the kind stopped early, when it did.
     public var failure: String?
     public var started: ContinuousClock.Instant
@@ -33,7 +35,9 @@ public struct KindProgress: Sendable {
 
 /// What reconciliation did.
 public enum Reconciliation: Sendable, Equatable {
-    case deleted(count: Int, protected: Int)
+    /// `protected`: kept because kept entities point at them; `optedOut`: kept because their
+    /// resource says `enableDelete: false`.
+    case deleted(count: Int, protected: Int, optedOut: Int = 0)
     /// Nothing owned was left unwritten.
     case nothingStale
     /// Some kind failed or some items had errors: deleting could lose data that is still there.
@@ -110,7 +114,7 @@ public struct Resync: Sendable {
         } else if kinds.contains(where: \.hasErrors) {
             reconciliation = .skippedAfterErrors
         } else {
-            reconciliation = try await reconcile(since: resyncStart)
+            reconciliation = try await reconcile(since: resyncStart, kinds: kinds)
         }
         return ResyncSummary(kinds: kinds, reconciliation: reconciliation, elapsed: clock.now - started)
     }
@@ -144,7 +148,7 @@ public struct Resync: Sendable {
         await pass.sync(progress: &progress, observer: observer)
     }
 
-    func reconcile(since resyncStart: Date) async throws -> Reconciliation {
+    func reconcile(since resyncStart: Date, kinds: [KindProgress] = []) async throws -> Reconciliation {
         let stale = try await sink.staleEntities(resyncStart: resyncStart)
         guard !stale.keys.isEmpty else { return .nothingStale }
         let rate = Double(stale.keys.count) / Double(max(stale.ownedBefore, stale.keys.count))
@@ -154,8 +158,14 @@ public struct Resync: Sendable {
         // Ocean keeps stale entities that kept entities still point at when Port may create them.
         let protected = mapping.createMissingRelatedEntities
             ? try await sink.relationTargets(among: stale.keys, writtenSince: resyncStart) : []
-        let doomed = stale.keys.filter { !protected.contains($0) }
+        // `enableDelete: false` opts a resource's entities out of deletion (Ocean 0.56's field):
+        // those of the blueprints it writes — named in its mapping, or written by this resync.
+        let optedOut = Set(mapping.resources.indices.filter { mapping.resources[$0].enableDelete == false }.flatMap { index in
+            Array(mapping.resources[index].literalBlueprints) + (kinds.indices.contains(index) ? Array(kinds[index].blueprints) : [])
+        })
+        let kept = stale.keys.filter { optedOut.contains($0.blueprint) && !protected.contains($0) }
+        let doomed = stale.keys.filter { !protected.contains($0) && !optedOut.contains($0.blueprint) }
         let deleted = doomed.isEmpty ? 0 : try await sink.delete(doomed, deleteDependents: mapping.deleteDependentEntities)
-        return .deleted(count: deleted, protected: protected.count)
+        return .deleted(count: deleted, protected: protected.count, optedOut: kept.count)
     }
 }

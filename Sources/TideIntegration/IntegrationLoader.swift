@@ -48,28 +48,7 @@ extension Integration {
 
     /// Checks that need the whole integration: parents exist and do not loop.
     func crossCheck() -> [Diagnostic] {
-        var diagnostics: [Diagnostic] = []
-        for kind in kinds {
-            guard let parent = kind.parent else { continue }
-            if self.kind(parent) == nil {
-                let suggestion = DidYouMean.closest(to: parent, in: kinds.map(\.name)).map { " (did you mean \"\($0)\"?)" } ?? ""
-                diagnostics.append(Diagnostic(at: kind.location, "kind \"\(kind.name)\" names parent \"\(parent)\", which is not a kind here\(suggestion)",
-                                              rule: "unknown-parent"))
-                continue
-            }
-            var seen: Set<String> = [kind.name]
-            var next: String? = parent
-            while let current = next {
-                if seen.contains(current) {
-                    diagnostics.append(Diagnostic(at: kind.location, "kind \"\(kind.name)\" has a parent cycle through \"\(current)\"",
-                                                  rule: "parent-cycle"))
-                    break
-                }
-                seen.insert(current)
-                next = self.kind(current)?.parent
-            }
-        }
-        return diagnostics
+        KindParents.problems(kinds.map { KindParents.Link(kind: $0.name, parent: $0.parent, location: $0.location) })
     }
 }
 
@@ -82,11 +61,11 @@ struct IntegrationBuilder {
         let configuration = (root["configuration"]?.items ?? []).map { item -> ConfigurationField in
             let field = SpecReader(item, IntegrationSpec.configurationField)
             return ConfigurationField(
-                name: field.string("name") ?? "",
-                type: ConfigurationField.ValueType(rawValue: field.string("type") ?? "string") ?? .string,
-                required: field.bool("required") ?? false,
+                name: field.string(specified: "name"),
+                type: field.value(specified: "type", as: ConfigurationField.ValueType.self),
+                required: field.bool(specified: "required"),
                 defaultValue: item["default"]?.jsonText(),
-                sensitive: field.bool("sensitive") ?? false,
+                sensitive: field.bool(specified: "sensitive"),
                 description: field.string("description"),
                 location: item.location)
         }
@@ -95,11 +74,11 @@ struct IntegrationBuilder {
         }
         return Integration(
             directory: directory,
-            name: reader.string("name") ?? "",
+            name: reader.string(specified: "name"),
             title: reader.string("title"),
             description: reader.string("description"),
             icon: reader.string("icon"),
-            version: reader.string("version") ?? "0.1.0",
+            version: reader.string(specified: "version"),
             configuration: configuration,
             http: http(reader.child("http")),
             kinds: kinds,
@@ -115,14 +94,14 @@ struct IntegrationBuilder {
         if let verify = node["verify"] { verifyNodes = verify.items ?? [verify] } else { verifyNodes = [] }
         let verify = verifyNodes.map { item -> WebhookDefinition.Verification in
             let scheme = SpecReader(item, IntegrationSpec.webhookVerify)
-            switch scheme.string("type") ?? "" {
+            switch scheme.string(specified: "type") {
             case "hmac":
-                return .hmac(secret: template(item["secret"]) ?? TemplateSource(""), header: scheme.string("header") ?? "",
-                             prefix: scheme.string("prefix") ?? "", sha1: scheme.string("algorithm") == "sha1",
+                return .hmac(secret: template(item["secret"]) ?? TemplateSource(""), header: scheme.string(specified: "header"),
+                             prefix: scheme.string(specified: "prefix"), sha1: scheme.string("algorithm") == "sha1",
                              base64: scheme.string("encoding") == "base64", separator: scheme.string("separator").flatMap { $0.isEmpty ? nil : $0 })
             case "standardWebhooks":
                 let secrets = item["secrets"].map { $0.items ?? [$0] } ?? []
-                return .standardWebhooks(secrets: secrets.compactMap(template), tolerance: scheme.int("tolerance") ?? 300)
+                return .standardWebhooks(secrets: secrets.compactMap(template), tolerance: scheme.int(specified: "tolerance"))
             default:
                 return .token(secret: template(item["secret"]) ?? TemplateSource(""), header: scheme.string("header"),
                               query: scheme.string("query"))
@@ -132,10 +111,10 @@ struct IntegrationBuilder {
             let event = SpecReader(item, IntegrationSpec.webhookEvent)
             return WebhookDefinition.Event(
                 name: event.string("name") ?? "event\(index)",
-                match: expression(item["match"]) ?? JQExpression("false"),
+                match: expression(event, "match"),
                 kinds: (item["kinds"]?.items ?? []).compactMap { $0.scalar?.text },
-                item: expression(item["item"]) ?? JQExpression(".payload"),
-                action: WebhookDefinition.Action(rawValue: event.string("action") ?? "upsert") ?? .upsert,
+                item: expression(event, "item"),
+                action: event.value(specified: "action", as: WebhookDefinition.Action.self),
                 refetch: (item["refetch"]?.pairs ?? []).compactMap { pair in
                     expression(pair.value).map { (pair.key.scalar?.text ?? "", $0) }
                 },
@@ -143,17 +122,17 @@ struct IntegrationBuilder {
                 location: item.location)
         }
         let retry = reader.child("retry")
-        let path = reader.string("path") ?? "/webhook"
+        let path = reader.string(specified: "path")
         return WebhookDefinition(
             path: path.hasPrefix("/") ? path : "/" + path,
             verify: verify, events: events,
-            maxBodyBytes: reader.int("maxBodyBytes") ?? 1_048_576,
-            queueSize: reader.int("queueSize") ?? 1000,
-            workers: reader.int("workers") ?? 4,
-            timeout: reader.double("timeout") ?? 90,
-            retryAttempts: retry.int("attempts") ?? 4,
-            retryInitialDelay: retry.double("initialDelay") ?? 1,
-            retryMaxDelay: retry.double("maxDelay") ?? 30,
+            maxBodyBytes: reader.int(specified: "maxBodyBytes"),
+            queueSize: reader.int(specified: "queueSize"),
+            workers: reader.int(specified: "workers"),
+            timeout: reader.double(specified: "timeout"),
+            retryAttempts: retry.int(specified: "attempts"),
+            retryInitialDelay: retry.double(specified: "initialDelay"),
+            retryMaxDelay: retry.double(specified: "maxDelay"),
             registration: node["register"].map(registration),
             location: node.location)
     }
@@ -176,6 +155,11 @@ struct IntegrationBuilder {
     func expression(_ node: YAMLNode?) -> JQExpression? {
         guard let node, let scalar = node.scalar else { return nil }
         return JQExpression(scalar.text, location: node.location)
+    }
+
+    /// A jq field as written, or the spec's default expression (which has no position).
+    func expression(_ reader: SpecReader, _ name: String) -> JQExpression {
+        expression(reader[name]) ?? JQExpression(reader.string(specified: name))
     }
 
     func templates(_ node: YAMLNode?) -> [(name: String, value: TemplateSource)] {
@@ -202,51 +186,48 @@ struct IntegrationBuilder {
         let authNodes: [YAMLNode]
         if let node = reader["auth"] { authNodes = node.items ?? [node] } else { authNodes = [] }
         let timeout = reader.child("timeout"), retry = reader.child("retry"), rate = reader.child("rateLimit")
-        let statuses = (retry["statuses"]?.items ?? []).compactMap { item -> Int? in
-            if case .int(let status)? = item.value { return status } else { return nil }
-        }
         return HTTPSettings(
             baseURL: template(reader["baseUrl"]) ?? TemplateSource(""),
             headers: templates(reader["headers"]),
             auth: authNodes.map(auth),
-            connectTimeout: timeout.double("connect") ?? 10,
-            totalTimeout: timeout.double("total") ?? 60,
-            concurrency: reader.intOrDefault("concurrency"),
-            retryAttempts: retry.int("attempts") ?? 5,
-            retryStatuses: retry.has("statuses") ? statuses : [429, 502, 503, 504],
-            retryMaxWait: retry.double("maxWait") ?? 120,
-            rateLimit: reader.has("rateLimit") ? (rate.int("requests") ?? 1, rate.double("per") ?? 1) : nil,
-            verifyTLS: reader.bool("verifyTLS") ?? true,
+            connectTimeout: timeout.double(specified: "connect"),
+            totalTimeout: timeout.double(specified: "total"),
+            concurrency: reader.int(specified: "concurrency"),
+            retryAttempts: retry.int(specified: "attempts"),
+            retryStatuses: retry.ints(specified: "statuses"),
+            retryMaxWait: retry.double(specified: "maxWait"),
+            rateLimit: reader.has("rateLimit") ? (rate.int(specified: "requests"), rate.double(specified: "per")) : nil,
+            verifyTLS: reader.bool(specified: "verifyTLS"),
             allowedHosts: (reader["allowedHosts"]?.items ?? []).compactMap { $0.scalar?.text },
-            maxResponseBytes: reader.int("maxResponseBytes") ?? 32 << 20,
-            liveShare: reader.doubleOrDefault("liveShare"))
+            maxResponseBytes: reader.int(specified: "maxResponseBytes"),
+            liveShare: reader.double(specified: "liveShare"))
     }
 
     func auth(_ node: YAMLNode) -> AuthScheme {
         let reader = SpecReader(node, IntegrationSpec.auth)
         let method: AuthScheme.Method
-        switch reader.string("type") ?? "none" {
+        switch reader.string(specified: "type") {
         case "basic":
             method = .basic(username: template(node["username"]) ?? TemplateSource(""),
                             password: template(node["password"]) ?? TemplateSource(""))
         case "bearer":
             method = .bearer(token: template(node["token"]) ?? TemplateSource(""))
         case "apiKey":
-            method = .apiKey(name: reader.string("name") ?? "", value: template(node["value"]) ?? TemplateSource(""),
+            method = .apiKey(name: reader.string(specified: "name"), value: template(node["value"]) ?? TemplateSource(""),
                              inQuery: reader.string("in") == "query")
         case "login":
             let request = SpecReader(node["request"], IntegrationSpec.loginRequest)
             method = .login(LoginAuth(
                 request: self.request(request, methodDefault: "POST"),
                 form: templates(node["request"]?["form"]),
-                token: expression(node["token"]) ?? JQExpression("null"),
+                token: expression(reader, "token"),
                 expiresIn: expression(node["expiresIn"]),
-                header: template(node["header"]) ?? TemplateSource(reader.string("header") ?? "Bearer {{ .token }}"),
+                header: template(node["header"]) ?? TemplateSource(reader.string(specified: "header")),
                 jwt: node["jwt"].map { jwt in
                     let fields = SpecReader(jwt, IntegrationSpec.jwt)
-                    return JWTDefinition(algorithm: JWTDefinition.Algorithm(rawValue: fields.string("algorithm") ?? "RS256") ?? .rs256,
+                    return JWTDefinition(algorithm: fields.value(specified: "algorithm", as: JWTDefinition.Algorithm.self),
                                          key: template(jwt["key"]) ?? TemplateSource(""), claims: jwt["claims"].map(jsonTemplate),
-                                         lifetime: fields.int("lifetime") ?? 540, location: jwt.location)
+                                         lifetime: fields.int(specified: "lifetime"), location: jwt.location)
                 }))
         default:
             method = .none
@@ -269,7 +250,7 @@ struct IntegrationBuilder {
         let reader = SpecReader(node, IntegrationSpec.kind)
         let selector = (node["selector"]?.pairs ?? []).map { pair in
             let field = SpecReader(pair.value, IntegrationSpec.selectorField)
-            return SelectorField(name: pair.key.scalar?.text ?? "", type: field.string("type") ?? "string",
+            return SelectorField(name: pair.key.scalar?.text ?? "", type: field.string(specified: "type"),
                                  defaultValue: pair.value["default"]?.jsonText(),
                                  description: field.string("description"), location: pair.key.location)
         }
@@ -279,9 +260,9 @@ struct IntegrationBuilder {
             parent: reader.string("parent"),
             selector: selector,
             request: request(reader.child("request")),
-            records: expression(node["records"]) ?? JQExpression("."),
-            objectIsOneRecord: reader.bool("objectIsOneRecord") ?? false,
-            nullIsEmpty: reader.bool("nullIsEmpty") ?? false,
+            records: expression(reader, "records"),
+            objectIsOneRecord: reader.bool(specified: "objectIsOneRecord"),
+            nullIsEmpty: reader.bool(specified: "nullIsEmpty"),
             pagination: pagination(reader.child("pagination")),
             location: location)
     }
@@ -289,22 +270,22 @@ struct IntegrationBuilder {
     func pagination(_ reader: SpecReader) -> Pagination {
         let inBody = reader.string("in") == "body"
         let strategy: Pagination.Strategy
-        switch reader.string("type") ?? "none" {
+        switch reader.string(specified: "type") {
         case "offset":
-            strategy = .offset(offsetParam: reader.string("offsetParam") ?? "offset", limitParam: reader.string("limitParam") ?? "limit",
-                               limit: reader.int("limit") ?? 50, start: reader.int("start") ?? 0, inBody: inBody,
+            strategy = .offset(offsetParam: reader.string(specified: "offsetParam"), limitParam: reader.string(specified: "limitParam"),
+                               limit: reader.int(specified: "limit"), start: reader.int(specified: "start"), inBody: inBody,
                                total: expression(reader["total"]))
         case "page":
-            strategy = .page(pageParam: reader.string("pageParam") ?? "page", sizeParam: reader.string("sizeParam") ?? "size",
-                             size: reader.int("size") ?? 50, start: reader.int("start") ?? 1, inBody: inBody,
+            strategy = .page(pageParam: reader.string(specified: "pageParam"), sizeParam: reader.string(specified: "sizeParam"),
+                             size: reader.int(specified: "size"), start: reader.int(specified: "start"), inBody: inBody,
                              total: expression(reader["total"]))
         case "cursor":
-            strategy = .cursor(cursor: expression(reader["cursor"]) ?? JQExpression("null"),
-                               param: reader.string("param") ?? "cursor", inBody: inBody)
+            strategy = .cursor(cursor: expression(reader, "cursor"),
+                               param: reader.string(specified: "param"), inBody: inBody)
         case "nextUrl":
-            strategy = .nextURL(next: expression(reader["next"]) ?? JQExpression("null"))
+            strategy = .nextURL(next: expression(reader, "next"))
         case "linkHeader":
-            strategy = .linkHeader(rel: reader.string("rel") ?? "next")
+            strategy = .linkHeader(rel: reader.string(specified: "rel"))
         default:
             strategy = .none
         }

@@ -1,6 +1,6 @@
 import CJQ
 import Foundation
-import Synchronization
+import TideCore
 
 /// How a jq program is compiled and run.
 public struct JQOptions: Sendable, Hashable {
@@ -59,7 +59,7 @@ public enum JQRuntimeError: Error, Sendable, Equatable, CustomStringConvertible 
 /// watchdog may be in that state, so its libjq state is abandoned, never touched again, and a
 /// fresh one is compiled for the next input.
 public final class JQProgram {
-    private static let compileLock = Mutex(())
+    private static let compileLock = Locked(())
 
     public let source: String
     public let options: JQOptions
@@ -284,7 +284,7 @@ final class WatchdogSlot: @unchecked Sendable {
         var memoryLimit: Int?
         var retired = false  // the jq_state is gone
     }
-    private let lock = Mutex(Clock())
+    private let lock = Locked(Clock())
 
     init(state: OpaquePointer, limit: Duration) {
         self.state = state
@@ -337,7 +337,7 @@ final class WatchdogSlot: @unchecked Sendable {
 final class Watchdog: @unchecked Sendable {
     static let shared = Watchdog()
 
-    private let slots = Mutex<[ObjectIdentifier: WatchdogSlot]>([:])
+    private let slots = Locked<[ObjectIdentifier: WatchdogSlot]>([:])
 
     private init() {
         let thread = Thread { [unowned self] in

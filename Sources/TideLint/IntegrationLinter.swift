@@ -209,26 +209,10 @@ struct IntegrationLinter {
     // MARK: - Parents
 
     mutating func parents() {
-        let names = facts.kinds.map(\.name)
-        for kind in facts.kinds {
-            guard let parentNode = kind.node["parent"], let parent = parentNode.string else { continue }
-            guard let parentKind = facts.kind(parent) else {
-                let suggestion = DidYouMean.closest(to: parent, in: names).map { " (did you mean \"\($0)\"?)" } ?? ""
-                diagnostics.append(Diagnostic(at: parentNode.location, "kind \"\(kind.name)\" names parent \"\(parent)\", which is not a kind here\(suggestion)",
-                                              rule: LintRule.unknownParent))
-                continue
-            }
-            var seen: Set<String> = [kind.name]
-            var next: IntegrationFacts.Kind? = parentKind
-            while let current = next {
-                if !seen.insert(current.name).inserted {
-                    diagnostics.append(Diagnostic(at: parentNode.location, "kind \"\(kind.name)\" has a parent cycle through \"\(current.name)\"",
-                                                  rule: LintRule.parentCycle))
-                    break
-                }
-                next = current.node["parent"]?.string.flatMap { facts.kind($0) }
-            }
-        }
+        diagnostics += KindParents.problems(facts.kinds.map { kind in
+            let parent = kind.node["parent"]
+            return KindParents.Link(kind: kind.name, parent: parent?.string, location: parent?.location)
+        })
     }
 
     // MARK: - Pagination

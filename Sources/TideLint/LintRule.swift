@@ -1,3 +1,5 @@
+import TideIntegration
+
 /// The rule ids `tide lint` reports, one place for code, tests and docs/lint.md.
 ///
 /// Structural rules (`yaml-syntax`, `unknown-key`, `type`, `required`, `enum`, `range`,
@@ -16,8 +18,8 @@ public enum LintRule {
     public static let template = "template"
     public static let templateUnknownConfig = "template-unknown-config"
     public static let templateUnknownSelector = "template-unknown-selector"
-    public static let unknownParent = "unknown-parent"
-    public static let parentCycle = "parent-cycle"
+    public static let unknownParent = KindParents.unknownParentRule
+    public static let parentCycle = KindParents.cycleRule
     public static let unknownKind = "unknown-kind"
     public static let unknownSelectorField = "unknown-selector-field"
     public static let unknownBlueprint = "unknown-blueprint"

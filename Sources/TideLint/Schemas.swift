@@ -10,7 +10,7 @@ public enum Schemas {
         case integration
         case portAppConfig = "port-app-config"
         case testCase = "test-case"
-        // Extension point: `fixtures` once the replay fixtures format has a TideSpec definition.
+        case fixtures
     }
 
     /// The schema's JSON text, pretty-printed with a final newline, exactly as committed in schemas/.
@@ -26,6 +26,9 @@ public enum Schemas {
         case .testCase:
             schema = JSONSchemaExporter.schema(for: TestCaseSpec.root, id: id(name), title: "Tide test case",
                                                description: "A `tide test` case (DIR/tests/*.yml): fixtures, overrides and the expected resync.")
+        case .fixtures:
+            schema = JSONSchemaExporter.schema(for: FixturesSpec.root, id: id(name), title: "Tide fixtures",
+                                               description: "fixtures.yml: recorded requests and the responses `tide run --replay` and `tide test` serve.")
         }
         return schema.prettyPrinted() + "\n"
     }
@@ -51,7 +54,9 @@ public enum Schemas {
             + SpecMarkdown.document(PortAppConfigSpec.root, title: "port-app-config.yml",
                                     description: "Ocean's mapping, as Tide reads it. Schema: `schemas/port-app-config.schema.json`.") + "\n"
             + SpecMarkdown.document(TestCaseSpec.root, title: "tests/*.yml (`tide test` cases)",
-                                    description: "Paths are relative to the case file. Schema: `schemas/test-case.schema.json`.")
+                                    description: "Paths are relative to the case file. Schema: `schemas/test-case.schema.json`.") + "\n"
+            + SpecMarkdown.document(FixturesSpec.entry, title: "fixtures.yml entries",
+                                    description: "fixtures.yml is a list of these (see fixtures.md). Schema: `schemas/fixtures.schema.json`.")
     }
 
     /// `https://tide.dev/schemas/<name>.schema.json`; the committed file is schemas/<name>.schema.json.

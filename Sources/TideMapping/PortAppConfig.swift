@@ -1,4 +1,6 @@
 import TideCore
+import TideJQ
+import Foundation
 
 /// Ocean's `port-app-config.yml`: which kinds to fetch and how each record becomes an entity.
 /// Field names, defaults and semantics follow port-ocean 0.56.2 so existing mappings drop in.
@@ -35,6 +37,17 @@ public struct ResourceConfig: Sendable {
     /// port-ocean 0.56's per-resource opt-out of stale deletion (nil = not set, which means allowed).
     public var enableDelete: Bool?
     public var location: SourceLocation?
+}
+
+extension ResourceConfig {
+    /// The blueprint the mapping names when it is a string literal (`'"jiraIssue"'`); empty when
+    /// it is computed per record.
+    public var literalBlueprints: Set<String> {
+        guard case .expression(let expression)? = port.entity.tree("blueprint") else { return [] }
+        let text = expression.oceanProgram.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard text.hasPrefix("\""), let name = (try? JSON(parsing: text))?.stringValue else { return [] }
+        return [name]
+    }
 }
 
 public struct Selector: Sendable {

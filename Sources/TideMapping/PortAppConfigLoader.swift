@@ -1,6 +1,7 @@
 import TideCore
 import TideSpec
 import TideYAML
+import Foundation
 
 extension PortAppConfig {
     /// Reads a port-app-config file. Every problem found is reported, each with its position.
@@ -54,10 +55,10 @@ private struct ConfigBuilder {
     mutating func build(_ root: YAMLNode) -> PortAppConfig {
         let reader = SpecReader(root, PortAppConfigSpec.root)
         var config = PortAppConfig()
-        config.enableMergeEntity = reader.bool("enableMergeEntity") ?? true
-        config.deleteDependentEntities = reader.bool("deleteDependentEntities") ?? true
-        config.createMissingRelatedEntities = reader.bool("createMissingRelatedEntities") ?? true
-        config.entityDeletionThreshold = reader.double("entityDeletionThreshold") ?? 0.9
+        config.enableMergeEntity = reader.bool(specified: "enableMergeEntity")
+        config.deleteDependentEntities = reader.bool(specified: "deleteDependentEntities")
+        config.createMissingRelatedEntities = reader.bool(specified: "createMissingRelatedEntities")
+        config.entityDeletionThreshold = reader.double(specified: "entityDeletionThreshold")
         for (index, item) in (root["resources"]?.items ?? []).enumerated() {
             config.resources.append(resource(item, index: index))
         }
@@ -90,8 +91,8 @@ private struct ConfigBuilder {
         }
         var port = PortMapping(entity: EntityMapping(fields: fields))
         if let itemsNode = node?["itemsToParse"] { port.itemsToParse = expression(itemsNode, field: "\(path).itemsToParse") }
-        port.itemsToParseName = reader.string("itemsToParseName") ?? "item"
-        port.itemsToParseTopLevelTransform = reader.bool("itemsToParseTopLevelTransform") ?? true
+        port.itemsToParseName = reader.string(specified: "itemsToParseName")
+        port.itemsToParseTopLevelTransform = reader.bool(specified: "itemsToParseTopLevelTransform")
         return port
     }
 

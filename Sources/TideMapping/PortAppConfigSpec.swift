@@ -1,4 +1,5 @@
 import TideSpec
+import TideCore
 
 /// The definition of Ocean's `port-app-config.yml` (port-ocean 0.56.2's `PortAppConfig`). The
 /// loader validates with it before building the model, and `tide lint`, `tide schema` and the
@@ -48,7 +49,7 @@ public enum PortAppConfigSpec {
         FieldSpec("kind", .string(), required: true, "A kind the integration defines."),
         FieldSpec("selector", selector, required: true, "Record filter and the kind's request parameters."),
         FieldSpec("port", port, required: true, "The entity mapping."),
-        FieldSpec("enableDelete", .boolean, "Whether stale entities of this resource may be deleted (default: yes)."),
+        FieldSpec("enableDelete", .boolean, "false keeps this resource's stale entities (of the blueprints it names or wrote in the resync) from deletion; upserts still run. Unset means true (port-ocean 0.56)."),
     ], unknownKeys: .warning))
 
     /// The whole file.

@@ -4,6 +4,7 @@ import TideIntegration
 import TideMapping
 import TideModel
 import TideYAML
+import TideHTTP
 
 /// Ocean's settings for talking to Port, read from the environment as Ocean reads them
 /// (`OCEAN__` prefix, `__` nesting, names case-insensitive).

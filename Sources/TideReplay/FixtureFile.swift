@@ -1,5 +1,6 @@
 import Foundation
 import TideCore
+import TideSpec
 import TideYAML
 
 /// A `fixtures.yml` file (docs/fixtures.md): recorded requests and the responses to replay,
@@ -29,7 +30,9 @@ public struct FixtureFile: Sendable {
 
     /// Diagnostic rules, for filtering and docs.
     public enum Rule {
-        /// An entry that is not shaped as docs/fixtures.md says.
+        /// An entry whose values make no sense as a request or response (a path without its
+        /// leading /, a method that is not a word, both body and json); keys and types are checked
+        /// by the spec (`FixturesSpec`) under its own rules.
         public static let entry = "fixture-entry"
         /// A response body file that is missing, unreadable or not the JSON its name promises.
         public static let bodyFile = "fixture-body-file"
@@ -54,14 +57,15 @@ public struct FixtureFile: Sendable {
     public init(node root: YAMLNode, path: String, directory: String) throws(Diagnostics) {
         var reader = Reader(directory: directory)
         var entries: [Entry] = []
-        if let items = root.items {
-            for item in items {
-                if let entry = reader.entry(item) { entries.append(entry) }
-            }
-        } else if case .scalar(let scalar) = root.kind, scalar.value == .null {
+        if case .scalar(let scalar) = root.kind, scalar.value == .null {
             // An empty file is an empty list: nothing is served.
         } else {
-            reader.fail(root, "expected a list of {request, response} entries, found a \(root.typeName)")
+            // Keys and types by the spec; what the values mean by the reader, for every entry, so
+            // that all problems are reported at once.
+            reader.diagnostics = SpecValidator.validate(root, against: FixturesSpec.root)
+            for item in root.items ?? [] {
+                if let entry = reader.entry(item) { entries.append(entry) }
+            }
         }
         var seen: [String: SourceLocation] = [:]
         for entry in entries {
@@ -169,119 +173,59 @@ public struct FixtureFile: Sendable {
             diagnostics.append(Diagnostic(.error, at: location, message, rule: rule, hint: hint))
         }
 
-        /// The mapping's values by key, after reporting unknown, repeated and missing keys.
-        mutating func fields(_ node: YAMLNode, of what: String, allowed: [String], required: [String] = [])
-            -> [String: YAMLNode]?
-        {
-            guard let pairs = node.pairs else {
-                fail(node, "\(what) must be a mapping, found a \(node.typeName)")
-                return nil
-            }
+        /// The mapping's values by key (the spec has checked keys and types).
+        func fields(_ node: YAMLNode) -> [String: YAMLNode] {
             var values: [String: YAMLNode] = [:]
-            for pair in pairs {
-                guard let key = pair.key.string else {
-                    fail(pair.key, "keys of \(what) must be strings")
-                    continue
-                }
-                if !allowed.contains(key) {
-                    let suggestion = DidYouMean.closest(to: key, in: allowed)
-                    fail(pair.key, "unknown key '\(key)' in \(what)",
-                         hint: suggestion.map { "did you mean '\($0)'?" } ?? "expected one of: \(allowed.joined(separator: ", "))")
-                } else if values[key] != nil {
-                    fail(pair.key, "'\(key)' is given twice in \(what)")
-                } else {
-                    values[key] = pair.value
-                }
-            }
-            for key in required where values[key] == nil {
-                fail(node, "\(what) has no '\(key)'")
+            for pair in node.pairs ?? [] {
+                if let key = pair.key.string { values[key] = pair.value }
             }
             return values
         }
 
         func isNull(_ node: YAMLNode) -> Bool { node.value == .null }
 
-        mutating func string(_ node: YAMLNode, _ what: String) -> String? {
-            if let text = node.string { return text }
-            fail(node, "\(what) must be a string, found a \(node.typeName)")
-            return nil
-        }
-
         /// Query values and headers are compared as text, so `startAt: 0` means "startAt=0".
-        mutating func textMap(_ node: YAMLNode, _ what: String) -> [String: String] {
-            guard let pairs = node.pairs else {
-                if !isNull(node) { fail(node, "\(what) must be a mapping, found a \(node.typeName)") }
-                return [:]
-            }
+        func textMap(_ node: YAMLNode?) -> [String: String] {
             var map: [String: String] = [:]
-            for pair in pairs {
-                guard let key = pair.key.scalar?.text else {
-                    fail(pair.key, "names in \(what) must be scalars")
-                    continue
-                }
-                guard let value = pair.value.scalar, pair.value.value != .null else {
-                    fail(pair.value, "'\(key)' in \(what) must be a string, number or boolean, found a \(pair.value.typeName)")
-                    continue
-                }
-                if map[key] != nil { fail(pair.key, "'\(key)' is given twice in \(what)") }
-                map[key] = value.text
+            for pair in node?.pairs ?? [] {
+                if let key = pair.key.scalar?.text, let value = pair.value.scalar { map[key] = value.text }
             }
             return map
         }
 
         mutating func entry(_ node: YAMLNode) -> Entry? {
-            guard let values = fields(node, of: "a fixture entry", allowed: ["name", "request", "response"],
-                                      required: ["request", "response"]) else { return nil }
+            let values = fields(node)
             let failures = diagnostics.count
-            var name: String?
-            if let value = values["name"] { name = string(value, "'name'") }
             let match = values["request"].flatMap { request($0) }
             let response = values["response"].flatMap { self.response($0) }
             guard diagnostics.count == failures, let match, let response else { return nil }
             // Unnamed entries are known by their line and matcher in reports.
-            let label = name ?? "line \(node.location.line): \(match.description)"
+            let label = values["name"]?.string ?? "line \(node.location.line): \(match.description)"
             return Entry(name: label, match: match, response: response, location: node.location)
         }
 
         mutating func request(_ node: YAMLNode) -> FixtureMatch? {
-            guard let values = fields(node, of: "'request'", allowed: ["method", "path", "query", "headers", "body"],
-                                      required: ["path"]) else { return nil }
-            var method = "GET"
-            if let value = values["method"], let text = string(value, "'method'") {
-                if text.isEmpty || !text.allSatisfy({ $0.isLetter }) {
-                    fail(value, "'\(text)' is not an HTTP method")
-                }
-                method = text.uppercased()
+            let values = fields(node), spec = SpecReader(node, FixturesSpec.request)
+            let method = spec.string(specified: "method")
+            if method.isEmpty || !method.allSatisfy({ $0.isLetter }) {
+                fail(values["method"] ?? node, "'\(method)' is not an HTTP method")
             }
-            guard let pathNode = values["path"], let path = string(pathNode, "'path'") else { return nil }
+            guard let pathNode = values["path"], let path = pathNode.string else { return nil }
             if !path.hasPrefix("/") {
                 fail(pathNode, "'path' must start with '/'")
             }
             if path.contains("?") {
                 fail(pathNode, "'path' contains a query string", hint: "list the parameters under 'query:' instead")
             }
-            let query = values["query"].map { textMap($0, "'query'") } ?? [:]
-            let headers = values["headers"].map { textMap($0, "'headers'") } ?? [:]
             // The body is a JSON subset of what the request sends: written as YAML, compared as JSON.
             let body = values["body"].flatMap { isNull($0) ? nil : $0.jsonText() }
-            return FixtureMatch(method: method, path: path, query: query, headers: headers, jsonBody: body)
+            return FixtureMatch(method: method.uppercased(), path: path, query: textMap(values["query"]),
+                                headers: textMap(values["headers"]), jsonBody: body)
         }
 
         mutating func response(_ node: YAMLNode) -> TestResponse? {
-            guard let values = fields(node, of: "'response'", allowed: ["status", "headers", "body", "json"]) else {
-                return nil
-            }
-            var status = 200
-            if let value = values["status"] {
-                if case .int(let code)? = value.value, (100...599).contains(code) {
-                    status = code
-                } else {
-                    fail(value, "'status' must be an HTTP status code (100–599), found \(value.scalar?.text ?? "a \(value.typeName)")")
-                }
-            }
-            var headers = (values["headers"].map { textMap($0, "'headers'") } ?? [:])
-                .sorted { $0.key < $1.key }
-                .map { TestHeader($0.key, $0.value) }
+            let values = fields(node), spec = SpecReader(node, FixturesSpec.response)
+            var headers = textMap(values["headers"]).sorted { $0.key < $1.key }.map { TestHeader($0.key, $0.value) }
             let hasContentType = headers.contains { $0.name.lowercased() == "content-type" }
             var body: [UInt8] = []
             var isJSON = false
@@ -291,7 +235,7 @@ public struct FixtureFile: Sendable {
                      hint: "'body' is at \(file.location)")
                 return nil
             case let (file?, nil):
-                guard let relative = string(file, "'body' (a file path relative to the fixtures file)") else { return nil }
+                guard let relative = file.string else { return nil }
                 guard let bytes = readBody(relative, at: file) else { return nil }
                 body = bytes
                 isJSON = relative.lowercased().hasSuffix(".json")
@@ -306,7 +250,7 @@ public struct FixtureFile: Sendable {
                 break
             }
             if isJSON && !hasContentType { headers.insert(TestHeader("Content-Type", "application/json"), at: 0) }
-            return TestResponse(status: status, headers: headers, body: body)
+            return TestResponse(status: spec.int(specified: "status"), headers: headers, body: body)
         }
 
         mutating func readBody(_ relative: String, at node: YAMLNode) -> [UInt8]? {

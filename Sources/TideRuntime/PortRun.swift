@@ -5,6 +5,7 @@ import TideIntegration
 import TideMapping
 import TideModel
 import TidePort
+import TideHTTP
 
 /// One `tide run` against Port, in Ocean's order: start-up (token, integration, blueprints),
 /// resync-state running, the mapping from Port, the resync, resync-state completed or failed.

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOHTTP1
+import TideCore
 
 /// Closes a connection over the cap as soon as it is open.
 final class CloseOnActive: ChannelInboundHandler {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Markdown reference of a spec: one table of keys per object, nested objects in their own
 /// sections, so docs/reference.md is generated from the tree the loaders validate with.
 public enum SpecMarkdown {

@@ -45,23 +45,40 @@ public struct SpecReader {
         }
     }
 
-    /// `int(name)` for a field whose spec gives a default, so the caller needs no fallback of its
-    /// own (and cannot restate the default differently). A field without one is a mistake in the
-    /// spec, which the first load of any integration reveals.
-    public func intOrDefault(_ name: String) -> Int {
-        guard let value = int(name) else { preconditionFailure("the spec gives \(name) no default") }
-        return value
-    }
-
-    /// `double(name)` for a field whose spec gives a default (see `intOrDefault`).
-    public func doubleOrDefault(_ name: String) -> Double {
-        guard let value = double(name) else { preconditionFailure("the spec gives \(name) no default") }
-        return value
-    }
-
     public func bool(_ name: String) -> Bool? {
         if case .bool(let value)? = node?[name]?.value { return value }
         return defaultJSON(name)?.boolValue
+    }
+
+    // MARK: Values the spec determines
+    //
+    // For a field the spec gives a default or requires (and the document has passed
+    // `SpecValidator`), the value is always there: these accessors return it without a fallback,
+    // so no loader restates a default. A field with neither is a bug in the spec, stopped here.
+
+    public func string(specified name: String) -> String { specified(name, string(name)) }
+    public func int(specified name: String) -> Int { specified(name, int(name)) }
+    public func double(specified name: String) -> Double { specified(name, double(name)) }
+    public func bool(specified name: String) -> Bool { specified(name, bool(name)) }
+
+    /// An enumeration field as its Swift type (the validator has checked the value is one of them).
+    public func value<T: RawRepresentable>(specified name: String, as type: T.Type) -> T where T.RawValue == String {
+        specified(name, T(rawValue: string(specified: name)))
+    }
+
+    /// A list of integers (or its default).
+    public func ints(specified name: String) -> [Int] {
+        let list = node?[name].map { ($0.items ?? []).compactMap { item -> Int? in
+            if case .int(let value)? = item.value { return value } else { return nil }
+        } } ?? defaultJSON(name)?.arrayElements.compactMap { $0.numberValue.map { Int($0) } }
+        return specified(name, list)
+    }
+
+    private func specified<T>(_ name: String, _ value: T?) -> T {
+        guard let value else {
+            preconditionFailure("spec field \(name) has no default and is not required, or the document skipped validation")
+        }
+        return value
     }
 
     /// JSON text of a value (or its default).

@@ -2,7 +2,7 @@
 /// runner (TideTestRunner) so that `tide schema`, `tide lint` and the reference docs, which cannot
 /// depend on the runner, are generated from the same tree the runner validates with.
 public enum TestCaseSpec {
-    static let fixtureEntry = SpecType.json
+    static let fixtureEntry = FixturesSpec.entry
 
     static let expectedEntity = SpecType.object(ObjectSpec(
         "An entity as the catalog holds it. With `subset: true` only the keys written here are compared (inside properties and relations too).",

@@ -1,5 +1,6 @@
 import TideCatalog
 import TideJQ
+import TideModel
 
 /// Compares the catalog's entities with a case's expectation and renders the difference as a
 /// unified diff of pretty JSON, one entity after another in (blueprint, identifier) order, so a

@@ -125,7 +125,7 @@ public struct TestCase: Sendable {
                 }
             } catch { diagnostics += error.items }
         }
-        allowUnusedFixtures = reader.bool("allowUnusedFixtures") ?? false
+        allowUnusedFixtures = reader.bool(specified: "allowUnusedFixtures")
 
         let expect = root["expect"]
         expectedEntities = expect?["entities"]?.items?.map { $0.jsonText() }
@@ -137,7 +137,7 @@ public struct TestCase: Sendable {
         expectedErrors = (expect?["errors"]?.items ?? []).map {
             ExpectedError(kind: $0["kind"]?.string ?? "", message: $0["message"]?.string)
         }
-        resync = reader.bool("resync") ?? true
+        resync = reader.bool(specified: "resync")
         webhooks = []
         for (index, item) in (expect?["webhooks"]?.items ?? []).enumerated() {
             let event = item["event"]

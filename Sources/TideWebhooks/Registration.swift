@@ -3,6 +3,7 @@ import TideFetch
 import TideHTTP
 import TideIntegration
 import TideJQ
+import TideMapping
 
 /// What registering one webhook at the third party came to.
 public enum RegistrationOutcome: Sendable, Equatable {

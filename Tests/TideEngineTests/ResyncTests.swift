@@ -39,12 +39,13 @@ struct ThingsIntegration {
         """.write(to: folder.appendingPathComponent(".port/resources/blueprints.json"), atomically: true, encoding: .utf8)
     }
 
-    func mapping(threshold: Double, createMissingRelatedEntities: Bool = true) throws {
+    func mapping(threshold: Double, createMissingRelatedEntities: Bool = true, enableDelete: Bool? = nil) throws {
         try """
         entityDeletionThreshold: \(threshold)
         createMissingRelatedEntities: \(createMissingRelatedEntities)
         resources:
           - kind: item
+            \(enableDelete.map { "enableDelete: \($0)" } ?? "")
             selector: {query: 'true'}
             port:
               entity:
@@ -125,6 +126,25 @@ struct Silent: ResyncObserver {
         await second.stop()
         #expect(summary.reconciliation == .deleted(count: 1, protected: 0))
         #expect(try fixture.identifiers() == ["a", "b", "c", "e"])
+    }
+
+    /// Ocean 0.56's `enableDelete: false`: the resource's stale entities stay; with it true (or
+    /// unset) the same resync deletes them.
+    @Test func aResourceWithEnableDeleteFalseKeepsItsStaleEntities() async throws {
+        var deleted: [Reconciliation] = []
+        for enableDelete in [false, true] {
+            let fixture = try ThingsIntegration()
+            let first = try await ThingsIntegration.server(["a", "b", "c", "d", "e"])
+            _ = try await fixture.resync(first)
+            await first.stop()
+            try fixture.mapping(threshold: 0.9, enableDelete: enableDelete)
+            let second = try await ThingsIntegration.server(["a", "b", "c"])
+            let summary = try await fixture.resync(second)
+            await second.stop()
+            deleted.append(summary.reconciliation)
+            #expect(try fixture.identifiers() == (enableDelete ? ["a", "b", "c"] : ["a", "b", "c", "d", "e"]))
+        }
+        #expect(deleted == [.deleted(count: 0, protected: 0, optedOut: 2), .deleted(count: 2, protected: 0, optedOut: 0)])
     }
 
     @Test func aFailureOnPageThreeKeepsPagesOneAndTwoAndDeletesNothing() async throws {

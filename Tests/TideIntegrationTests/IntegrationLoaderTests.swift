@@ -3,6 +3,7 @@ import Testing
 import TideCore
 import TideJQ
 @testable import TideIntegration
+import TideMapping
 
 @Suite struct IntegrationLoaderTests {
     static let jiraDirectory = #filePath.replacingOccurrences(of: "Tests/TideIntegrationTests/IntegrationLoaderTests.swift",

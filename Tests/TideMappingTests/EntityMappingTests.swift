@@ -2,6 +2,7 @@ import Testing
 import TideJQ
 import TideModel
 @testable import TideMapping
+import TideCore
 
 /// Ocean's entity-processor semantics (reference §2), one behaviour per test.
 @Suite struct EntityMappingTests {

@@ -1,6 +1,7 @@
 import Testing
 import TideJQ
 @testable import TideMapping
+import TideModel
 
 /// Issue 13: a field that raises costs no more than itself, and `try` inside a field (the
 /// prelude's `tonumber` has one) is not handed the errors or `break`s of what follows it.

@@ -1,6 +1,7 @@
 import Testing
 import TideCore
 @testable import TideMapping
+import Foundation
 
 /// Reading port-app-config.yml: defaults, validation, positions (reference §1).
 @Suite struct PortAppConfigTests {

@@ -6,6 +6,8 @@ import TideModel
 import TidePort
 import TideRuntime
 import TideTesting
+import TideHTTP
+import TideCore
 
 /// Whole runs against the Port stand-in, in Ocean's order of calls.
 @Suite struct PortScenarioTests {

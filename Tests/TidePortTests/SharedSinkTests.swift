@@ -5,6 +5,8 @@ import TideMapping
 import TideModel
 import TidePort
 import TideTesting
+import TideIntegration
+import TideCore
 
 /// The same scenarios against the embedded catalog and Port: one interface, one behaviour.
 @Suite struct SharedSinkTests {

@@ -4,6 +4,8 @@ import TideIntegration
 import TideModel
 import TideRuntime
 import TideWebhooks
+import TidePort
+import TideCore
 
 /// The one reading of `OCEAN__…`, `APPLICATION__…` and `TIDE_…` every command shares.
 @Suite struct OceanEnvironmentTests {

@@ -87,13 +87,6 @@ enum Sample {
         #expect(pagination.int("maxPages") == 1000)
     }
 
-    @Test func orDefaultReadsTheValueElseTheSpecsDefault() throws {
-        #expect(SpecReader(try Sample.node("name: a"), Sample.root).intOrDefault("retries") == 3)
-        #expect(SpecReader(try Sample.node("name: a\nretries: 7"), Sample.root).intOrDefault("retries") == 7)
-        #expect(SpecReader(try Sample.node("name: a"), Sample.root).doubleOrDefault("ratio") == 0.5)
-        #expect(SpecReader(try Sample.node("name: a\nratio: 2"), Sample.root).doubleOrDefault("ratio") == 2)
-    }
-
     @Test func givenValuesWinAndNullMeansUnset() throws {
         let reader = SpecReader(try Sample.node("name: a\nretries: 0\nratio: 1\nenabled: false\nnote:\ntags: [x]\npagination: {type: cursor, cursor: .n}"),
                                 Sample.root)

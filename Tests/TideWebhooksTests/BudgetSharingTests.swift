@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TideEngine
 import TideHTTP
+import TideIntegration
 import TideTesting
 @testable import TideWebhooks
 

@@ -4,6 +4,7 @@ import TideCore
 import TideHTTP
 @testable import TideWebhooks
 import TideTesting
+import TideIntegration
 
 /// Prometheus' text format read back: each sample `name{labels}` with its value, and the families.
 struct Exposition {

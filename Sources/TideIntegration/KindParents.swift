@@ -1,0 +1,46 @@
+import TideCore
+
+/// The parent graph of an integration's kinds: every `parent` names a kind here, and no chain of
+/// parents loops. One check for the loader (on the model) and `tide lint` (on the YAML, which it
+/// reads before, or without, a model).
+public enum KindParents {
+    public static let unknownParentRule = "unknown-parent"
+    public static let cycleRule = "parent-cycle"
+
+    public struct Link: Sendable {
+        public var kind: String
+        public var parent: String?
+        /// Where a problem with this kind's parent is reported.
+        public var location: SourceLocation?
+        public init(kind: String, parent: String?, location: SourceLocation?) {
+            self.kind = kind
+            self.parent = parent
+            self.location = location
+        }
+    }
+
+    public static func problems(_ links: [Link]) -> [Diagnostic] {
+        let parents = Dictionary(links.map { ($0.kind, $0.parent) }) { first, _ in first }
+        var diagnostics: [Diagnostic] = []
+        for link in links {
+            guard let parent = link.parent else { continue }
+            guard parents[parent] != nil else {
+                let suggestion = DidYouMean.closest(to: parent, in: links.map(\.kind)).map { " (did you mean \"\($0)\"?)" } ?? ""
+                diagnostics.append(Diagnostic(at: link.location, "kind \"\(link.kind)\" names parent \"\(parent)\", which is not a kind here\(suggestion)",
+                                              rule: unknownParentRule))
+                continue
+            }
+            var seen: Set<String> = [link.kind]
+            var next: String? = parent
+            while let current = next {
+                if !seen.insert(current).inserted {
+                    diagnostics.append(Diagnostic(at: link.location, "kind \"\(link.kind)\" has a parent cycle through \"\(current)\"",
+                                                  rule: cycleRule))
+                    break
+                }
+                next = parents[current] ?? nil
+            }
+        }
+        return diagnostics
+    }
+}
