@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // C libraries from Debian's -dev packages.
@@ -68,7 +69,10 @@ let package = Package(
         // Every kind of run assembled in one place: the environment, the plan, sinks, the live
         // service, replay, signals and shutdown. Commands translate flags into a RunPlan.
         .target(name: "TideRuntime", dependencies: ["TideCore", "TideJQ", "TideModel", "TideMapping", "TideIntegration", "TideEngine", "TideHTTP",
-                                                    "TideLint", "TideCatalog", "TidePort", "TideWebhooks", "TideReplay"]),
+                                                    "TideLint", "TideCatalog", "TidePort", "TideWebhooks", "TideReplay",
+                                                    .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                                                    .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                                                    .product(name: "Logging", package: "swift-log")]),
         // The embedded catalog: a SQLite file with Port's entity semantics.
         .target(name: "TideCatalog", dependencies: ["TideCore", "TideJQ", "TideModel", "CSQLite"]),
         // The `tide` commands.

@@ -201,11 +201,12 @@ enum KindFields {
     }
 }
 
-/// Shows each kind's progress: a live line on a terminal, log lines otherwise.
+/// Shows each kind's progress: a live line on a terminal (every kind being fetched, side by
+/// side; a finished kind leaves its own line), log lines otherwise.
 final class ProgressDisplay: ResyncObserver, Sendable {
     private let interactive: Bool
     private let logger = Logger(label: "tide.resync")
-    private let lastDraw = Locked(ContinuousClock.now)
+    private let live = Locked((drawn: ContinuousClock.now, active: [(label: String, progress: KindProgress)]()))
 
     init(interactive: Bool) { self.interactive = interactive }
 
@@ -230,8 +231,11 @@ final class ProgressDisplay: ResyncObserver, Sendable {
 
     func kindFinished(_ progress: KindProgress) {
         if interactive {
-            draw(progress, force: true)
-            FileHandle.standardError.write(Data("\n".utf8))
+            live.withLock { state in
+                state.active.removeAll { $0.label == progress.label }
+                FileHandle.standardError.write(Data(("\r\u{1B}[2K" + Self.describe(progress, now: .now) + "\n").utf8))
+                if !state.active.isEmpty { FileHandle.standardError.write(Data(Self.line(state.active.map(\.progress)).utf8)) }
+            }
         }
         let line = "\(progress.label): \(progress.pages) pages, \(progress.records) records, \(progress.entities) entities, "
             + "\(progress.report.skippedCount) skipped, \(progress.report.errorCount + progress.writeFailures) errors"
@@ -247,17 +251,33 @@ final class ProgressDisplay: ResyncObserver, Sendable {
     func note(_ message: String) { logger.warning("\(message)") }
 
     private func draw(_ progress: KindProgress, force: Bool) {
-        lastDraw.withLock { lastDraw in
+        live.withLock { state in
+            if let index = state.active.firstIndex(where: { $0.label == progress.label }) {
+                state.active[index].progress = progress
+            } else {
+                state.active.append((progress.label, progress))
+            }
             let now = ContinuousClock.now
-            guard force || now - lastDraw > .milliseconds(100) else { return }
-            lastDraw = now
-            let seconds = max(0.001, Double((now - progress.started).components.seconds)
-                              + Double((now - progress.started).components.attoseconds) / 1e18)
-            let rate = Int(Double(progress.records) / seconds)
-            let text = "\r\u{1B}[2K\(progress.label)  pages \(progress.pages)  records \(progress.records)  entities \(progress.entities)"
-                + "  skipped \(progress.report.skippedCount)  errors \(progress.report.errorCount + progress.writeFailures)  \(rate)/s"
-            FileHandle.standardError.write(Data(text.utf8))
+            guard force || now - state.drawn > .milliseconds(100) else { return }
+            state.drawn = now
+            FileHandle.standardError.write(Data(Self.line(state.active.map(\.progress)).utf8))
         }
+    }
+
+    /// The live line: one kind in full, several side by side in short.
+    private static func line(_ kinds: [KindProgress]) -> String {
+        let now = ContinuousClock.now
+        let text = kinds.count == 1 ? describe(kinds[0], now: now)
+            : kinds.map { "\($0.label) \($0.records) rec \($0.pages) pg" }.joined(separator: " · ")
+        return "\r\u{1B}[2K" + text
+    }
+
+    private static func describe(_ progress: KindProgress, now: ContinuousClock.Instant) -> String {
+        let seconds = max(0.001, Double((now - progress.started).components.seconds)
+                          + Double((now - progress.started).components.attoseconds) / 1e18)
+        let rate = Int(Double(progress.records) / seconds)
+        return "\(progress.label)  pages \(progress.pages)  records \(progress.records)  entities \(progress.entities)"
+            + "  skipped \(progress.report.skippedCount)  errors \(progress.report.errorCount + progress.writeFailures)  \(rate)/s"
     }
 }
 

@@ -74,6 +74,10 @@ public struct Resync: Sendable {
     public let sink: any EntitySink
     public let mappingOptions: MappingOptions
     public let dryRun: Bool
+    /// Resources fetched side by side; 1 is Ocean's one-after-the-other order.
+    public var resourcesAtOnce = Resync.defaultResourcesAtOnce
+    /// Enough to keep a slow API's budget busy; each resource holds at most three pages in flight.
+    public static let defaultResourcesAtOnce = 4
 
     public init(integration: Integration, mapping: PortAppConfig, configuration: ResolvedConfiguration,
                 sink: any EntitySink, mappingOptions: MappingOptions = MappingOptions(), dryRun: Bool = false) {
@@ -119,21 +123,40 @@ public struct Resync: Sendable {
         return ResyncSummary(kinds: kinds, reconciliation: reconciliation, elapsed: clock.now - started)
     }
 
-    /// Every resource in mapping order, one after the other (as Ocean does).
+    /// Every resource of the mapping, up to `resourcesAtOnce` side by side (Ocean fetches them one
+    /// after the other; real APIs answer a page in 100–300 ms, so waiting on one kind at a time
+    /// leaves the request budget idle). Each resource has its own fetcher and mappers in its own
+    /// task; the sink takes pages as they come. Results come back in mapping order, and a failure
+    /// fails only its own resource, as before.
     func syncAll(client: HTTPClient, observer: any ResyncObserver) async throws -> [KindProgress] {
         let clock = ContinuousClock()
         let session = try FetchSession(integration: integration, config: configuration, client: client)
-        var kinds: [KindProgress] = []
-        for resource in mapping.resources {
-            try Task.checkCancellation()
-            var progress = KindProgress(label: "\(resource.kind)[\(resource.index)]", started: clock.now)
-            observer.kindStarted(progress)
-            await sync(resource, session: session, progress: &progress, observer: observer)
-            progress.elapsed = clock.now - progress.started
-            observer.kindFinished(progress)
-            kinds.append(progress)
+        let resources = mapping.resources
+        let width = max(1, min(resourcesAtOnce, resources.count))
+        return try await withThrowingTaskGroup(of: (Int, KindProgress).self) { group in
+            var next = 0
+            func startNext() {
+                guard next < resources.count else { return }
+                let index = next, resource = resources[index]
+                next += 1
+                group.addTask {
+                    try Task.checkCancellation()
+                    var progress = KindProgress(label: "\(resource.kind)[\(resource.index)]", started: clock.now)
+                    observer.kindStarted(progress)
+                    await self.sync(resource, session: session, progress: &progress, observer: observer)
+                    progress.elapsed = clock.now - progress.started
+                    observer.kindFinished(progress)
+                    return (index, progress)
+                }
+            }
+            for _ in 0..<width { startNext() }
+            var finished: [KindProgress?] = Array(repeating: nil, count: resources.count)
+            while let (index, progress) = try await group.next() {
+                finished[index] = progress
+                startNext()
+            }
+            return finished.compactMap { $0 }
         }
-        return kinds
     }
 
     /// One resource through its `ResourcePass`, after checking that the integration has its kind.

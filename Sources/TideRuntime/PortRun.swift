@@ -57,12 +57,24 @@ public struct PortRun: Sendable {
     /// Runs once. With `reportAbortOnSignal`, SIGINT/SIGTERM during the resync report `aborted`
     /// to Port before the process exits with 130, as Ocean does on shutdown.
     public func run(observer: any ResyncObserver, reportAbortOnSignal: Bool = false) async throws -> Outcome {
+        guard reportAbortOnSignal else { return try await runOnce(observer: observer) }
+        let lifecycle = self.lifecycle
+        let box = ResultBox<Outcome>()
+        let run = FiniteRun(body: { try await self.runOnce(observer: observer) }, onShutdown: {
+            Task {
+                try? await lifecycle.report(.aborted, end: Date())
+                exit(130)
+            }
+        }, result: box)
+        try await Lifecycle.run(run)
+        guard let outcome = box.current else { throw CancellationError() }
+        return outcome
+    }
+
+    private func runOnce(observer: any ResyncObserver) async throws -> Outcome {
         for note in try await lifecycle.start() { observer.note(note) }
         let start = Date()
         try await lifecycle.report(.running, start: start)
-        let signals = reportAbortOnSignal ? AbortReporter(lifecycle: lifecycle) : nil
-        defer { signals?.cancel() }
-
         let mapping: PortAppConfig?
         do { mapping = try await lifecycle.fetchMapping() } catch {
             try? await lifecycle.report(.failed, end: Date())
@@ -87,23 +99,3 @@ public struct PortRun: Sendable {
     }
 }
 
-/// Reports `aborted` when the process is told to stop mid-resync, then exits with 130.
-final class AbortReporter: Sendable {
-    private let signals = Signals.watch([SIGINT, SIGTERM])
-    private let task: Task<Void, Never>
-
-    init(lifecycle: PortIntegrationLifecycle) {
-        let signals = self.signals
-        task = Task {
-            _ = await signals.next()
-            guard !Task.isCancelled else { return }
-            try? await lifecycle.report(.aborted, end: Date())
-            exit(130)
-        }
-    }
-
-    func cancel() {
-        task.cancel()
-        signals.cancel()
-    }
-}

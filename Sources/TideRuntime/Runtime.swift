@@ -254,16 +254,13 @@ public enum Runtime {
             reporter.error(error.description)
             throw RunFailure(status: 2)
         }
-        let signals = Signals.watch([SIGTERM, SIGINT])
-        defer { signals.cancel() }
-        do { try await service.start() } catch {
+        let run = LiveRun(service: service,
+                          stopping: { reporter.info("shutting down: draining queued events, then exiting") },
+                          stopped: { reporter.info("stopped") })
+        do { try await Lifecycle.run(run) } catch {
             reporter.error("cannot listen on \(address.host):\(address.port): \(error)")
             throw RunFailure(status: 2)
         }
-        let number = await signals.next()
-        reporter.info("signal \(number): draining queued events, then exiting")
-        await service.shutdown()
-        reporter.info("stopped")
     }
 
     public struct AddressError: Error { public var message: String }

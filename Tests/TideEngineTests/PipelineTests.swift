@@ -125,4 +125,57 @@ import TideTesting
             #expect(outcome == reference, "threads \(threads), partial parsing \(partial)")
         }
     }
+
+    /// Resources fetched side by side give what one after the other gives: the same entities in
+    /// every blueprint, the same per-kind counts in mapping order, the same reconciliation.
+    @Test func resourcesSideBySideChangeNothing() async throws {
+        let mapping = """
+        resources:
+          - kind: issue
+            selector: {query: 'true'}
+            port: {entity: {mappings: {identifier: .key, blueprint: '"oddIssue"', title: .fields.summary}}}
+          - kind: issue
+            selector: {query: '(.fields.status.name? // "") == "In Progress"'}
+            port: {entity: {mappings: {identifier: .key, blueprint: '"oddDoing"', properties: {status: .fields.status.name}}}}
+          - kind: issue
+            selector: {query: 'true'}
+            port: {entity: {mappings: {identifier: '.key + "-copy"', blueprint: '"oddCopy"', relations: {assignee: .fields.assignee.accountId}}}}
+        """
+        func run(_ width: Int) async throws -> [String] {
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tide-side-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder.appendingPathComponent(".port/resources"), withIntermediateDirectories: true)
+            try Self.integration.write(to: folder.appendingPathComponent("integration.yml"), atomically: true, encoding: .utf8)
+            try mapping.write(to: folder.appendingPathComponent(".port/resources/port-app-config.yml"), atomically: true, encoding: .utf8)
+            try #"[{"identifier": "oddIssue", "schema": {"properties": {}}, "relations": {}}, {"identifier": "oddDoing", "schema": {"properties": {}}, "relations": {}}, {"identifier": "oddCopy", "schema": {"properties": {}}, "relations": {}}]"#
+                .write(to: folder.appendingPathComponent(".port/resources/blueprints.json"), atomically: true, encoding: .utf8)
+            let server = try await TestHTTPServer.start { request in
+                // Answers late, so that side by side the resources' requests really overlap.
+                var response = TestResponse.json(Self.page(Int(request.queryValue("pageToken")?.dropFirst(5) ?? "0") ?? 0, pages: 3))
+                response.delay = .milliseconds(30)
+                return response
+            }
+            let integration = try Integration.load(directory: folder.path)
+            let config = try ConfigurationResolver(overrides: ["host": server.baseURL], environment: [:]).resolve(for: integration)
+            let catalog = try Catalog(path: folder.appendingPathComponent("catalog.sqlite").path)
+            let sink = CatalogSink(catalog: catalog, datasource: Datasource(integrationType: "odd", installationIdentifier: "t"))
+            var resync = Resync(integration: integration, mapping: integration.defaultMapping!, configuration: config, sink: sink)
+            resync.resourcesAtOnce = width
+            let summary = try await resync.run(observer: Silent())
+            if width > 1 { #expect(server.maxConcurrentRequests > 1, "the resources' requests overlapped") }
+            await server.stop()
+            var lines = summary.kinds.map { "\($0.label) pages \($0.pages) records \($0.records) entities \($0.entities) errors \($0.report.errorCount)" }
+            lines.append("\(summary.reconciliation)")
+            for blueprint in ["oddIssue", "oddDoing", "oddCopy"] {
+                lines += try catalog.entities(blueprint: blueprint).map { entity in
+                    [blueprint, entity.identifier, entity.title?.text ?? "-", entity.properties.text, entity.relations.text].joined(separator: " | ")
+                }.sorted()
+            }
+            return lines
+        }
+        let oneByOne = try await run(1)
+        let sideBySide = try await run(3)
+        #expect(oneByOne.count > 500)
+        #expect(oneByOne.prefix(3).map { $0.prefix(8) } == ["issue[0]", "issue[1]", "issue[2]"])
+        #expect(sideBySide == oneByOne)
+    }
 }
