@@ -77,14 +77,14 @@ let package = Package(
         .target(name: "TideCatalog", dependencies: ["TideCore", "TideJQ", "TideModel", "CSQLite"]),
         // The `tide` commands.
         .target(name: "TideCLI", dependencies: [
-            "TideCore", "TideJQ", "TideModel", "TideMapping", "TideCatalog", "TideEngine", "TideLint",
+            "TideCore", "TideJQ", "TideModel", "TideMapping", "TideCatalog", "TideEngine", "TideIntegration", "TideLint",
             "TideWebhooks", "TideTestRunner", "TideRuntime",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "tide", dependencies: ["TideCLI"]),
         // Benchmarks: a loopback Jira stand-in that serves generated issues for resync figures.
-        .executableTarget(name: "tide-jira-standin", dependencies: ["TideTesting"], path: "Benchmarks/JiraStandIn"),
+        .executableTarget(name: "tide-jira-standin", dependencies: ["TideCore", "TideTesting"], path: "Benchmarks/JiraStandIn"),
         .executableTarget(name: "tide-port-standin", dependencies: ["TideTesting"], path: "Benchmarks/PortStandIn"),
         // Differential fuzzing against Ocean: the comparison (tests and campaigns) and its
         // release-built runner for scripts/fuzz-mappings.py campaigns. Never linked into `tide`.

@@ -7,7 +7,9 @@
 #   scripts/bench-refetch.sh [events]
 #
 # TIDE=path/to/tide and STANDIN=path/to/tide-jira-standin pick the binaries (default: release
-# builds in .build-webhooks).
+# builds in .build-webhooks). STANDIN_ARGS makes the stand-in a real API's speed and limits
+# (e.g. "--latency-ms 150 --rate-limit 20"); then the stand-in's count of requests served and
+# answered 429 is printed too. TIDE_ARGS adds flags to `tide run` (e.g. "--rate-limit 20/s").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EVENTS=${1:-2000}
@@ -24,14 +26,15 @@ WORK=$(mktemp -d)
 SERVER=""; JIRA=""
 trap 'kill $SERVER $JIRA 2>/dev/null || true; rm -rf "$WORK"' EXIT
 WARMUP=${WARMUP:-200}
-"$STANDIN" --issues $((EVENTS + WARMUP)) > "$WORK/standin.out" &
+# shellcheck disable=SC2086  # the extra arguments are words
+"$STANDIN" --issues $((EVENTS + WARMUP)) ${STANDIN_ARGS:-} > "$WORK/standin.out" 2> "$WORK/standin.err" &
 JIRA=$!
 for _ in $(seq 100); do grep -q listening "$WORK/standin.out" 2>/dev/null && break; sleep 0.1; done
 BASE=$(awk '/listening/ {print $2}' "$WORK/standin.out")
 
 OCEAN__INTEGRATION__CONFIG__WEBHOOK_SECRET=$SECRET "$TIDE" run integrations/jira --catalog "$WORK/catalog.sqlite" \
     --config jiraHost="$BASE" --config atlassianUserEmail=bench@example.com --config atlassianUserToken=bench-token-0123456789 \
-    --event-listener WEBHOOKS_ONLY --listen "127.0.0.1:$PORT" 2> "$WORK/tide.log" &
+    --event-listener WEBHOOKS_ONLY --listen "127.0.0.1:$PORT" ${TIDE_ARGS:-} 2> "$WORK/tide.log" &
 SERVER=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null 2>&1 && break; sleep 0.1; done
 
@@ -77,3 +80,8 @@ if warmup:
 elapsed, accepted, failed = burst(bodies[:events], warmup)
 print(f"refetch: {events} events applied in {elapsed:.2f} s ({events / elapsed:.0f} events/s), {failed} failed; intake took {accepted:.2f} s")
 PY
+# The stand-in says, as it stops, how many requests it served and refused.
+kill "$JIRA" 2>/dev/null || true
+wait "$JIRA" 2>/dev/null || true
+JIRA=""
+if [ -n "${STANDIN_ARGS:-}" ]; then sed 's/^tide-jira-standin: /stand-in: /' "$WORK/standin.err"; fi

@@ -4,6 +4,7 @@ import Logging
 import TideCatalog
 import TideCore
 import TideEngine
+import TideIntegration
 import TideRuntime
 import TideWebhooks
 
@@ -52,12 +53,31 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Parse every response whole, instead of only the parts the mapping reads (slower; to compare).")
     var parseWhole = false
 
+    @Option(name: .long, help: ArgumentHelp("Requests in flight at once to the API host, over the integration's http.concurrency (or TIDE_HTTP_CONCURRENCY); shared by every kind and webhook refetch.", valueName: "N"))
+    var concurrency: String?
+
+    @Option(name: .long, help: ArgumentHelp("Requests per time to the API host, such as 20/s, 600/min or 100/10s, or none; over the integration's http.rateLimit (or TIDE_HTTP_RATE_LIMIT).", valueName: "RATE"))
+    var rateLimit: String?
+
     mutating func validate() throws {
         if try format.isJSON(legacy: logFormat == .json, spelling: "--log-format json") { logFormat = .json }
         if let jobs, jobs < 1 { throw ValidationError("--jobs takes a number of threads, 1 or more; got \(jobs)") }
         if let maxConnections, maxConnections < 1 {
             throw ValidationError("--max-connections takes a number of connections, 1 or more; got \(maxConnections)")
         }
+        _ = try httpOverrides()
+    }
+
+    /// `--concurrency` and `--rate-limit`, read as the environment's TIDE_HTTP_… variables are.
+    func httpOverrides() throws -> HTTPOverrides {
+        var overrides = HTTPOverrides()
+        do {
+            overrides.concurrency = try concurrency.map(HTTPOverrides.concurrency)
+        } catch { throw ValidationError("--concurrency \(error)") }
+        do {
+            overrides.rateLimit = try rateLimit.map(HTTPOverrides.rate)
+        } catch { throw ValidationError("--rate-limit \(error)") }
+        return overrides
     }
 
     @Option(name: .long, help: ArgumentHelp("Log lines as text or json.", valueName: "FORMAT"))
@@ -110,6 +130,7 @@ struct RunCommand: AsyncParsableCommand {
         plan.allowUnsignedWebhooks = allowUnsignedWebhooks
         plan.controlToken = controlToken
         plan.maxConnections = maxConnections
+        plan.http = try httpOverrides()
 
         let output = OutputBuffer(descriptor: STDOUT_FILENO)
         let reporter = CommandReporter(secrets: secrets, output: output,

@@ -97,7 +97,12 @@ public struct Resync: Sendable {
         let resyncStart = Date()
         try await sink.prepare(blueprints: integration.blueprints)
 
-        let client = HTTPClient(configuration: .init(for: integration, secretStore: configuration.secretStore))
+        // The process's budgets: this resync's requests share each API host's with any other
+        // resync and with the webhook service's refetches, which go first.
+        var clientConfiguration = HTTPClient.Configuration(for: integration, secretStore: configuration.secretStore)
+        clientConfiguration.budgets = .shared
+        clientConfiguration.priority = .bulk
+        let client = HTTPClient(configuration: clientConfiguration)
         let fetched: Result<[KindProgress], any Error>
         do { fetched = .success(try await syncAll(client: client, observer: observer)) } catch { fetched = .failure(error) }
         // libcurl's handles are released before returning, whatever happened.

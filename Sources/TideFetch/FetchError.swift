@@ -122,7 +122,7 @@ public struct FetchError: Error, Sendable, CustomStringConvertible {
             case 403: return "the credentials are valid but lack permission for this request: check the token's scopes or the user's access"
             case 404: return "check http.baseUrl, the kind's request path and the selector values it uses"
             case 400, 422: return "the API rejected the request: check the kind's query, body and selector values (the response above says which)"
-            case 429: return "the API kept rate-limiting after \(error.attempts) attempts: lower http.concurrency, set http.rateLimit, or raise http.retry.maxWait"
+            case 429: return "the API kept rate-limiting after \(error.attempts) attempts: lower http.concurrency or set http.rateLimit (for one run: --concurrency, --rate-limit 10/s), or raise http.retry.maxWait"
             case 500...599: return "the API kept failing after \(error.attempts) attempts: retry later, or raise http.retry.attempts"
             default: return nil
             }

@@ -355,7 +355,7 @@ final class LoginCoordinator: Sendable {
 
 extension HTTPClient.Configuration {
     /// The client settings of an integration's `http` section: timeouts, concurrency, retries,
-    /// rate limit and TLS verification. `secrets` are redacted from every error the client throws.
+    /// rate limit, live share and TLS verification. `secrets` are redacted from every error the client throws.
     public init(for integration: Integration, secrets: [String] = [], secretStore: SecretStore? = nil) {
         let http = integration.http
         self.init(connectTimeout: .seconds(http.connectTimeout), timeout: .seconds(http.totalTimeout),
@@ -365,5 +365,6 @@ extension HTTPClient.Configuration {
                   retry: RetryPolicy(maxAttempts: http.retryAttempts, retryableStatuses: Set(http.retryStatuses),
                                      maxTotalWait: .seconds(http.retryMaxWait)),
                   verifyTLS: http.verifyTLS, secrets: secrets, secretStore: secretStore)
+        liveShare = http.liveShare
     }
 }

@@ -11,12 +11,16 @@ import TideCore
 ///
 /// **Threading.** The client is `Sendable`: share one instance between tasks. Transfers run on a
 /// single engine thread driving libcurl's multi interface; callers suspend on a continuation and
-/// no thread blocks per request. Configuration is immutable; the only mutable state (the
-/// concurrency queue, the token bucket, the engine's command queue) sits behind locks.
+/// no thread blocks per request. Configuration is immutable; the only mutable state (the request
+/// budgets, the engine's command queue) sits behind locks.
 ///
-/// **Per request**, each attempt first takes one of `maxConcurrentRequests` slots (FIFO), then
-/// a rate-limit token if a `rateLimit` is set, and releases the slot when the attempt ends, so
-/// waits between retries do not hold a slot. See `RetryPolicy` for when attempts repeat.
+/// **Per request**, each attempt first waits for the request budget of its origin (a
+/// `HostBudget`: `maxConcurrentRequests` in flight and the `rateLimit`, adapting to 429s, 503s and
+/// the server's rate-limit headers), and gives it back when the attempt ends, so waits between
+/// retries hold nothing. With `budgets` set to `HostBudgetRegistry.shared`, every client of the
+/// process shares one budget per origin; otherwise the client's budgets are its own. Requests
+/// carry a `RequestPriority`: live ones are served first and have a share kept for them. See
+/// `RetryPolicy` for when attempts repeat.
 ///
 /// **Shutdown.** Call `shutdown()` when done; it fails transfers still running as `.cancelled`
 /// and frees every libcurl handle. Dropping the last reference does the same without waiting.
@@ -26,9 +30,10 @@ public final class HTTPClient: Sendable {
         public var connectTimeout: Duration
         /// Time allowed for one whole attempt, connection included.
         public var timeout: Duration
-        /// Requests in flight at once; the rest wait in FIFO order.
+        /// Requests in flight at once to one origin (the ceiling of its budget); the rest wait,
+        /// live ones first, then in arrival order.
         public var maxConcurrentRequests: Int
-        /// A proactive limit on requests started (every attempt counts), or nil for none.
+        /// A proactive limit on requests started to one origin (every attempt counts), or nil for none.
         public var rateLimit: RateLimit?
         /// Responses with a larger body fail with `.tooLarge` instead of growing memory.
         public var maxResponseBodyBytes: Int
@@ -47,6 +52,24 @@ public final class HTTPClient: Sendable {
         /// Told about every attempt (one upstream request each), for metrics; when nil, the
         /// task's `HTTPClient.observer` is told instead.
         public var observer: (any HTTPRequestObserver)?
+        /// Where the request budgets of this client's origins live: `HostBudgetRegistry.shared` to
+        /// share them with every client of the process that does the same (resyncs and the webhook
+        /// service), or nil for budgets of this client's own.
+        public var budgets: HostBudgetRegistry?
+        /// The priority of requests that do not set one: `.live` for a webhook service's client,
+        /// which also keeps the live share of its registry's budgets while it exists.
+        public var priority: RequestPriority = .bulk
+        /// The share of each budget kept for live requests while a live client exists (see
+        /// `HostBudget.Limits.liveShare`).
+        public var liveShare: Double = 0.1
+        /// Whether budgets adapt to 429s, 503s and rate-limit headers (see `HostBudget`).
+        public var adaptive: Bool = true
+
+        /// The budget ceilings this configuration asks for.
+        public var budgetLimits: HostBudget.Limits {
+            HostBudget.Limits(concurrency: maxConcurrentRequests, rate: rateLimit, liveShare: liveShare,
+                              maxPause: retry.maxTotalWait, adaptive: adaptive)
+        }
 
         public init(connectTimeout: Duration = .seconds(10), timeout: Duration = .seconds(60),
                     maxConcurrentRequests: Int = 32, rateLimit: RateLimit? = nil,
@@ -75,15 +98,36 @@ public final class HTTPClient: Sendable {
     /// The redaction applied to every error this client throws; use it for your own log lines too.
     public var redactor: Redactor { configuration.secrets.redactor }
     private let engine: CurlEngine
-    private let slots: FIFOSemaphore
-    private let bucket: TokenBucket?
+    private let registry: HostBudgetRegistry
+    /// The budgets this client has used, by origin: holding them keeps them (and what they learnt)
+    /// alive in a shared registry, and spares a registry lookup per request.
+    private let held = Locked<[String: HostBudget]>([:])
+    private let liveLane: LiveLane?
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
         engine = CurlEngine(poolLimit: configuration.maxConcurrentRequests,
                             maxIdleConnections: max(8, configuration.maxConcurrentRequests))
-        slots = FIFOSemaphore(limit: configuration.maxConcurrentRequests)
-        bucket = configuration.rateLimit.map(TokenBucket.init)
+        registry = configuration.budgets ?? HostBudgetRegistry()
+        liveLane = configuration.priority == .live ? registry.openLiveLane() : nil
+    }
+
+    /// The request budget of `url`'s origin, as this client uses it.
+    public func budget(for url: String) -> HostBudget {
+        // A URL without an origin fails in the engine; its one attempt still goes through a budget.
+        let origin = URLText.origin(url) ?? "invalid:"
+        if let known = held.withLock({ $0[origin] }) { return known }
+        let budget = registry.budget(for: origin, limits: configuration.budgetLimits)
+        return held.withLock { held in
+            if let raced = held[origin] { return raced }
+            held[origin] = budget
+            return budget
+        }
+    }
+
+    /// The budgets this client has used, as they stand.
+    public var budgetStats: [HostBudget.Stats] {
+        held.withLock { Array($0.values) }.map(\.stats).sorted { $0.origin < $1.origin }
     }
 
     deinit { engine.requestStop() }
@@ -172,25 +216,20 @@ public final class HTTPClient: Sendable {
         var attempts = 0
         var waited = Duration.zero
         var queued = Duration.zero
+        let budget = self.budget(for: request.url)
+        let priority = request.priority ?? configuration.priority
 
         while true {
             attempts += 1
             let queueStart = ContinuousClock.now
-            guard await slots.acquire() else { throw cancelled(request, attempts: attempts - 1) }
-            if let bucket {
-                let wait = bucket.reserve()
-                if wait > .zero {
-                    do { try await Task.sleep(for: wait) } catch {
-                        bucket.refund()
-                        slots.release()
-                        throw cancelled(request, attempts: attempts - 1)
-                    }
-                }
-            }
+            guard let permit = await budget.acquire(priority) else { throw cancelled(request, attempts: attempts - 1) }
             queued += ContinuousClock.now - queueStart
             let attemptStart = ContinuousClock.now
             let outcome = await engine.perform(request, settings: settings)
-            slots.release()
+            switch outcome {
+            case .response(let response): budget.finish(permit, status: response.status, headers: response.headers)
+            case .failure: budget.finish(permit, status: nil, headers: nil)
+            }
             if let observer = configuration.observer ?? Self.observer {
                 observer.requestFinished(method: request.method.rawValue, statusClass: outcome.statusClass,
                                          duration: ContinuousClock.now - attemptStart)

@@ -94,6 +94,8 @@ public struct HTTPRequest: Sendable, Hashable {
     /// Where this request and its redirects may go, and where its credentials may; nil: anywhere,
     /// with credentials stripped when a redirect leaves the request's origin.
     public var originPolicy: OriginPolicy?
+    /// Who waits less when the origin's budget is short; nil: the client's `priority`.
+    public var priority: RequestPriority?
 
     public init(method: HTTPMethod = .get, url: String, headers: HTTPHeaders = [:], body: [UInt8]? = nil,
                 connectTimeout: Duration? = nil, timeout: Duration? = nil, retryable: Bool? = nil,
@@ -128,7 +130,7 @@ public struct HTTPTiming: Sendable, Hashable {
     public var total: Duration
     /// The final attempt alone (from handing it to libcurl to the last body byte).
     public var lastAttempt: Duration
-    /// Time spent waiting for a concurrency slot or a rate-limit token, over all attempts.
+    /// Time spent waiting for the origin's request budget (a slot, a token, a pause), over all attempts.
     public var queued: Duration
     /// Time spent sleeping between attempts.
     public var retryWait: Duration

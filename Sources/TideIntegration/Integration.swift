@@ -75,6 +75,8 @@ public struct HTTPSettings: Sendable {
     public var allowedHosts: [String] = []
     /// The largest response body accepted, in bytes.
     public var maxResponseBytes: Int = 32 << 20
+    /// The share of each host's request budget kept for live requests (`http.liveShare`).
+    public var liveShare: Double
 }
 
 public struct AuthScheme: Sendable {

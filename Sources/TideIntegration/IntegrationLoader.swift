@@ -199,7 +199,8 @@ struct IntegrationBuilder {
             rateLimit: reader.has("rateLimit") ? (rate.int(specified: "requests"), rate.double(specified: "per")) : nil,
             verifyTLS: reader.bool(specified: "verifyTLS"),
             allowedHosts: (reader["allowedHosts"]?.items ?? []).compactMap { $0.scalar?.text },
-            maxResponseBytes: reader.int(specified: "maxResponseBytes"))
+            maxResponseBytes: reader.int(specified: "maxResponseBytes"),
+            liveShare: reader.double(specified: "liveShare"))
     }
 
     func auth(_ node: YAMLNode) -> AuthScheme {

@@ -71,7 +71,7 @@ public enum IntegrationSpec {
         FieldSpec("maxWait", .number(minimum: 0), default: "120", "Most seconds spent waiting between attempts, Retry-After included."),
     ]))
 
-    static let rateLimit = SpecType.object(ObjectSpec("A proactive request budget.", fields: [
+    static let rateLimit = SpecType.object(ObjectSpec("A proactive request rate: a token bucket that starts full (a burst of `requests`) and refills at `requests` per `per` seconds.", fields: [
         FieldSpec("requests", .integer(minimum: 1), required: true, "Requests allowed…"),
         FieldSpec("per", .number(minimum: 0.001), required: true, "…per this many seconds."),
     ]))
@@ -81,9 +81,13 @@ public enum IntegrationSpec {
         FieldSpec("headers", templates, "Headers sent with every request; a null value is not sent."),
         FieldSpec("auth", .either([auth, .array(auth)]), "Authentication: one scheme, or a list tried by `when`."),
         FieldSpec("timeout", timeout, "Timeouts."),
-        FieldSpec("concurrency", .integer(minimum: 1, maximum: 256), default: "10", "Requests in flight at once."),
+        FieldSpec("concurrency", .integer(minimum: 1, maximum: 256), default: "10",
+                  "Requests in flight at once to one API host, shared by every kind, partition and webhook refetch of the run; halved on 429 and 503 answers and grown back one at a time. Operators override it with --concurrency or TIDE_HTTP_CONCURRENCY."),
         FieldSpec("retry", retry, "Retry policy."),
-        FieldSpec("rateLimit", rateLimit, "At most `requests` requests per `per` seconds."),
+        FieldSpec("rateLimit", rateLimit,
+                  "At most `requests` requests per `per` seconds to one API host, shared like `concurrency`; without it the rate is bounded by concurrency and by what the API's 429s, Retry-After and rate-limit headers say. Operators override it with --rate-limit or TIDE_HTTP_RATE_LIMIT (20/s, 600/min, none)."),
+        FieldSpec("liveShare", .number(minimum: 0, maximum: 0.5), default: "0.1",
+                  "The share of concurrency, rate and the API's own quota that a resync leaves to webhook refetches while the webhook service runs, so a long resync cannot starve live events."),
         FieldSpec("verifyTLS", .boolean, default: "true", "Verify TLS certificates (turning this off is unsafe)."),
         FieldSpec("maxResponseBytes", .integer(minimum: 1024), default: "33554432",
                   "The largest response body accepted (32 MiB by default); a larger page fails its kind with nothing deleted. Memory while a page is read is a few times this at most."),

@@ -49,6 +49,9 @@ public struct OceanEnvironment: Sendable {
     /// `TIDE_MAX_MEMORY_MB`: the process's resident memory at which running jq evaluations are
     /// stopped (1024; 0 turns the check off).
     public var maxMemoryMB: Int?
+    /// `TIDE_HTTP_CONCURRENCY` and `TIDE_HTTP_RATE_LIMIT`: the operator's request budget per API
+    /// host, over the integration's `http.concurrency` and `http.rateLimit`.
+    public var http = HTTPOverrides()
 
     public init() {}
 
@@ -98,6 +101,12 @@ public struct OceanEnvironment: Sendable {
         logLevel = reader.tide("LOG_LEVEL")
         if let text = reader.tide("MAX_MEMORY_MB") {
             if let value = Int(text), value >= 0 { maxMemoryMB = value } else { fail("TIDE_MAX_MEMORY_MB", "takes a number of megabytes (0: no limit); got \"\(text)\"") }
+        }
+        if let text = reader.tide("HTTP_CONCURRENCY") {
+            do { http.concurrency = try HTTPOverrides.concurrency(text) } catch { fail("TIDE_HTTP_CONCURRENCY", error.description) }
+        }
+        if let text = reader.tide("HTTP_RATE_LIMIT") {
+            do { http.rateLimit = try HTTPOverrides.rate(text) } catch { fail("TIDE_HTTP_RATE_LIMIT", error.description) }
         }
         if !problems.isEmpty { throw Diagnostics(problems) }
     }

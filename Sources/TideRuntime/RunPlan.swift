@@ -1,4 +1,5 @@
 import TideCatalog
+import TideIntegration
 import TideWebhooks
 
 /// Everything a `tide run` is asked to do, from its flags and the environment: a value the runtime
@@ -32,6 +33,8 @@ public struct RunPlan: Sendable {
     public var allowUnsignedWebhooks = false
     public var controlToken: String?
     public var maxConnections: Int?
+    /// `--concurrency` and `--rate-limit`; the environment fills what they leave unset.
+    public var http = HTTPOverrides()
     public var environment: OceanEnvironment
 
     public init(directory: String, environment: OceanEnvironment) {
@@ -41,6 +44,12 @@ public struct RunPlan: Sendable {
 
     /// The listener this run uses.
     public var effectiveListener: EventListenerType { listener ?? environment.eventListener ?? .once }
+
+    /// The request budget the operator asks for: flags over the environment.
+    public var effectiveHTTP: HTTPOverrides {
+        HTTPOverrides(concurrency: http.concurrency ?? environment.http.concurrency,
+                      rateLimit: http.rateLimit ?? environment.http.rateLimit)
+    }
 
     /// Where entities go.
     public var effectiveSink: SinkChoice { sink ?? (environment.port != nil ? .port : .catalog) }

@@ -53,6 +53,8 @@ public enum Runtime {
         plan.environment.applyLimits()
         var integration: Integration
         do { integration = try Integration.load(directory: plan.directory) } catch { throw fail(2, error.description) }
+        // The operator's request budget, over the integration's: every client of the run reads it here.
+        integration.http.apply(plan.effectiveHTTP)
         // Everything that can be known without the network is checked before the first request.
         let findings = Linter.lint(directory: plan.directory, mapping: plan.mapping)
         for finding in findings { reporter.finding(finding) }

@@ -166,6 +166,10 @@ public final class LiveService: Sendable {
         resyncs = ResyncController(metrics: metrics, log: log, run: resync)
         var clientConfiguration = HTTPClient.Configuration(for: integration, secretStore: configuration.secretStore)
         clientConfiguration.observer = metrics
+        // Refetches share each API host's budget with the resyncs, are served before them and,
+        // while this client exists, have the integration's live share kept for them.
+        clientConfiguration.budgets = .shared
+        clientConfiguration.priority = .live
         client = HTTPClient(configuration: clientConfiguration)
         metrics.register(paths: integration.webhooks.map(\.path))
         let session = try FetchSession(integration: integration, config: configuration, client: client)

@@ -114,6 +114,19 @@ struct HostileAPITests {
         let jobs = try await TideProcess.run(["run", Self.jira, "--replay", "--jobs", "-1"])
         #expect(jobs.status == 2)
         #expect(jobs.stderr.contains("--jobs takes a number of threads, 1 or more; got -1"), "\(jobs.stderr)")
+        // The request budget's flags and variables are read alike, and named when unreadable.
+        let rate = try await TideProcess.run(["run", Self.jira, "--replay", "--rate-limit", "lots"])
+        #expect(rate.status == 2)
+        #expect(rate.stderr.contains(#"--rate-limit takes requests per time, such as 20/s"#), "\(rate.stderr)")
+        let concurrency = try await TideProcess.run(["run", Self.jira, "--replay", "--concurrency", "0"])
+        #expect(concurrency.status == 2)
+        #expect(concurrency.stderr.contains(#"--concurrency takes a number of requests in flight, 1 to 256; got "0""#), "\(concurrency.stderr)")
+        let variable = try await TideProcess.run(["run", Self.jira, "--replay", "--dry-run"], environment: ["TIDE_HTTP_RATE_LIMIT": "fast"])
+        #expect(variable.status == 2)
+        #expect(variable.stderr.contains("TIDE_HTTP_RATE_LIMIT: takes requests per time"), "\(variable.stderr)")
+        let overridden = try await TideProcess.run(["run", Self.jira, "--replay", "--dry-run", "--concurrency", "2", "--rate-limit", "100/s"],
+                                                   environment: ["TIDE_HTTP_RATE_LIMIT": "none"])
+        #expect(overridden.status == 0, "\(overridden.stderr)")
         // A folder that cannot be made (its parent is a file), as an unwritable directory would be.
         let blocked = folder.appendingPathComponent("file")
         try Data().write(to: blocked)

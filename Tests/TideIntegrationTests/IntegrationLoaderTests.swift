@@ -34,6 +34,58 @@ import TideMapping
     }
 }
 
+/// The request budget's settings: the integration's defaults, the operator's overrides.
+@Suite struct HTTPBudgetSettingsTests {
+    @Test func theSpecsDefaultsAndTheIntegrationsValues() throws {
+        let jira = try Integration.load(directory: IntegrationLoaderTests.jiraDirectory)
+        #expect(jira.http.liveShare == 0.1)
+        #expect(jira.http.rateLimit == nil)
+        let pagerduty = try Integration.load(directory: IntegrationLoaderTests.jiraDirectory.replacingOccurrences(of: "/jira", with: "/pagerduty"))
+        #expect(pagerduty.http.rateLimit?.requests == 600)
+        #expect(pagerduty.http.rateLimit?.per == 60)
+    }
+
+    @Test func ratesAreReadAsRequestsPerTime() throws {
+        var compared = 0
+        let cases: [(String, HTTPOverrides.Rate)] = [
+            ("20/s", .limit(requests: 20, per: 1)), ("600/min", .limit(requests: 600, per: 60)),
+            ("5000/h", .limit(requests: 5000, per: 3600)), ("100/10s", .limit(requests: 100, per: 10)),
+            ("0.5/s", .limit(requests: 1, per: 2)), (" 30 / second ", .limit(requests: 30, per: 1)),
+            ("none", .unlimited), ("off", .unlimited), ("0", .unlimited),
+        ]
+        for (text, expected) in cases {
+            #expect(try HTTPOverrides.rate(text) == expected, "\(text)")
+            compared += 1
+        }
+        #expect(compared == cases.count)
+        for bad in ["20", "20/fortnight", "-1/s", "x/s", "20/0s", "/s", ""] {
+            #expect(throws: HTTPOverrides.ParseError.rate(bad)) { try HTTPOverrides.rate(bad) }
+        }
+    }
+
+    @Test func concurrencyIsCheckedAgainstTheSpecsRange() throws {
+        #expect(HTTPOverrides.concurrencyRange == 1...256)
+        #expect(try HTTPOverrides.concurrency("32") == 32)
+        for bad in ["0", "257", "ten", "-3"] {
+            #expect(throws: HTTPOverrides.ParseError.concurrency(bad)) { try HTTPOverrides.concurrency(bad) }
+        }
+        #expect(HTTPOverrides.ParseError.concurrency("0").description == #"takes a number of requests in flight, 1 to 256; got "0""#)
+    }
+
+    @Test func overridesReplaceTheIntegrationsSettings() throws {
+        let jira = try Integration.load(directory: IntegrationLoaderTests.jiraDirectory)
+        var http = jira.http
+        http.apply(HTTPOverrides(concurrency: 3, rateLimit: .limit(requests: 20, per: 1)))
+        #expect(http.concurrency == 3)
+        #expect(http.rateLimit?.requests == 20 && http.rateLimit?.per == 1)
+        http.apply(HTTPOverrides(rateLimit: HTTPOverrides.Rate.unlimited))
+        #expect(http.rateLimit == nil)
+        #expect(http.concurrency == 3)
+        http.apply(HTTPOverrides())
+        #expect(http.concurrency == 3)
+    }
+}
+
 @Suite struct TemplateTests {
     let context = try! JSON(parsing: #"{"config": {"host": "https://x.io", "size": 50, "none": null}, "selector": {"fields": "a, b"}}"#)
 

@@ -54,6 +54,26 @@ import TideCore
         }
     }
 
+    @Test func theRequestBudgetFromTheEnvironmentAndFlagsOverIt() throws {
+        let environment = try OceanEnvironment(["TIDE_HTTP_CONCURRENCY": "4", "tide_http_rate_limit": "600/min"])
+        #expect(environment.http == HTTPOverrides(concurrency: 4, rateLimit: .limit(requests: 600, per: 60)))
+        #expect(try OceanEnvironment([:]).http == HTTPOverrides())
+        #expect(try OceanEnvironment(["TIDE_HTTP_RATE_LIMIT": "none"]).http.rateLimit == HTTPOverrides.Rate.unlimited)
+
+        var plan = RunPlan(directory: Self.jira, environment: environment)
+        #expect(plan.effectiveHTTP == environment.http)
+        plan.http.rateLimit = .limit(requests: 20, per: 1)
+        #expect(plan.effectiveHTTP == HTTPOverrides(concurrency: 4, rateLimit: .limit(requests: 20, per: 1)))
+
+        do {
+            _ = try OceanEnvironment(["TIDE_HTTP_CONCURRENCY": "0", "TIDE_HTTP_RATE_LIMIT": "lots"])
+            Issue.record("accepted a concurrency of 0 and a rate of lots")
+        } catch {
+            #expect(error.description.contains(#"TIDE_HTTP_CONCURRENCY: takes a number of requests in flight, 1 to 256; got "0""#), "\(error)")
+            #expect(error.description.contains(#"TIDE_HTTP_RATE_LIMIT: takes requests per time, such as 20/s"#), "\(error)")
+        }
+    }
+
     @Test func operatorSettingsAndPortCredentials() throws {
         let environment = try OceanEnvironment([
             "TIDE_ALLOW_UNSIGNED_WEBHOOKS": "true", "TIDE_CONTROL_TOKEN": "tok", "TIDE_MAX_CONNECTIONS": "64",
