@@ -78,7 +78,7 @@ let package = Package(
         // The `tide` commands.
         .target(name: "TideCLI", dependencies: [
             "TideCore", "TideJQ", "TideModel", "TideMapping", "TideCatalog", "TideEngine", "TideIntegration", "TideLint",
-            "TideWebhooks", "TideTestRunner", "TideRuntime",
+            "TideWebhooks", "TideTestRunner", "TideRuntime", "TideHTTP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

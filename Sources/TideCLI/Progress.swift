@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import TideCore
 import TideEngine
+import TideHTTP
 import TideJQ
 import TideMapping
 
@@ -310,6 +311,9 @@ enum SummaryTable {
             "tide.errors": .int(summary.kinds.reduce(0) { $0 + $1.report.errorCount + $1.writeFailures + ($1.failure == nil ? 0 : 1) }),
         ]
         if let catalog { fields["tide.catalog"] = .string(catalog) }
+        fields["tide.requests"] = .int(summary.budgets.reduce(0) { $0 + $1.requests })
+        fields["tide.budget_wait"] = .int(KindFields.nanoseconds(summary.budgets.reduce(.zero) { $0 + $1.waited }))
+        fields["tide.throttled"] = .int(summary.budgets.reduce(0) { $0 + $1.throttled })
         switch summary.reconciliation {
         case .deleted(let count, let protected, let optedOut):
             fields["tide.reconciliation"] = .string("deleted")
@@ -350,6 +354,11 @@ enum SummaryTable {
             }.joined(separator: "  ")
         }
         lines.insert(String(repeating: "─", count: lines[0].count), at: 1)
+        for budget in summary.budgets where budget.requests > 0 {
+            let rate = budget.requestsPerSecond.map { String(format: ", rate %.1f/s", $0) } ?? ""
+            lines.append("\(budget.origin): \(budget.requests) requests, \(Self.seconds(budget.waited)) waiting for the request budget"
+                         + ", \(budget.throttled) throttled (429/503), concurrency \(budget.concurrency) of \(budget.maxConcurrency)\(rate)")
+        }
         for kind in summary.kinds {
             if let failure = kind.failure { lines.append("✗ \(kind.label) failed: \(failure)") }
             if kind.report.errorCount > 0 || !kind.report.misconfigurations.isEmpty || kind.report.skippedCount > 0 {

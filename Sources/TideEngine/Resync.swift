@@ -52,6 +52,9 @@ public struct ResyncSummary: Sendable {
     public var kinds: [KindProgress]
     public var reconciliation: Reconciliation
     public var elapsed: Duration
+    /// The request budget of each API host as the resync left it (shared with the process's other
+    /// runs, so its counts are the process's).
+    public var budgets: [HostBudget.Stats] = []
     /// True when every kind completed without errors.
     public var succeeded: Bool { !kinds.contains { $0.hasErrors } }
 }
@@ -105,6 +108,7 @@ public struct Resync: Sendable {
         let client = HTTPClient(configuration: clientConfiguration)
         let fetched: Result<[KindProgress], any Error>
         do { fetched = .success(try await syncAll(client: client, observer: observer)) } catch { fetched = .failure(error) }
+        let budgets = client.budgetStats
         // libcurl's handles are released before returning, whatever happened.
         await client.shutdown()
         let kinds = try fetched.get()
@@ -120,7 +124,7 @@ public struct Resync: Sendable {
         } else {
             reconciliation = try await reconcile(since: resyncStart, kinds: kinds)
         }
-        return ResyncSummary(kinds: kinds, reconciliation: reconciliation, elapsed: clock.now - started)
+        return ResyncSummary(kinds: kinds, reconciliation: reconciliation, elapsed: clock.now - started, budgets: budgets)
     }
 
     /// Every resource of the mapping, up to `resourcesAtOnce` side by side (Ocean fetches them one
