@@ -102,7 +102,7 @@ public enum IntegrationSpec {
         FieldSpec("enum", .array(.json), "Allowed values."),
     ]))
 
-    static let request = SpecType.object(ObjectSpec("The request that fetches a page.", fields: [
+    static let request = SpecType.object(ObjectSpec("An HTTP request (a kind's page request, a login, a webhook registration): method, path or url, query, headers, body.", fields: [
         FieldSpec("method", .enumeration(["GET", "POST", "PUT", "PATCH"]), default: "\"GET\"", "HTTP method."),
         FieldSpec("path", template, "Path appended to http.baseUrl."),
         FieldSpec("url", template, "Absolute URL, instead of path."),

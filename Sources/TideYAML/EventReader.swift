@@ -349,8 +349,12 @@ struct EventReader {
                     ? " (\(String(cString: context)))"
                     : " (\(String(cString: context)) that starts at line \(start.line), column \(start.column))"
             }
-            let hint = firstByte(atLine: parser.problem_mark.line, column: parser.problem_mark.column, in: input)
+            var hint = firstByte(atLine: parser.problem_mark.line, column: parser.problem_mark.column, in: input)
                 == UInt8(ascii: "\t") ? "YAML indentation must use spaces; this is a tab" : nil
+            if hint == nil, problem.contains("mapping values are not allowed") {
+                // Most often a jq expression with `key: value` inside, written without quotes.
+                hint = "a value that contains ': ' (a jq object such as {a: .b}) must be quoted: put the whole expression in single quotes, e.g. title: '.a | {b: .c}'"
+            }
             return Diagnostic(at: at(parser.problem_mark), message, rule: YAML.Rule.syntax, hint: hint)
         }
     }
