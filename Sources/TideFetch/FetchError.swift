@@ -113,23 +113,26 @@ public struct FetchError: Error, Sendable, CustomStringConvertible {
     }
 
     /// Advice for an HTTP failure, by status.
-    static func hint(for error: HTTPError, credentialFields: [String]) -> String? {
+    static func hint(for error: HTTPError, credentialFields: [String], baseURLFields: [String] = []) -> String? {
         let fields = credentialFields.isEmpty ? "the credentials" : credentialFields.map { "\"\($0)\"" }.joined(separator: ", ")
+        // The setting the user actually wrote (`jiraHost`), where http.baseUrl is made from one.
+        let baseURL = baseURLFields.isEmpty ? "http.baseUrl"
+            : "the configuration's " + baseURLFields.map { "\"\($0)\"" }.joined(separator: ", ") + " (http.baseUrl is made from it)"
         switch error.kind {
         case .status:
             switch error.status ?? 0 {
             case 401: return "the API refused the credentials: check \(fields) in the configuration and http.auth"
             case 403: return "the credentials are valid but lack permission for this request: check the token's scopes or the user's access"
-            case 404: return "check http.baseUrl, the kind's request path and the selector values it uses"
+            case 404: return "check \(baseURL), the kind's request path and the selector values it uses"
             case 400, 422: return "the API rejected the request: check the kind's query, body and selector values (the response above says which)"
             case 429: return "the API kept rate-limiting after \(error.attempts) attempts: lower http.concurrency or set http.rateLimit (for one run: --concurrency, --rate-limit 10/s), or raise http.retry.maxWait"
             case 500...599: return "the API kept failing after \(error.attempts) attempts: retry later, or raise http.retry.attempts"
             default: return nil
             }
-        case .connection: return "check that http.baseUrl is reachable from here (DNS, proxy, firewall, TLS)"
+        case .connection: return "check that \(baseURL) is right and reachable from here (DNS, proxy, firewall, TLS)"
         case .timeout: return "the API is slow: raise http.timeout.total, or ask for smaller pages"
         case .tooLarge: return "ask for smaller pages (the pagination's limit or size), or raise http.maxResponseBytes"
-        case .invalidURL: return "check http.baseUrl and the kind's path or url: the URL must start with http:// or https://"
+        case .invalidURL: return "check \(baseURL) and the kind's path or url: the URL must start with http:// or https://"
         case .refusedOrigin: return "requests go only to http.baseUrl's origin; list other hosts the API legitimately sends you to in http.allowedHosts (they never receive credentials)"
         case .invalidHeader: return "a header value holds a line break: check the configuration value the header is made from"
         case .cancelled: return nil

@@ -30,6 +30,8 @@ public final class FetchSession: Sendable {
     let login: LoginCoordinator
     /// Names of the configuration fields the auth templates read, for hints (sensitive ones).
     let credentialFields: [String]
+    /// Configuration fields http.baseUrl is made from, for hints (`jiraHost`).
+    let baseURLFields: [String]
     /// Credentials go to http.baseUrl's origin only; requests also to `http.allowedHosts`.
     public let originPolicy: OriginPolicy
 
@@ -108,6 +110,7 @@ public final class FetchSession: Sendable {
         if diagnostics.contains(where: { $0.severity == .error }) { throw Diagnostics(diagnostics) }
         self.auth = auth
         self.credentialFields = fields
+        baseURLFields = integration.configuration.map(\.name).filter { integration.http.baseURL.text.contains(".config.\($0)") }
         // The client's store is the run's: what is learned here is masked in every log line too.
         secrets = client.configuration.secrets
         secrets.add(secretValues)

@@ -47,7 +47,8 @@ extension FetchSession {
                     continue
                 }
                 throw FetchError(.http, status: error.status, message: error.description,
-                                 hint: FetchError.hint(for: error, credentialFields: credentialFields), httpError: error)
+                                 hint: FetchError.hint(for: error, credentialFields: credentialFields, baseURLFields: baseURLFields),
+                                 httpError: error)
             }
         }
     }

@@ -55,6 +55,8 @@ enum AttemptOutcome: Sendable {
         /// The request certainly never reached the server (DNS or connect failed), so repeating
         /// it is safe even for a non-idempotent method.
         var notSent: Bool
+        /// Nothing listens there (connection refused or no route): a retry would meet the same.
+        var unreachable = false
     }
     case response(Response)
     case failure(Failure)
@@ -317,9 +319,11 @@ final class CurlEngine: @unchecked Sendable {
         case CURLE_URL_MALFORMAT, CURLE_UNSUPPORTED_PROTOCOL:
             kind = .invalidURL
             notSent = true
-        case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY, CURLE_COULDNT_CONNECT:
+        case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
             kind = .connection
             notSent = true
+        case CURLE_COULDNT_CONNECT:
+            return .failure(.init(kind: .connection, detail: detail, notSent: true, unreachable: true))
         default:
             kind = .connection
         }

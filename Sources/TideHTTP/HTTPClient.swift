@@ -270,7 +270,9 @@ public final class HTTPClient: Sendable {
             case .failure(let problem):
                 let error = HTTPError(kind: problem.kind, method: request.method, url: redactor.redactURL(request.url),
                                       attempts: attempts, detail: redactor.redact(problem.detail))
-                let retryableKind = problem.kind == .connection || problem.kind == .timeout
+                // A refused connection fails at once: nothing listens there (a wrong host or port),
+                // and five retries would only hide that for seconds per kind.
+                let retryableKind = (problem.kind == .connection && !problem.unreachable) || problem.kind == .timeout
                 guard retryableKind, policy.retryConnectionErrors, request.mayRetry || problem.notSent,
                       attempts < policy.maxAttempts else { throw error }
                 wait = policy.backoff(afterAttempt: attempts)

@@ -79,7 +79,8 @@ struct HostileAPITests {
         let short = try await TideProcess.run(["run", Self.jira, "--replay", "--dry-run", "--config", "atlassianUserToken=e"])
         #expect(long.status == 0 && short.status == 0, "\(short.stderr)")
         #expect(short.lines.count > 50)
-        #expect(short.stdout == long.stdout)
+        // Resources run side by side, so their pages interleave in any order.
+        #expect(short.lines.sorted() == long.lines.sorted())
         var parsed = 0
         for line in short.lines where (try? JSONSerialization.jsonObject(with: Data(line.utf8))) is [String: Any] { parsed += 1 }
         #expect(parsed == short.lines.count)
