@@ -26,6 +26,9 @@ let package = Package(
                        providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
                        providers: [.apt(["libsqlite3-dev"])]),
+        // PostgreSQL's own client library, for the shared catalog (`--catalog postgresql://…`).
+        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq",
+                       providers: [.apt(["libpq-dev"])]),
 
         // Source positions, diagnostics and the error vocabulary shared by every stage.
         .target(name: "TideCore"),
@@ -72,8 +75,9 @@ let package = Package(
         // service, replay, signals and shutdown. Commands translate flags into a RunPlan.
         .target(name: "TideRuntime", dependencies: ["TideCore", "TideJQ", "TideModel", "TideMapping", "TideIntegration", "TideEngine",
                                                     "TideLint", "TideCatalog", "TidePort", "TideWebhooks", "TideReplay"]),
-        // The embedded catalog: a SQLite file with Port's entity semantics.
-        .target(name: "TideCatalog", dependencies: ["TideCore", "TideJQ", "TideModel", "CSQLite"]),
+        // The catalog with Port's entity semantics: an embedded SQLite file, or a shared PostgreSQL
+        // database, behind one small SQL driver seam.
+        .target(name: "TideCatalog", dependencies: ["TideCore", "TideJQ", "TideModel", "CSQLite", "CLibPQ"]),
         // The `tide` commands.
         .target(name: "TideCLI", dependencies: [
             "TideCore", "TideJQ", "TideModel", "TideMapping", "TideCatalog", "TideEngine", "TideLint",

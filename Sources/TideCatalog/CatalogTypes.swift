@@ -2,8 +2,9 @@ import TideCore
 import Foundation
 import TideModel
 
-/// Why a catalog operation failed as a whole. Always names the database file, because the
-/// person reading the message needs to know which catalog to look at.
+/// Why a catalog operation failed as a whole. Always names the database file (or the PostgreSQL
+/// URL, its password masked), because the person reading the message needs to know which catalog
+/// to look at.
 public struct CatalogError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Kind: Sendable, Equatable {
         /// The folder that should hold the file does not exist.
@@ -22,6 +23,10 @@ public struct CatalogError: Error, Sendable, Equatable, CustomStringConvertible 
         case busy
         /// Any other SQLite failure (disk full, I/O error…), with SQLite's words.
         case sqlite
+        /// The PostgreSQL server cannot be reached, refused the login, or dropped the connection.
+        case unreachable
+        /// Any other PostgreSQL failure, with PostgreSQL's words and SQLSTATE.
+        case database
     }
 
     public var kind: Kind

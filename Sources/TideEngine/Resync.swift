@@ -258,7 +258,8 @@ public struct Resync: Sendable {
         let protected = mapping.createMissingRelatedEntities
             ? try await sink.relationTargets(among: stale.keys, writtenSince: resyncStart) : []
         let doomed = stale.keys.filter { !protected.contains($0) }
-        let deleted = doomed.isEmpty ? 0 : try await sink.delete(doomed, deleteDependents: mapping.deleteDependentEntities)
+        let deleted = doomed.isEmpty ? 0 : try await sink.deleteStale(doomed, resyncStart: resyncStart,
+                                                                       deleteDependents: mapping.deleteDependentEntities)
         return .deleted(count: deleted, protected: protected.count)
     }
 }
