@@ -129,9 +129,11 @@ enum PostgreSQLSearch {
         }
         func isEmpty() -> String {
             guard let json = v.json else { return "(coalesce(\(v.text), '') = '')" }
+            // No ELSE: an absent value (typeof NULL) falls through to NULL, which coalesce makes true.
             return "coalesce(CASE json_typeof(\(json)) WHEN 'null' THEN true WHEN 'string' THEN \(v.text) = '' "
                 + "WHEN 'array' THEN json_array_length(\(json)) = 0 "
-                + "WHEN 'object' THEN NOT EXISTS (SELECT 1 FROM json_object_keys(\(json))) ELSE false END, true)"
+                + "WHEN 'object' THEN NOT EXISTS (SELECT 1 FROM json_object_keys(\(json))) "
+                + "WHEN 'number' THEN false WHEN 'boolean' THEN false END, true)"
         }
 
         switch op {

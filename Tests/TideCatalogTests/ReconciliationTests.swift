@@ -4,8 +4,8 @@ import TideCatalog
 import TideModel
 
 @Suite struct ReconciliationTests {
-    @Test func ownedEntitiesMatchPrefixAndSuffixAndAreFilteredByBefore() throws {
-        try withCatalog { catalog in
+    @Test(arguments: backends) func ownedEntitiesMatchPrefixAndSuffixAndAreFilteredByBefore(_ backend: Backend) throws {
+        try withCatalog(backend) { catalog in
             let mine = jiraDatasource.userAgent
             let myOtherVersion = Datasource(integrationType: "jira", integrationVersion: "0.2.0",
                                             installationIdentifier: "my-jira").userAgent
@@ -25,8 +25,8 @@ import TideModel
         }
     }
 
-    @Test func rewritingAnEntityTakesOwnership() throws {
-        try withCatalog { catalog in
+    @Test(arguments: backends) func rewritingAnEntityTakesOwnership(_ backend: Backend) throws {
+        try withCatalog(backend) { catalog in
             _ = try catalog.upsertOne(entity("a"), datasource: "port-ocean/jira/0.1.0/other/exporter", at: t0)
             #expect(try catalog.ownedEntities(by: jiraDatasource).isEmpty)
             _ = try catalog.upsertOne(entity("a"), datasource: jiraDatasource.userAgent, at: t1)
@@ -34,8 +34,8 @@ import TideModel
         }
     }
 
-    @Test func relationTargetsUseDefinitionsAndFallBackToIdentifiers() throws {
-        try withCatalog { catalog in
+    @Test(arguments: backends) func relationTargetsUseDefinitionsAndFallBackToIdentifiers(_ backend: Backend) throws {
+        try withCatalog(backend) { catalog in
             try catalog.storeBlueprints([
                 Blueprint(identifier: "issue", relations: ["project": .init(target: "project"),
                                                             "subtasks": .init(target: "issue", many: true)]),
