@@ -110,7 +110,7 @@ let package = Package(
         .testTarget(name: "TideYAMLTests", dependencies: ["TideYAML", "TideCore"]),
         .testTarget(name: "TideJQTests", dependencies: ["TideJQ"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TideMappingTests", dependencies: ["TideMapping", "TideJQ", "TideCore", "TideModel", "TideOceanFuzz"], exclude: ["Fixtures"]),
-        .testTarget(name: "TideCatalogTests", dependencies: ["TideCatalog", "TideModel", "TideJQ", "TideTesting"]),
+        .testTarget(name: "TideCatalogTests", dependencies: ["TideCatalog", "TideModel", "TideJQ", "TideTesting", "TideCore"]),
         .testTarget(name: "TideCLITests", dependencies: ["TideTesting", "TideHTTP", "TideModel", "TideMapping", "TideJQ", "TideCore"]),
         .testTarget(name: "TideHTTPTests", dependencies: ["TideHTTP", "TideTesting", "TideCore"]),
         .testTarget(name: "TideFetchTests", dependencies: ["TideFetch", "TideIntegration", "TideHTTP", "TideJQ", "TideTesting", "TideCore",

@@ -49,9 +49,9 @@ as_server "$bin/initdb" -D "$dir/data" -U tide --pwfile="$dir/password" --auth-l
   --auth-host=scram-sha-256 -E UTF8 --locale=C >"$dir/initdb.log" 2>&1 \
   || { cat "$dir/initdb.log" >&2; exit 1; }
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-# A scratch server: durability is not wanted, speed is.
+# A scratch server: durability is not wanted, speed is (and deadlocks, which tests provoke, found fast).
 if ! as_server "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start -o \
-  "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+  "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c deadlock_timeout=200ms" \
   >/dev/null; then
   cat "$dir/server.log" >&2
   exit 1

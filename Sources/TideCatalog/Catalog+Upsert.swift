@@ -250,6 +250,9 @@ private struct Writer {
             throw EntityFailure(identifier: identifier,
                                 reason: "the blueprint and identifier are \(blueprint.utf8.count + identifier.utf8.count) bytes long; the PostgreSQL catalog takes at most \(Self.longestPostgreSQLKey)")
         }
+        for (name, text) in [("blueprint", blueprint), ("identifier", identifier)] where text.utf8.contains(0) {
+            throw EntityFailure(identifier: identifier, reason: "the \(name) contains a NUL character, which PostgreSQL cannot store")
+        }
         let names = ["title", "icon", "team"]
         for (name, text) in zip(names, fields) {
             if let text, JSONSyntax.kind(of: text) == nil {

@@ -80,6 +80,8 @@ final class PostgreSQLConnection: SQLDatabase {
     /// Bumped on every reconnection: statements prepared under an older one are prepared again.
     private(set) var generation = 0
     private(set) var changes = 0
+    /// Transactions run again after a deadlock or serialization failure, for tests and logs.
+    private(set) var retriedTransactions = 0
 
     /// How often a transaction is run again after a deadlock or serialization failure.
     static let retries = 8
@@ -241,6 +243,7 @@ final class PostgreSQLConnection: SQLDatabase {
                 if isInTransaction { _ = try? execute("ROLLBACK") }
                 attempt += 1
                 guard error.kind == .retry, attempt <= Self.retries else { throw error }
+                retriedTransactions += 1
                 // Two writers that deadlocked would meet again at once without a jittered pause.
                 usleep(UInt32.random(in: 1_000...(10_000 << min(attempt, 5))))
             }

@@ -85,6 +85,20 @@ func withCatalog<T>(_ backend: Backend = .sqlite, _ body: (Catalog) throws -> T)
     }
 }
 
+func withCatalogAsync<T>(_ backend: Backend, _ body: (Catalog) async throws -> T) async throws -> T {
+    switch backend {
+    case .sqlite:
+        return try await withTemporaryFolder { folder in
+            let catalog = try Catalog(path: folder.appendingPathComponent("catalog.sqlite").path)
+            return try await body(catalog)
+        }
+    case .postgresql:
+        let catalog = try Catalog(postgreSQL: try TestPostgres.requireURL(), schema: TestPostgres.schemaName())
+        defer { try? catalog.dropSchema() }
+        return try await body(catalog)
+    }
+}
+
 /// Another connection to the catalog `catalog` is (the same file, or the same schema).
 func reopen(_ catalog: Catalog, create: Bool = true) throws -> Catalog {
     if let postgres = catalog.connection as? PostgreSQLConnection {
