@@ -102,11 +102,11 @@ struct PostgreSQLProcessTests {
     }
 
     /// Two installations of one integration resync into one PostgreSQL catalog at the same time,
-    /// twice. The second time one of them has lost 500 records: its reconciliation deletes exactly
+    /// twice. The second time one of them has lost 200 records: its reconciliation deletes exactly
     /// those, and the other installation's entities — written at that very moment — all stay.
     @Test func twoInstallationsResyncingAtOnceKeepTheirOwnEntities() async throws {
         let schema = try Schema(createTables: false)
-        let a = (0..<1450).map { "a-\($0)" }, b = (0..<1450).map { "b-\($0)" }
+        let a = (0..<450).map { "a-\($0)" }, b = (0..<450).map { "b-\($0)" }
         let folderA = try Self.integration(a), folderB = try Self.integration(b)
         defer {
             try? FileManager.default.removeItem(at: folderA)
@@ -129,18 +129,18 @@ struct PostgreSQLProcessTests {
         #expect(try owned(by: "inst-a", in: catalog) == a.sorted())
         #expect(try owned(by: "inst-b", in: catalog) == b.sorted())
 
-        // A's source lost 500 records; B's gained 200. Both resync at once again.
-        try Self.serve(Array(a.prefix(950)), from: folderA)
-        let bigger = (0..<1650).map { "b-\($0)" }
+        // A's source lost 200 records; B's gained 100. Both resync at once again.
+        try Self.serve(Array(a.prefix(250)), from: folderA)
+        let bigger = (0..<550).map { "b-\($0)" }
         try Self.serve(bigger, from: folderB)
         let (secondA, secondB) = try await both()
         #expect(secondA.status == 0, "\(secondA.stderr)")
         #expect(secondB.status == 0, "\(secondB.stderr)")
-        #expect(secondA.stderr.contains("Deleted 500 stale entities"), "\(secondA.stderr)")
+        #expect(secondA.stderr.contains("Deleted 200 stale entities"), "\(secondA.stderr)")
         #expect(secondB.stderr.contains("Nothing stale to delete."), "\(secondB.stderr)")
-        #expect(try owned(by: "inst-a", in: catalog) == Array(a.prefix(950)).sorted())
+        #expect(try owned(by: "inst-a", in: catalog) == Array(a.prefix(250)).sorted())
         #expect(try owned(by: "inst-b", in: catalog) == bigger.sorted())
-        #expect(try catalog.entityCount() == 950 + 1650)
+        #expect(try catalog.entityCount() == 250 + 550)
     }
 
     /// `tide test` with a PostgreSQL URL runs every case in a throwaway schema there, webhook

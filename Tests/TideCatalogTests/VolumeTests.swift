@@ -5,11 +5,11 @@ import TideModel
 
 /// Volume, not speed (speed is measured in Benchmarks/): 100k entities in batches of 500 take the
 /// plain insert path, then the merge path, and every one is accounted for. PostgreSQL, whose
-/// statements are round trips to a server, gets 10k: what is tested is the same.
+/// statements are round trips to a server, gets 5k: what is tested is the same.
 @Suite struct VolumeTests {
     @Test(arguments: backends) func upsertsManyEntitiesInBatches(_ backend: Backend) throws {
         try withCatalog(backend) { catalog in
-            let count = backend == .sqlite ? 100_000 : 10_000, batchSize = 500
+            let count = backend == .sqlite ? 100_000 : 5_000, batchSize = 500
             let entities = (0..<count).map { index in
                 entity("entity-\(index)", title: "\"Entity \(index)\"",
                        properties: #"{"index":\#(index),"status":"open","labels":["a","b"]}"#,
