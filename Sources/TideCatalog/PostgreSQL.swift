@@ -109,6 +109,8 @@ final class PostgreSQLConnection: SQLDatabase {
     }
 
     deinit {
+        // The statements' results go with them; nothing is left to read on a closing connection.
+        for statement in cache.values { statement.abandon() }
         cache.removeAll()
         PQfinish(handle)
     }
@@ -131,14 +133,6 @@ final class PostgreSQLConnection: SQLDatabase {
         let text = PQerrorMessage(handle).map { String(cString: $0) } ?? "unknown error"
         return text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty }.joined(separator: "; ")
-    }
-
-    /// Where the connection goes, for messages: `host:port/database`, never the password.
-    var endpoint: String {
-        let host = PQhost(handle).map { String(cString: $0) } ?? "?"
-        let port = PQport(handle).map { String(cString: $0) } ?? "?"
-        let database = PQdb(handle).map { String(cString: $0) } ?? "?"
-        return "\(host.hasPrefix("/") ? "socket \(host)" : host):\(port)/\(database)"
     }
 
     private func configureSession() throws(DatabaseFailure) {
@@ -429,6 +423,13 @@ final class PostgreSQLStatement: SQLStatement {
     func reset() {
         clearResult()
         parameters = []
+    }
+
+    /// Frees the result without reading what is left of a sent statement: for a connection
+    /// that is closing.
+    func abandon() {
+        sending = false
+        clearResult()
     }
 
     func bind(_ values: [SQLValue]) throws(DatabaseFailure) { parameters = values }
