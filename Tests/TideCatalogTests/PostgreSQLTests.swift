@@ -7,8 +7,10 @@ import TideModel
 
 /// What only the PostgreSQL catalog has: a server to reach, a schema shared with other
 /// applications and with other Tide processes. (Its Port semantics are the shared behaviour
-/// tests, run against both engines.)
-@Suite(.enabled(if: TestPostgres.url != nil || TestPostgres.required, "needs TIDE_TEST_POSTGRES_URL (scripts/with-postgres.sh)"))
+/// tests, run against both engines.) One test at a time: they block their thread on the server
+/// (deadlock detection, row locks), and the suites that wait on loopback servers need the rest.
+@Suite(.enabled(if: TestPostgres.url != nil || TestPostgres.required, "needs TIDE_TEST_POSTGRES_URL (scripts/with-postgres.sh)"),
+       .serialized)
 struct PostgreSQLTests {
     /// Raw SQL on the test server, in `schema` when given.
     func sql(_ text: String, schema: String? = nil) throws {
