@@ -11,11 +11,13 @@ public struct CatalogError: Error, Sendable, Equatable, CustomStringConvertible 
         case folderMissing
         /// The file exists but is not an SQLite database (or is encrypted/corrupt).
         case notADatabase
-        /// An SQLite database, but another application's.
+        /// An SQLite database, but another application's (or a PostgreSQL schema holding another
+        /// application's `blueprints` or `entities` table).
         case notACatalog
         /// The file or its folder cannot be written.
         case readOnly
-        /// No catalog file where one was expected (read commands do not create one).
+        /// No catalog file (or no catalog tables in the PostgreSQL schema) where one was
+        /// expected: read commands do not create one.
         case missing
         /// Written by a newer Tide whose schema this one does not know.
         case newerSchema
