@@ -27,6 +27,9 @@ let package = Package(
                        providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
                        providers: [.apt(["libsqlite3-dev"])]),
+        // PostgreSQL's own client library, for the shared catalog (`--catalog postgresql://…`).
+        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq",
+                       providers: [.apt(["libpq-dev"])]),
 
         // Source positions, diagnostics and the error vocabulary shared by every stage.
         .target(name: "TideCore"),
@@ -73,8 +76,9 @@ let package = Package(
                                                     .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                                                     .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                                                     .product(name: "Logging", package: "swift-log")]),
-        // The embedded catalog: a SQLite file with Port's entity semantics.
-        .target(name: "TideCatalog", dependencies: ["TideCore", "TideJQ", "TideModel", "CSQLite"]),
+        // The catalog with Port's entity semantics: an embedded SQLite file, or a shared PostgreSQL
+        // database, behind one small SQL driver seam.
+        .target(name: "TideCatalog", dependencies: ["TideCore", "TideJQ", "TideModel", "CSQLite", "CLibPQ"]),
         // The `tide` commands.
         .target(name: "TideCLI", dependencies: [
             "TideCore", "TideJQ", "TideModel", "TideMapping", "TideCatalog", "TideEngine", "TideIntegration", "TideLint",
@@ -111,7 +115,7 @@ let package = Package(
         .testTarget(name: "TideYAMLTests", dependencies: ["TideYAML", "TideCore"]),
         .testTarget(name: "TideJQTests", dependencies: ["TideJQ"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TideMappingTests", dependencies: ["TideMapping", "TideJQ", "TideCore", "TideModel", "TideOceanFuzz"], exclude: ["Fixtures"]),
-        .testTarget(name: "TideCatalogTests", dependencies: ["TideCatalog", "TideModel", "TideJQ", "TideTesting"]),
+        .testTarget(name: "TideCatalogTests", dependencies: ["TideCatalog", "TideModel", "TideJQ", "TideTesting", "TideCore"]),
         .testTarget(name: "TideCLITests", dependencies: ["TideTesting", "TideHTTP", "TideModel", "TideMapping", "TideJQ", "TideCore"]),
         .testTarget(name: "TideHTTPTests", dependencies: ["TideHTTP", "TideTesting", "TideCore"]),
         .testTarget(name: "TideFetchTests", dependencies: ["TideFetch", "TideIntegration", "TideHTTP", "TideJQ", "TideTesting", "TideCore",

@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Resync benchmark: N generated Jira issues (about 3 KB each) from a loopback stand-in, through
-# Tide's mapping, into a fresh embedded catalog (or, with --sink port, into a Port API stand-in).
+# Tide's mapping, into a fresh embedded catalog (or, with --sink port, into a Port API stand-in;
+# with --sink postgres, into a fresh schema of a PostgreSQL catalog: TIDE_TEST_POSTGRES_URL's
+# server, else a throwaway one started by scripts/with-postgres.sh).
 # Prints records/s and peak RSS per N.
-# usage: scripts/bench-resync.sh [--sink catalog|port] [N ...]     (default: catalog, 10000 100000)
+# usage: scripts/bench-resync.sh [--sink catalog|port|postgres] [N ...]     (default: catalog, 10000 100000)
 # RUN_FLAGS adds flags to `tide run` (e.g. RUN_FLAGS="--parse-whole --jobs 1" to compare).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sink=catalog
 if [ "${1:-}" = "--sink" ]; then sink=$2; shift 2; fi
+if [ "$sink" = postgres ] && [ -z "${TIDE_TEST_POSTGRES_URL:-}" ]; then
+  exec scripts/with-postgres.sh "$0" --sink postgres "$@"
+fi
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(10000 100000)
 
@@ -37,8 +42,15 @@ for n in "${sizes[@]}"; do
          OCEAN__INTEGRATION__IDENTIFIER=bench)
   fi
   rm -f "$work/catalog.sqlite"*
-  env "${env[@]}" /usr/bin/time -f "%e %M" -o "$work/time" "$bin/tide" run integrations/jira --sink "$sink" ${RUN_FLAGS:-} \
-    --mapping Benchmarks/jira-issues-mapping.yml --catalog "$work/catalog.sqlite" \
+  catalog="$work/catalog.sqlite"
+  if [ "$sink" = postgres ]; then
+    psql=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/psql
+    "$psql" "$TIDE_TEST_POSTGRES_URL" -qAt -c "SET client_min_messages = warning; DROP SCHEMA IF EXISTS tide_bench CASCADE; CREATE SCHEMA tide_bench" >/dev/null
+    catalog="$TIDE_TEST_POSTGRES_URL?options=-csearch_path%3Dtide_bench"
+  fi
+  env "${env[@]}" /usr/bin/time -f "%e %M" -o "$work/time" "$bin/tide" run integrations/jira \
+    --sink "$([ "$sink" = postgres ] && echo catalog || echo "$sink")" ${RUN_FLAGS:-} \
+    --mapping Benchmarks/jira-issues-mapping.yml --catalog "$catalog" \
     --config "jiraHost=$jira" --config atlassianUserEmail=bench@example.com --config atlassianUserToken=bench \
     > /dev/null 2> "$work/run.log" || { cat "$work/run.log"; exit 1; }
   pkill -f "$bin/tide-jira-standin" 2>/dev/null || true

@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
 # Runs every test: builds Tide (installing the C libraries it needs first), then the Swift
-# test suites, which drive the real `tide` binary and real servers on loopback.
+# test suites, which drive the real `tide` binary and real servers on loopback, a throwaway
+# PostgreSQL among them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 swift build --build-tests
-# Two passes over one build. The jq suites are thousands of short synchronous evaluations that
+# Three passes over one build. The jq suites are thousands of short synchronous evaluations that
 # keep Swift's cooperative threads (two on a 2-core machine) busy for minutes; run beside the
 # suites that wait on loopback servers and child processes, they starve those waits into
-# time-outs. So the CPU-bound suites run first, on their own, then everything else.
+# time-outs. The catalog suites do the same in their own way: against PostgreSQL every test
+# holds its thread while it waits for the server. So the CPU-bound suites run first, on their
+# own, then the catalog suites beside a throwaway PostgreSQL (scripts/with-postgres.sh installs
+# it when missing and stops it after; without it their PostgreSQL tests fail rather than skip),
+# then everything else.
 cpu_bound='TideJQTests|TideMappingTests'
 swift test --skip-build --filter "$cpu_bound"
-swift test --skip-build --skip "$cpu_bound"
+TIDE_TEST_REQUIRE_POSTGRES=1 scripts/with-postgres.sh swift test --skip-build --filter TideCatalogTests
+swift test --skip-build --skip "$cpu_bound|TideCatalogTests"

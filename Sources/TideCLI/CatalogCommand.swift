@@ -2,15 +2,18 @@ import ArgumentParser
 import Foundation
 import TideCatalog
 import TideJQ
+import TideRuntime
 
 /// `tide catalog`: look into and edit the embedded catalog.
 struct CatalogCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "catalog",
-        abstract: "Inspect the embedded catalog (blueprints, entities), import into it and delete from it.",
+        abstract: "Inspect the catalog (blueprints, entities), import into it and delete from it.",
         discussion: """
         The catalog is an SQLite file, by default .tide/catalog.sqlite in the current directory \
-        (choose another with --catalog PATH). Reading commands never create it.
+        (choose another with --catalog PATH), or a PostgreSQL database (--catalog \
+        postgresql://USER@HOST:PORT/DB); TIDE_CATALOG gives either when --catalog is not given. \
+        Reading commands never create it.
 
         Exit status: 0 on success, 1 when something asked for was not found or some entities \
         failed, 2 for usage errors and unusable files.
@@ -22,16 +25,19 @@ struct CatalogCommand: AsyncParsableCommand {
     )
 }
 
-/// `--catalog PATH`, shared by every `tide catalog` subcommand.
+/// `--catalog PATH|URL`, shared by every `tide catalog` subcommand.
 struct CatalogLocation: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
-        "The catalog file (default: .tide/catalog.sqlite in the current directory).", valueName: "PATH"))
+        "The catalog file (default: TIDE_CATALOG, else .tide/catalog.sqlite in the current directory), or a postgresql:// URL.",
+        valueName: "PATH|URL"))
     var catalog: String?
 
     /// Opens the catalog, or reports why not on standard error and exits with status 2.
     func open(create: Bool) throws -> Catalog {
         do {
-            if let catalog { return try Catalog(path: catalog, create: create) }
+            if let location = catalog ?? OceanEnvironment.catalog(in: ProcessInfo.processInfo.environment) {
+                return try Catalog.open(location, create: create)
+            }
             let here = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
             return try Catalog.openDefault(in: here, create: create)
         } catch {

@@ -31,8 +31,8 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("A YAML or JSON file of configuration values.", valueName: "FILE"))
     var configFile: String?
 
-    @Option(name: .long, help: ArgumentHelp("The embedded catalog file.", valueName: "PATH"))
-    var catalog: String = Catalog.defaultRelativePath
+    @Option(name: .long, help: ArgumentHelp("The catalog: a file (default .tide/catalog.sqlite), or a postgresql://USER@HOST:PORT/DB URL for a catalog many processes share (or TIDE_CATALOG).", valueName: "PATH|URL"))
+    var catalog: String?
 
     @Option(name: .long, help: ArgumentHelp("A port-app-config.yml to use instead of the integration's default.", valueName: "FILE"))
     var mapping: String?
@@ -119,7 +119,7 @@ struct RunCommand: AsyncParsableCommand {
         plan.mapping = mapping
         plan.config = try parsedOverrides()
         plan.configFile = configFile
-        plan.catalog = catalog
+        plan.catalog = catalog ?? environment.catalog ?? Catalog.defaultRelativePath
         plan.sink = sink.map { $0 == .port ? .port : .catalog }
         plan.dryRun = dryRun
         plan.replay = replay

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import TideJQ
+import TideCatalog
 import TideLint
+import TideRuntime
 import TideTestRunner
 
 /// `tide test DIR…`: an integration's YAML test cases, each a real resync against fixtures.
@@ -15,6 +17,10 @@ struct TestCommand: AsyncParsableCommand {
         catalog while its fixtures stand in for the API, then checks the entities, counts and errors it \
         expects. A request no fixture matches, or a fixture never requested, fails the case.
 
+        With --catalog postgresql://… (or TIDE_CATALOG set to such a URL), each case's catalog is \
+        a throwaway schema in that database instead of a scratch SQLite file, so the cases check the \
+        PostgreSQL catalog; the schemas are dropped after their case.
+
         Exit status: 0 when every case passed, 1 when some failed, 2 for unusable input (an integration \
         that does not load, an invalid case file, no cases). The format is in docs/reference.md.
         """
@@ -23,12 +29,20 @@ struct TestCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Output: text or json.", valueName: "FORMAT"))
     var format: String = "text"
 
+    @Option(name: .long, help: ArgumentHelp("A postgresql:// URL: run each case in a throwaway schema there (default: TIDE_CATALOG when it is such a URL, else a scratch SQLite file per case).", valueName: "URL"))
+    var catalog: String?
+
     @Argument(help: ArgumentHelp("Integration directories, case files, or DIR/...", valueName: "DIR"))
     var paths: [String] = []
 
     func run() async throws {
         guard format == "text" || format == "json" else { throw usage("--format must be text or json, not \"\(format)\"") }
         guard !paths.isEmpty else { throw usage("give at least one DIR (an integration directory, a case file, or DIR/...)") }
+        // A file path would be one catalog shared by every case; each case needs its own.
+        if let catalog, !Catalog.isPostgreSQL(catalog) {
+            throw usage("--catalog takes a postgresql:// URL (each case gets a scratch catalog of its own), not \(catalog)")
+        }
+        let postgreSQL = (catalog ?? OceanEnvironment.catalog(in: ProcessInfo.processInfo.environment)).flatMap(PostgreSQLURL.init)
         var targets: [(directory: String, files: [String]?)] = []
         for path in paths {
             var isDirectory: ObjCBool = false
@@ -60,7 +74,7 @@ struct TestCommand: AsyncParsableCommand {
         var reports: [IntegrationTestReport] = []
         let output = OutputBuffer(descriptor: STDOUT_FILENO)
         for target in targets {
-            let report = await TestRunner.run(directory: target.directory, caseFiles: target.files)
+            let report = await TestRunner.run(directory: target.directory, caseFiles: target.files, postgreSQL: postgreSQL)
             reports.append(report)
             if format == "text" {
                 for line in Self.text(report) { output.writeLine(line) }

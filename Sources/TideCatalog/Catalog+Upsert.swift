@@ -1,4 +1,3 @@
-import CSQLite
 import Foundation
 import TideJQ
 import TideModel
@@ -24,7 +23,8 @@ extension Catalog {
     public func upsert(_ entities: [Entity], datasource: String?, merge: Bool = true,
                        at time: Date = Date()) throws(CatalogError) -> [UpsertResult] {
         let now = CatalogTime.milliseconds(time)
-        return try writing("upserting entities") { () throws(SQLiteFailure) -> [UpsertResult] in
+        return try writing("upserting entities") { () throws(DatabaseFailure) -> [UpsertResult] in
+            try refreshDefinitions(for: entities.lazy.map(\.blueprint))
             var writer = try Writer(db: db, definitions: blueprintDefinitions, datasource: datasource, merge: merge, now: now)
             var results: [UpsertResult] = []
             results.reserveCapacity(entities.count)
@@ -49,38 +49,39 @@ private struct EntityFailure: Error {
 
 /// One batch's upsert work, run inside the batch's transaction.
 private struct Writer {
-    let db: Connection
+    let db: any SQLDatabase
     let definitions: [String: Blueprint]
     let datasource: String?
     let merge: Bool
     let now: Int64
     // Looked up once per batch; the connection compiled them once for its lifetime.
-    let insert: Statement
-    let select: Statement
-    let update: Statement
+    let insert: any SQLStatement
+    let select: any SQLStatement
+    let update: any SQLStatement
 
-    init(db: Connection, definitions: [String: Blueprint], datasource: String?, merge: Bool, now: Int64) throws(SQLiteFailure) {
+    init(db: any SQLDatabase, definitions: [String: Blueprint], datasource: String?, merge: Bool, now: Int64) throws(DatabaseFailure) {
         self.db = db
         self.definitions = definitions
         self.datasource = datasource
         self.merge = merge
         self.now = now
-        insert = try db.cached("""
+        insert = try db.statement("""
             INSERT INTO entities (blueprint, identifier, title, icon, team, properties, relations,
                                   datasource, created_at, updated_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (blueprint, identifier) DO NOTHING
             """)
-        select = try db.cached(
-            "SELECT title, icon, team, properties, relations FROM entities WHERE blueprint = ? AND identifier = ?")
-        update = try db.cached("""
+        select = try db.statement(
+            "SELECT title, icon, team, properties, relations FROM entities WHERE blueprint = ? AND identifier = ?"
+                + db.dialect.lockingRead)
+        update = try db.statement("""
             UPDATE entities SET title = ?, icon = ?, team = ?, properties = ?, relations = ?,
                                 datasource = ?, updated_at = ?
             WHERE blueprint = ? AND identifier = ?
             """)
     }
 
-    mutating func upsert(_ entity: Entity, index: Int) throws(SQLiteFailure) -> UpsertResult {
+    mutating func upsert(_ entity: Entity, index: Int) throws(DatabaseFailure) -> UpsertResult {
         var warnings: [String] = []
         do {
             let (identifier, created) = try write(entity, warnings: &warnings)
@@ -89,7 +90,7 @@ private struct Writer {
         } catch let failure as EntityFailure {
             return UpsertResult(index: index, blueprint: entity.blueprint, identifier: failure.identifier,
                                 outcome: .failed(failure.reason), warnings: warnings)
-        } catch let failure as SQLiteFailure {
+        } catch let failure as DatabaseFailure {
             throw failure
         } catch {
             return UpsertResult(index: index, blueprint: entity.blueprint, identifier: nil,
@@ -138,12 +139,16 @@ private struct Writer {
         let icon = fieldText(entity.icon)
         let team = fieldText(entity.team)
 
+        if db.dialect.checksValuesBeforeWriting {
+            try checkValues(blueprint: blueprint, identifier: identifier, fields: [title, icon, team], objects: [properties, relations])
+        }
+
         if !mustExist {
             insert.reset()
             try insert.bind([.text(blueprint), .text(identifier), sql(title), sql(icon), sql(team),
                              .text(properties ?? "{}"), .text(relations ?? "{}"), sql(datasource),
                              .integer(now), .integer(now)])
-            try checked(identifier) { () throws(SQLiteFailure) in try insert.run() }
+            try checked(identifier) { () throws(DatabaseFailure) in try insert.run() }
             if db.changes == 1 { return (identifier, true) }
         }
 
@@ -165,10 +170,14 @@ private struct Writer {
             newProperties = try merged(stored: storedProperties, new: properties, identifier: identifier)
             newRelations = try merged(stored: storedRelations, new: relations, identifier: identifier)
         }
+        if merge, db.dialect.checksValuesBeforeWriting {
+            try checkValues(blueprint: blueprint, identifier: identifier, fields: [newTitle, newIcon, newTeam],
+                            objects: [newProperties, newRelations])
+        }
         update.reset()
         try update.bind([sql(newTitle), sql(newIcon), sql(newTeam), .text(newProperties), .text(newRelations),
                          sql(datasource), .integer(now), .text(blueprint), .text(identifier)])
-        try checked(identifier) { () throws(SQLiteFailure) in try update.run() }
+        try checked(identifier) { () throws(DatabaseFailure) in try update.run() }
         return (identifier, false)
     }
 
@@ -220,11 +229,40 @@ private struct Writer {
     }
 
     /// Turns a constraint failure (invalid JSON in a field) into a failure of this entity.
-    private func checked(_ identifier: String, _ body: () throws(SQLiteFailure) -> Void) throws {
+    private func checked(_ identifier: String, _ body: () throws(DatabaseFailure) -> Void) throws {
         do { try body() } catch {
-            guard error.primary == SQLITE_CONSTRAINT else { throw error }
+            guard error.kind == .constraint else { throw error }
             throw EntityFailure(identifier: identifier,
-                                reason: "a field is not valid JSON of the right kind (SQLite: \(error.message))")
+                                reason: "a field is not valid JSON of the right kind (\(error.engine): \(error.message))")
+        }
+    }
+
+    /// The longest key (blueprint and identifier, in bytes) the PostgreSQL catalog takes: its
+    /// primary-key index refuses entries of more than about 2,700 bytes, and that refusal would
+    /// abort the page's transaction.
+    static let longestPostgreSQLKey = 2048
+
+    /// What the engine's constraints would refuse, checked before writing (PostgreSQL: see
+    /// `SQLDialect.checksValuesBeforeWriting`): JSON fields that do not parse, object fields that
+    /// are not objects, keys too long to index.
+    private func checkValues(blueprint: String, identifier: String, fields: [String?], objects: [String?]) throws(EntityFailure) {
+        guard blueprint.utf8.count + identifier.utf8.count <= Self.longestPostgreSQLKey else {
+            throw EntityFailure(identifier: identifier,
+                                reason: "the blueprint and identifier are \(blueprint.utf8.count + identifier.utf8.count) bytes long; the PostgreSQL catalog takes at most \(Self.longestPostgreSQLKey)")
+        }
+        for (name, text) in [("blueprint", blueprint), ("identifier", identifier)] where text.utf8.contains(0) {
+            throw EntityFailure(identifier: identifier, reason: "the \(name) contains a NUL character, which PostgreSQL cannot store")
+        }
+        let names = ["title", "icon", "team"]
+        for (name, text) in zip(names, fields) {
+            if let text, JSONSyntax.kind(of: text) == nil {
+                throw EntityFailure(identifier: identifier, reason: "a field is not valid JSON of the right kind (\(name): \(text.prefix(80)))")
+            }
+        }
+        for (name, text) in zip(["properties", "relations"], objects) {
+            if let text, JSONSyntax.kind(of: text) != .object {
+                throw EntityFailure(identifier: identifier, reason: "a field is not valid JSON of the right kind (\(name) must be a JSON object: \(text.prefix(80)))")
+            }
         }
     }
 
@@ -233,7 +271,7 @@ private struct Writer {
     /// Identifiers matching a query, sorted; `blueprint` nil searches every blueprint.
     private func search(_ query: JSON, in blueprint: String?, limit: Int?, identifier: String?) throws -> [String] {
         let condition: SearchCondition
-        do { condition = try SearchQuery.condition(query) } catch {
+        do { condition = try SearchQuery.condition(query, dialect: db.dialect) } catch {
             throw EntityFailure(identifier: identifier, reason: "invalid search query \(query.serialized()): \(error.message)")
         }
         var sql = "SELECT DISTINCT identifier FROM entities WHERE "
@@ -246,14 +284,18 @@ private struct Writer {
         if let limit { sql += " LIMIT \(limit)" }
         bindings += condition.bindings
         do {
-            let statement = try db.prepare(sql)
-            try statement.bind(bindings)
-            var found: [String] = []
-            while try statement.step() { found.append(statement.text(0) ?? "") }
-            return found
+            // In a savepoint where the engine needs one, so a rejected query leaves the page's
+            // transaction usable.
+            return try db.attempt { () throws(DatabaseFailure) -> [String] in
+                let statement = try db.oneOff(sql)
+                try statement.bind(bindings)
+                var found: [String] = []
+                while try statement.step() { found.append(statement.text(0) ?? "") }
+                return found
+            }
         } catch {
-            // A query SQLite rejects (e.g. a malformed stored JSON) fails this entity, not the batch.
-            guard error.primary == SQLITE_ERROR else { throw error }
+            // A query the engine rejects (e.g. a malformed stored JSON) fails this entity, not the batch.
+            guard error.kind == .query else { throw error }
             throw EntityFailure(identifier: identifier, reason: "search query \(query.serialized()) failed: \(error.message)")
         }
     }

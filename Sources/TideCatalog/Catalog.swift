@@ -3,21 +3,29 @@ import Foundation
 import TideJQ
 import TideModel
 
-/// The embedded catalog: one SQLite file holding Port's blueprints and entities, written with
-/// Port's upsert semantics (merge, ownership by `$datasource`, search-query identifiers).
+/// The catalog: Port's blueprints and entities, written with Port's upsert semantics (merge,
+/// ownership by `$datasource`, search-query identifiers). By default one embedded SQLite file;
+/// given a `postgresql://` URL, a PostgreSQL database that many Tide processes share. The logic
+/// is written once, over the `SQLDatabase` seam (Database.swift); the two drivers differ only in
+/// how they talk to their engine.
 ///
-/// Thread safety: a `Catalog` owns one SQLite connection and serialises every public call with a
-/// lock, so it can be shared between tasks (it is `Sendable`) while SQLite sees one user at a time.
-/// A lock rather than an actor because every call is short, synchronous C work, and because the
-/// libjq values used while merging must be made and freed on one thread within one call — which a
-/// call holding the lock guarantees. Other processes may read the file concurrently (WAL mode);
-/// a second writer waits for the busy timeout.
+/// Thread safety: a `Catalog` owns one connection and serialises every public call with a lock,
+/// so it can be shared between tasks (it is `Sendable`) while the database sees one user at a
+/// time. A lock rather than an actor because every call is short, synchronous C work, and because
+/// the libjq values used while merging must be made and freed on one thread within one call —
+/// which a call holding the lock guarantees.
 ///
-/// Durability: WAL with `synchronous=NORMAL`. A committed batch survives the process being killed
-/// at any point (the WAL is written before COMMIT returns); only an OS crash or power loss may
-/// lose the last transactions, never leave the file corrupt.
+/// SQLite: other processes may read the file concurrently (WAL mode); a second writer waits for
+/// the busy timeout. Durability: WAL with `synchronous=NORMAL`. A committed batch survives the
+/// process being killed at any point (the WAL is written before COMMIT returns); only an OS crash
+/// or power loss may lose the last transactions, never leave the file corrupt.
+///
+/// PostgreSQL: any number of processes write at once, each page in its own transaction; a merge
+/// locks the row it reads (`SELECT … FOR UPDATE`), so two writers of one entity never lose each
+/// other's keys, and a deadlock between two pages is retried. Durability is the server's.
 public final class Catalog: @unchecked Sendable {
-    /// The schema this build writes; `PRAGMA user_version` holds the file's.
+    /// The schema this build writes; `PRAGMA user_version` (SQLite) or the `tide_schema` table
+    /// (PostgreSQL) holds the database's.
     public static let schemaVersion = 1
     /// `PRAGMA application_id` marking a Tide catalog ("TIDE"), so another program's SQLite file
     /// is refused instead of having tables added to it.
@@ -26,11 +34,28 @@ public final class Catalog: @unchecked Sendable {
     /// The catalog file the CLI uses when given no `--catalog`: `.tide/catalog.sqlite`.
     public static let defaultRelativePath = ".tide/catalog.sqlite"
 
+    /// The file's path, or the PostgreSQL URL with its password masked: what messages name.
     public let path: String
-    private let connection: Connection
+    let connection: any SQLDatabase
     private let lock = NSLock()
-    /// Stored blueprint definitions, read once at open and kept in step by `storeBlueprints`.
+    /// Stored blueprint definitions, read at open, kept in step by `storeBlueprints`, and read
+    /// again when an entity names a blueprint this process has not seen (another process of a
+    /// shared catalog may have stored it).
     private var definitions: [String: Blueprint] = [:]
+
+    /// Whether `location` (a `--catalog` value) names a PostgreSQL database rather than a file.
+    public static func isPostgreSQL(_ location: String) -> Bool { PostgreSQLURL.matches(location) }
+
+    /// A `--catalog` value as it may be shown: a PostgreSQL URL's password masked.
+    public static func displayed(_ location: String) -> String { PostgreSQLURL.redact(location) }
+
+    /// Opens the catalog a `--catalog` value names: a `postgresql://` (or `postgres://`) URL, or
+    /// a file path. `create` false: a missing file (or a database without the catalog's tables)
+    /// is an error rather than created.
+    public static func open(_ location: String, create: Bool = true) throws(CatalogError) -> Catalog {
+        if let url = PostgreSQLURL(location) { return try Catalog(postgreSQL: url, create: create) }
+        return try Catalog(path: location, create: create)
+    }
 
     /// Opens the catalog at `path`, creating the file (not its folder) when `create` is true.
     /// The schema is created or migrated to `schemaVersion`.
@@ -62,22 +87,53 @@ public final class Catalog: @unchecked Sendable {
 
         // NOMUTEX: SQLite's own mutexes are redundant behind `lock`.
         let flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX
+        let sqlite: Connection
         do {
-            connection = try Connection(path: path, flags: flags)
+            sqlite = try Connection(path: path, flags: flags)
         } catch {
             throw Catalog.classify(error, path: path, doing: "opening the catalog")
         }
-        sqlite3_busy_timeout(connection.handle, Int32(clamping: busyTimeout.components.seconds * 1000))
+        sqlite3_busy_timeout(sqlite.handle, Int32(clamping: busyTimeout.components.seconds * 1000))
+        connection = sqlite
         do {
-            try configure()
-            try migrate()
+            try configureSQLite(sqlite)
+            try migrateSQLite()
             try loadDefinitions()
         } catch let error as CatalogError {
             throw error
-        } catch let error as SQLiteFailure {
+        } catch let error as DatabaseFailure {
             throw Catalog.classify(error, path: path, doing: "opening the catalog")
         } catch {
             throw CatalogError(.sqlite, path: path, message: "\(error)")
+        }
+    }
+
+    /// Opens the catalog in a PostgreSQL database, creating its tables when `create` is true
+    /// (safe while other processes do the same: migrations take an advisory lock).
+    ///
+    /// - Parameter schema: the schema holding the catalog's tables, created when missing; nil
+    ///   uses the connection's current schema (the first existing one on its `search_path`,
+    ///   which the URL can set: `?options=-csearch_path%3Dtide`).
+    public init(postgreSQL url: PostgreSQLURL, schema: String? = nil, create: Bool = true) throws(CatalogError) {
+        path = url.redacted
+        let postgres: PostgreSQLConnection
+        do {
+            // With a schema, the session's search_path is that schema alone (set again after
+            // a reconnection), so every statement's tables resolve to it.
+            postgres = try PostgreSQLConnection(url: url, schema: schema)
+        } catch {
+            throw Catalog.classify(error, path: path, doing: "connecting")
+        }
+        connection = postgres
+        do {
+            try migratePostgreSQL(postgres, schema: schema, create: create)
+            try loadDefinitions()
+        } catch let error as CatalogError {
+            throw error
+        } catch let error as DatabaseFailure {
+            throw Catalog.classify(error, path: path, doing: "opening the catalog")
+        } catch {
+            throw CatalogError(.database, path: path, message: "\(error)")
         }
     }
 
@@ -96,84 +152,8 @@ public final class Catalog: @unchecked Sendable {
         return try Catalog(path: file.path, create: create)
     }
 
-    private func configure() throws {
-        // The first statement that reads the file: a non-database fails here with SQLITE_NOTADB.
-        let mode = try connection.rows("PRAGMA journal_mode = WAL").first?.first
-        guard mode == .text("wal") else {
-            throw CatalogError(.sqlite, path: path, message: "could not switch the catalog to WAL mode (got \(String(describing: mode)))")
-        }
-        try connection.execute("PRAGMA synchronous = NORMAL")
-        // No foreign keys: entities may be written before (or without) their blueprint definition.
-        try connection.execute("PRAGMA foreign_keys = OFF")
-    }
-
-    /// Schema steps, applied in order from the file's `user_version`; each runs in its own
-    /// transaction together with the version bump, so a killed migration leaves the old version.
-    /// Add a step (never edit a shipped one) to change the schema.
-    /// (CHECKs use CASE because json_type raises an error, rather than answering, on malformed text.)
-    static let migrations: [(version: Int, sql: String)] = [
-        (1, """
-            CREATE TABLE blueprints (
-                identifier TEXT PRIMARY KEY NOT NULL,
-                title TEXT,
-                definition TEXT NOT NULL CHECK (CASE WHEN json_valid(definition) THEN json_type(definition) = 'object' ELSE 0 END),
-                updated_at INTEGER NOT NULL
-            );
-            CREATE TABLE entities (
-                blueprint TEXT NOT NULL,
-                identifier TEXT NOT NULL,
-                title TEXT CHECK (title IS NULL OR json_valid(title)),
-                icon TEXT CHECK (icon IS NULL OR json_valid(icon)),
-                team TEXT CHECK (team IS NULL OR json_valid(team)),
-                properties TEXT NOT NULL DEFAULT '{}' CHECK (CASE WHEN json_valid(properties) THEN json_type(properties) = 'object' ELSE 0 END),
-                relations TEXT NOT NULL DEFAULT '{}' CHECK (CASE WHEN json_valid(relations) THEN json_type(relations) = 'object' ELSE 0 END),
-                datasource TEXT,
-                created_at INTEGER NOT NULL,
-                updated_at INTEGER NOT NULL,
-                UNIQUE (blueprint, identifier)
-            );
-            -- Relations whose target blueprint is unknown are looked up by identifier alone.
-            CREATE INDEX entities_by_identifier ON entities (identifier);
-            """),
-    ]
-
-    private func migrate() throws {
-        let applicationID = try integer("PRAGMA application_id")
-        var version = try integer("PRAGMA user_version")
-        if applicationID != 0, applicationID != Int(Catalog.applicationID) {
-            throw CatalogError(.notACatalog, path: path,
-                               message: "is an SQLite database of another application, not a Tide catalog")
-        }
-        if applicationID == 0, version == 0 {
-            let tables = try integer("SELECT count(*) FROM sqlite_schema")
-            if tables > 0 {
-                throw CatalogError(.notACatalog, path: path,
-                                   message: "is an SQLite database with other tables, not a Tide catalog")
-            }
-        }
-        if version > Catalog.schemaVersion {
-            throw CatalogError(.newerSchema, path: path,
-                               message: "was written by a newer Tide (schema \(version), this one knows \(Catalog.schemaVersion)); upgrade tide")
-        }
-        for step in Catalog.migrations where step.version > version {
-            try connection.transaction { () throws(SQLiteFailure) in
-                // Another process may have migrated between our read and our write lock.
-                guard try integer("PRAGMA user_version") < step.version else { return }
-                try connection.execute(step.sql)
-                try connection.execute("PRAGMA user_version = \(step.version)")
-                try connection.execute("PRAGMA application_id = \(Catalog.applicationID)")
-            }
-            version = step.version
-        }
-    }
-
-    private func integer(_ sql: String) throws(SQLiteFailure) -> Int {
-        guard case .integer(let value)? = try connection.rows(sql).first?.first else { return 0 }
-        return Int(value)
-    }
-
-    private func loadDefinitions() throws {
-        let statement = try connection.cached("SELECT identifier, definition FROM blueprints")
+    private func loadDefinitions() throws(DatabaseFailure) {
+        let statement = try connection.statement("SELECT identifier, definition FROM blueprints")
         var loaded: [String: Blueprint] = [:]
         while try statement.step() {
             let identifier = statement.text(0) ?? ""
@@ -184,40 +164,59 @@ public final class Catalog: @unchecked Sendable {
         definitions = loaded
     }
 
+    /// Reads the stored definitions again when `blueprints` names one this process does not know
+    /// (and some are known: with none, every blueprint is accepted anyway). Called under the lock.
+    func refreshDefinitions(for blueprints: some Sequence<String>) throws(DatabaseFailure) {
+        guard !definitions.isEmpty, blueprints.contains(where: { definitions[$0] == nil }) else { return }
+        try loadDefinitions()
+    }
+
     // MARK: Errors and locking
 
-    static func classify(_ failure: SQLiteFailure, path: String, doing: String) -> CatalogError {
-        switch failure.primary {
-        case SQLITE_NOTADB, SQLITE_CORRUPT:
+    static func classify(_ failure: DatabaseFailure, path: String, doing: String) -> CatalogError {
+        let engine = failure.engine
+        switch failure.kind {
+        case .notADatabase:
             return CatalogError(.notADatabase, path: path,
-                                message: "is not a catalog database (SQLite: \(failure.message)); move it away or choose another catalog path")
-        case SQLITE_READONLY, SQLITE_PERM:
-            return CatalogError(.readOnly, path: path, message: "cannot be written (SQLite: \(failure.message)); check its permissions")
-        case SQLITE_CANTOPEN:
-            return CatalogError(.readOnly, path: path, message: "cannot be opened (SQLite: \(failure.message)); check the path and its permissions")
-        case SQLITE_BUSY, SQLITE_LOCKED:
-            return CatalogError(.busy, path: path, message: "is locked by another writer (SQLite: \(failure.message)); retry when it finishes")
-        default:
-            return CatalogError(.sqlite, path: path, message: "SQLite failed while \(doing): \(failure.message)")
+                                message: "is not a catalog database (\(engine): \(failure.message)); move it away or choose another catalog path")
+        case .readOnly where failure.sqlState != nil:
+            return CatalogError(.readOnly, path: path,
+                                message: "cannot be written (PostgreSQL: \(failure.message)); grant the URL's user the rights it needs on the catalog's schema and tables")
+        case .readOnly:
+            return CatalogError(.readOnly, path: path, message: "cannot be written (\(engine): \(failure.message)); check its permissions")
+        case .cannotOpen:
+            return CatalogError(.readOnly, path: path, message: "cannot be opened (\(engine): \(failure.message)); check the path and its permissions")
+        case .busy:
+            return CatalogError(.busy, path: path, message: "is locked by another writer (\(engine): \(failure.message)); retry when it finishes")
+        case .unreachable:
+            return CatalogError(.unreachable, path: path,
+                                message: "the PostgreSQL connection failed while \(doing): \(failure.message); check that the server runs and accepts connections, and the URL's host, port, database, user and password")
+        case .constraint, .query, .retry, .other:
+            if failure.sqlState != nil {
+                return CatalogError(.database, path: path,
+                                    message: "PostgreSQL failed while \(doing): \(failure.message) (SQLSTATE \(failure.sqlState ?? ""))")
+            }
+            return CatalogError(.sqlite, path: path, message: "\(engine) failed while \(doing): \(failure.message)")
         }
     }
 
-    /// Runs `body` holding the lock, turning SQLite failures into `CatalogError`s naming the file.
-    func locked<T>(_ doing: String, _ body: () throws(SQLiteFailure) -> T) throws(CatalogError) -> T {
+    /// Runs `body` holding the lock, turning database failures into `CatalogError`s naming the
+    /// catalog.
+    func locked<T>(_ doing: String, _ body: () throws(DatabaseFailure) -> T) throws(CatalogError) -> T {
         lock.lock()
         defer {
-            connection.resetBusyStatements()
+            connection.finishReads()
             lock.unlock()
         }
         do { return try body() } catch { throw Catalog.classify(error, path: path, doing: doing) }
     }
 
     /// Like `locked`, inside one write transaction.
-    func writing<T>(_ doing: String, _ body: () throws(SQLiteFailure) -> T) throws(CatalogError) -> T {
-        try locked(doing) { () throws(SQLiteFailure) -> T in try connection.transaction(body) }
+    func writing<T>(_ doing: String, _ body: () throws(DatabaseFailure) -> T) throws(CatalogError) -> T {
+        try locked(doing) { () throws(DatabaseFailure) -> T in try connection.transaction(body) }
     }
 
-    var db: Connection { connection }
+    var db: any SQLDatabase { connection }
     var blueprintDefinitions: [String: Blueprint] { definitions }
 
     // MARK: Blueprints
@@ -226,9 +225,9 @@ public final class Catalog: @unchecked Sendable {
     /// Once any blueprint is stored, entities of other blueprints are refused (as Port does).
     public func storeBlueprints(_ blueprints: [Blueprint], at time: Date = Date()) throws(CatalogError) {
         let now = CatalogTime.milliseconds(time)
-        try locked("storing blueprints") { () throws(SQLiteFailure) in
-            try connection.transaction { () throws(SQLiteFailure) in
-                let statement = try connection.cached("""
+        try locked("storing blueprints") { () throws(DatabaseFailure) in
+            try connection.transaction { () throws(DatabaseFailure) in
+                let statement = try connection.statement("""
                     INSERT INTO blueprints (identifier, title, definition, updated_at) VALUES (?, ?, ?, ?)
                     ON CONFLICT (identifier) DO UPDATE SET
                         title = excluded.title, definition = excluded.definition, updated_at = excluded.updated_at
@@ -277,8 +276,8 @@ public final class Catalog: @unchecked Sendable {
 
     /// Stored blueprints and blueprints that only have entities, with entity counts, by identifier.
     public func blueprints() throws(CatalogError) -> [BlueprintSummary] {
-        try locked("listing blueprints") { () throws(SQLiteFailure) in
-            let statement = try connection.cached("""
+        try locked("listing blueprints") { () throws(DatabaseFailure) in
+            let statement = try connection.statement("""
                 SELECT b.identifier, b.title, 1, (SELECT count(*) FROM entities e WHERE e.blueprint = b.identifier)
                 FROM blueprints b
                 UNION ALL
@@ -300,7 +299,7 @@ public final class Catalog: @unchecked Sendable {
     private static let entityColumns =
         "blueprint, identifier, title, icon, team, properties, relations, datasource, created_at, updated_at"
 
-    private static func entity(from statement: Statement) -> StoredEntity {
+    private static func entity(from statement: any SQLStatement) -> StoredEntity {
         StoredEntity(blueprint: statement.text(0) ?? "", identifier: statement.text(1) ?? "",
                      title: statement.text(2).map { RawJSON($0) }, icon: statement.text(3).map { RawJSON($0) },
                      team: statement.text(4).map { RawJSON($0) }, properties: RawJSON(statement.text(5) ?? "{}"),
@@ -310,8 +309,8 @@ public final class Catalog: @unchecked Sendable {
 
     /// One entity, or nil when the catalog has none with this key.
     public func entity(blueprint: String, identifier: String) throws(CatalogError) -> StoredEntity? {
-        try locked("reading an entity") { () throws(SQLiteFailure) in
-            let statement = try connection.cached(
+        try locked("reading an entity") { () throws(DatabaseFailure) in
+            let statement = try connection.statement(
                 "SELECT \(Catalog.entityColumns) FROM entities WHERE blueprint = ? AND identifier = ?")
             try statement.bind([.text(blueprint), .text(identifier)])
             return try statement.step() ? Catalog.entity(from: statement) : nil
@@ -322,12 +321,12 @@ public final class Catalog: @unchecked Sendable {
     /// `body` runs while the catalog is locked and must not call back into it.
     public func forEachEntity(blueprint: String? = nil, limit: Int? = nil, offset: Int = 0,
                               _ body: (StoredEntity) -> Void) throws(CatalogError) {
-        try locked("listing entities") { () throws(SQLiteFailure) in
+        try locked("listing entities") { () throws(DatabaseFailure) in
             let filter = blueprint == nil ? "" : "WHERE blueprint = ?"
-            let statement = try connection.cached(
+            let statement = try connection.streaming(
                 "SELECT \(Catalog.entityColumns) FROM entities \(filter) ORDER BY blueprint, identifier LIMIT ? OFFSET ?")
             var bindings: [SQLValue] = blueprint.map { [.text($0)] } ?? []
-            bindings += [.integer(Int64(limit ?? -1)), .integer(Int64(max(0, offset)))]
+            bindings += [limit.map { .integer(Int64($0)) } ?? connection.dialect.noLimit, .integer(Int64(max(0, offset)))]
             try statement.bind(bindings)
             while try statement.step() { body(Catalog.entity(from: statement)) }
         }
@@ -340,8 +339,8 @@ public final class Catalog: @unchecked Sendable {
     }
 
     public func entityCount(blueprint: String? = nil) throws(CatalogError) -> Int {
-        try locked("counting entities") { () throws(SQLiteFailure) in
-            let statement = try connection.cached(
+        try locked("counting entities") { () throws(DatabaseFailure) in
+            let statement = try connection.statement(
                 blueprint == nil ? "SELECT count(*) FROM entities" : "SELECT count(*) FROM entities WHERE blueprint = ?")
             if let blueprint { try statement.bind([.text(blueprint)]) }
             _ = try statement.step()
@@ -360,8 +359,8 @@ public final class Catalog: @unchecked Sendable {
     /// Deletes entities by key in one transaction; returns how many existed.
     @discardableResult
     public func deleteEntities(_ keys: [EntityKey]) throws(CatalogError) -> Int {
-        try writing("deleting entities") { () throws(SQLiteFailure) in
-            let statement = try connection.cached("DELETE FROM entities WHERE blueprint = ? AND identifier = ?")
+        try writing("deleting entities") { () throws(DatabaseFailure) in
+            let statement = try connection.statement("DELETE FROM entities WHERE blueprint = ? AND identifier = ?")
             var deleted = 0
             for key in keys {
                 statement.reset()
@@ -373,11 +372,36 @@ public final class Catalog: @unchecked Sendable {
         }
     }
 
+    /// Reconciliation's delete: of `keys`, deletes those the installation still owns and that
+    /// nobody wrote since `before` (the resync's start), in one transaction; returns how many.
+    /// Checked in the DELETE itself, so an entity that another installation (or another replica
+    /// of this one) took over or rewrote between the listing and the delete is left alone.
+    @discardableResult
+    public func deleteStale(_ keys: [EntityKey], ownedBy datasource: Datasource, updatedBefore before: Date) throws(CatalogError) -> Int {
+        try writing("deleting stale entities") { () throws(DatabaseFailure) in
+            let statement = try connection.statement("""
+                DELETE FROM entities WHERE blueprint = ?3 AND identifier = ?4
+                  AND \(connection.dialect.datasource(startsWith: "?1", endsWith: "?2"))
+                  AND updated_at < ?5
+                """)
+            let time = SQLValue.integer(CatalogTime.milliseconds(before))
+            var deleted = 0
+            for key in keys {
+                statement.reset()
+                try statement.bind([.text(datasource.prefix), .text(datasource.suffix), .text(key.blueprint),
+                                    .text(key.identifier), time])
+                try statement.run()
+                deleted += connection.changes
+            }
+            return deleted
+        }
+    }
+
     /// Deletes every entity of a blueprint (its stored definition stays); returns how many.
     @discardableResult
     public func deleteAllEntities(blueprint: String) throws(CatalogError) -> Int {
-        try writing("deleting entities") { () throws(SQLiteFailure) in
-            let statement = try connection.cached("DELETE FROM entities WHERE blueprint = ?")
+        try writing("deleting entities") { () throws(DatabaseFailure) in
+            let statement = try connection.statement("DELETE FROM entities WHERE blueprint = ?")
             try statement.bind([.text(blueprint)])
             try statement.run()
             return connection.changes
@@ -395,13 +419,12 @@ public final class Catalog: @unchecked Sendable {
     }
 
     public func ownedEntities(prefix: String, suffix: String, updatedBefore before: Date? = nil) throws(CatalogError) -> [EntityKey] {
-        try locked("listing owned entities") { () throws(SQLiteFailure) in
-            let statement = try connection.cached("""
+        try locked("listing owned entities") { () throws(DatabaseFailure) in
+            let dialect = connection.dialect
+            let statement = try connection.streaming("""
                 SELECT blueprint, identifier FROM entities
-                WHERE length(datasource) >= length(?1) + length(?2)
-                  AND substr(datasource, 1, length(?1)) = ?1
-                  AND substr(datasource, -length(?2)) = ?2
-                  AND (?3 IS NULL OR updated_at < ?3)
+                WHERE \(dialect.datasource(startsWith: "?1", endsWith: "?2"))
+                  AND (\(dialect.integer("?3")) IS NULL OR updated_at < \(dialect.integer("?3")))
                 ORDER BY blueprint, identifier
                 """)
             try statement.bind([.text(prefix), .text(suffix), before.map { .integer(CatalogTime.milliseconds($0)) } ?? .null])
@@ -418,9 +441,9 @@ public final class Catalog: @unchecked Sendable {
     /// entity with the related identifier (in any blueprint) is a target. Reconciliation keeps
     /// stale entities that kept entities point at.
     public func relationTargets(of keys: [EntityKey]) throws(CatalogError) -> Set<EntityKey> {
-        try locked("reading relations") { () throws(SQLiteFailure) in
-            let select = try connection.cached("SELECT relations FROM entities WHERE blueprint = ? AND identifier = ?")
-            let byIdentifier = try connection.cached("SELECT DISTINCT blueprint FROM entities WHERE identifier = ?")
+        try locked("reading relations") { () throws(DatabaseFailure) in
+            let select = try connection.statement("SELECT relations FROM entities WHERE blueprint = ? AND identifier = ?")
+            let byIdentifier = try connection.statement("SELECT DISTINCT blueprint FROM entities WHERE identifier = ?")
             var targets: Set<EntityKey> = []
             for key in keys {
                 select.reset()
@@ -454,18 +477,25 @@ public final class Catalog: @unchecked Sendable {
 
     // MARK: Maintenance
 
-    /// `PRAGMA integrity_check`: "ok", or SQLite's findings one per line.
+    /// `PRAGMA integrity_check`: "ok", or SQLite's findings one per line. PostgreSQL keeps its
+    /// own files consistent; there it answers "ok" once the catalog's tables can be read.
     public func integrityCheck() throws(CatalogError) -> String {
-        try locked("checking integrity") { () throws(SQLiteFailure) in
-            try connection.rows("PRAGMA integrity_check").compactMap { row -> String? in
+        try locked("checking integrity") { () throws(DatabaseFailure) in
+            if connection.dialect == .postgresql {
+                _ = try connection.rows("SELECT count(*) FROM blueprints, (SELECT 1 FROM entities LIMIT 1) AS e")
+                return "ok"
+            }
+            return try connection.rows("PRAGMA integrity_check").compactMap { row -> String? in
                 if case .text(let line)? = row.first { return line }
                 return nil
             }.joined(separator: "\n")
         }
     }
 
-    /// The file's schema version (`PRAGMA user_version`).
+    /// The database's schema version (`PRAGMA user_version`, or the `tide_schema` table).
     public func storedSchemaVersion() throws(CatalogError) -> Int {
-        try locked("reading the schema version") { () throws(SQLiteFailure) in try integer("PRAGMA user_version") }
+        try locked("reading the schema version") { () throws(DatabaseFailure) in
+            try connection.integer(connection.dialect == .postgresql ? "SELECT version FROM tide_schema" : "PRAGMA user_version")
+        }
     }
 }

@@ -2,8 +2,8 @@ import Foundation
 import TideJQ
 import TideModel
 
-/// The embedded catalog as a resync's sink: entities are written as the installation's
-/// datasource, one transaction per page.
+/// The catalog as a resync's sink: entities are written as the installation's datasource, one
+/// transaction per page.
 public struct CatalogSink: EntitySink {
     public let catalog: Catalog
     public let datasource: Datasource
@@ -36,18 +36,22 @@ public struct CatalogSink: EntitySink {
         // leaves them when their relation is not required.
         try catalog.deleteEntities(keys)
     }
+
+    public func deleteStale(_ keys: [EntityKey], resyncStart: Date, deleteDependents: Bool) async throws -> Int {
+        // Another installation (or another replica of this one) sharing the catalog may have
+        // written some of these since they were listed: the delete checks ownership and time again.
+        try catalog.deleteStale(keys, ownedBy: datasource, updatedBefore: resyncStart)
+    }
 }
 
 extension Catalog {
     /// How many entities the installation owned at `time` (created before it): the base of the
     /// deletion threshold, as Ocean counts what Port held before the resync.
     public func ownedEntityCount(by datasource: Datasource, createdBefore time: Date) throws(CatalogError) -> Int {
-        try locked("counting owned entities") { () throws(SQLiteFailure) in
-            let statement = try db.cached("""
+        try locked("counting owned entities") { () throws(DatabaseFailure) in
+            let statement = try db.statement("""
                 SELECT count(*) FROM entities
-                WHERE length(datasource) >= length(?1) + length(?2)
-                  AND substr(datasource, 1, length(?1)) = ?1
-                  AND substr(datasource, -length(?2)) = ?2
+                WHERE \(db.dialect.datasource(startsWith: "?1", endsWith: "?2"))
                   AND created_at < ?3
                 """)
             try statement.bind([.text(datasource.prefix), .text(datasource.suffix), .integer(CatalogTime.milliseconds(time))])
@@ -62,13 +66,11 @@ extension Catalog {
                                 writtenSince time: Date) throws(CatalogError) -> Set<EntityKey> {
         guard !candidates.isEmpty else { return [] }
         let candidateIdentifiers = Set(candidates.map(\.identifier))
-        return try locked("reading relations") { () throws(SQLiteFailure) in
-            let statement = try db.cached("""
+        return try locked("reading relations") { () throws(DatabaseFailure) in
+            let statement = try db.streaming("""
                 SELECT blueprint, relations FROM entities
-                WHERE updated_at >= ?3 AND relations != '{}'
-                  AND length(datasource) >= length(?1) + length(?2)
-                  AND substr(datasource, 1, length(?1)) = ?1
-                  AND substr(datasource, -length(?2)) = ?2
+                WHERE updated_at >= ?3 AND \(db.dialect.jsonText("relations")) != '{}'
+                  AND \(db.dialect.datasource(startsWith: "?1", endsWith: "?2"))
                 """)
             try statement.bind([.text(datasource.prefix), .text(datasource.suffix), .integer(CatalogTime.milliseconds(time))])
             var found: Set<EntityKey> = []

@@ -2,19 +2,22 @@ import TideCore
 import Foundation
 import TideModel
 
-/// Why a catalog operation failed as a whole. Always names the database file, because the
-/// person reading the message needs to know which catalog to look at.
+/// Why a catalog operation failed as a whole. Always names the database file (or the PostgreSQL
+/// URL, its password masked), because the person reading the message needs to know which catalog
+/// to look at.
 public struct CatalogError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Kind: Sendable, Equatable {
         /// The folder that should hold the file does not exist.
         case folderMissing
         /// The file exists but is not an SQLite database (or is encrypted/corrupt).
         case notADatabase
-        /// An SQLite database, but another application's.
+        /// An SQLite database, but another application's (or a PostgreSQL schema holding another
+        /// application's `blueprints` or `entities` table).
         case notACatalog
         /// The file or its folder cannot be written.
         case readOnly
-        /// No catalog file where one was expected (read commands do not create one).
+        /// No catalog file (or no catalog tables in the PostgreSQL schema) where one was
+        /// expected: read commands do not create one.
         case missing
         /// Written by a newer Tide whose schema this one does not know.
         case newerSchema
@@ -22,6 +25,10 @@ public struct CatalogError: Error, Sendable, Equatable, CustomStringConvertible 
         case busy
         /// Any other SQLite failure (disk full, I/O error…), with SQLite's words.
         case sqlite
+        /// The PostgreSQL server cannot be reached, refused the login, or dropped the connection.
+        case unreachable
+        /// Any other PostgreSQL failure, with PostgreSQL's words and SQLSTATE.
+        case database
     }
 
     public var kind: Kind

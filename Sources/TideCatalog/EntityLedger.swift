@@ -34,10 +34,10 @@ public final class EntityLedger: Sendable {
     // The file can go while the connection is still open: it closes right after, with the ledger.
     deinit { try? FileManager.default.removeItem(atPath: path) }
 
-    private func using<T>(_ what: String, _ body: (Connection) throws(SQLiteFailure) -> T) throws(Failure) -> T {
+    private func using<T>(_ what: String, _ body: (Connection) throws(DatabaseFailure) -> T) throws(Failure) -> T {
         do {
             return try connection.withLock { box in try body(box.value) }
-        } catch let failure as SQLiteFailure {
+        } catch let failure as DatabaseFailure {
             throw Failure(description: "\(what) in the scratch file \(path) failed: \(failure.message)")
         } catch {
             throw Failure(description: "\(what) in the scratch file \(path) failed: \(error)")
@@ -47,8 +47,8 @@ public final class EntityLedger: Sendable {
     /// Records entities (a later record of a key replaces its relations).
     public func record(_ entries: [(key: EntityKey, relations: String?)]) throws(Failure) {
         guard !entries.isEmpty else { return }
-        try using("recording entities") { db throws(SQLiteFailure) in
-            try db.transaction { () throws(SQLiteFailure) in
+        try using("recording entities") { db throws(DatabaseFailure) in
+            try db.transaction { () throws(DatabaseFailure) in
                 let insert = try db.cached("INSERT OR REPLACE INTO produced (blueprint, identifier, relations) VALUES (?, ?, ?)")
                 for entry in entries {
                     insert.reset()
@@ -62,7 +62,7 @@ public final class EntityLedger: Sendable {
 
     /// The keys of `keys` that were never recorded, in their order.
     public func unrecorded(_ keys: [EntityKey]) throws(Failure) -> [EntityKey] {
-        try using("looking entities up") { db throws(SQLiteFailure) -> [EntityKey] in
+        try using("looking entities up") { db throws(DatabaseFailure) -> [EntityKey] in
             let select = try db.cached("SELECT 1 FROM produced WHERE blueprint = ? AND identifier = ?")
             var missing: [EntityKey] = []
             for key in keys {
@@ -76,7 +76,7 @@ public final class EntityLedger: Sendable {
     }
 
     public var count: Int {
-        (try? using("counting entities") { db throws(SQLiteFailure) -> Int in
+        (try? using("counting entities") { db throws(DatabaseFailure) -> Int in
             let rows = try db.rows("SELECT count(*) FROM produced")
             if case .integer(let count)? = rows.first?.first { return Int(count) }
             return 0
@@ -85,7 +85,7 @@ public final class EntityLedger: Sendable {
 
     /// Blueprints of recorded entities that have relations.
     public func blueprintsWithRelations() throws(Failure) -> [String] {
-        try using("listing blueprints") { db throws(SQLiteFailure) -> [String] in
+        try using("listing blueprints") { db throws(DatabaseFailure) -> [String] in
             try db.rows("SELECT DISTINCT blueprint FROM produced WHERE relations IS NOT NULL ORDER BY blueprint").compactMap {
                 if case .text(let name)? = $0.first { return name }
                 return nil
@@ -98,7 +98,7 @@ public final class EntityLedger: Sendable {
     public func forEachWithRelations(_ body: (EntityKey, String) throws -> Void) throws {
         var after = EntityKey(blueprint: "", identifier: "")
         while true {
-            let page: [(EntityKey, String)] = try using("reading relations") { db throws(SQLiteFailure) -> [(EntityKey, String)] in
+            let page: [(EntityKey, String)] = try using("reading relations") { db throws(DatabaseFailure) -> [(EntityKey, String)] in
                 let select = try db.cached("""
                     SELECT blueprint, identifier, relations FROM produced
                     WHERE relations IS NOT NULL AND (blueprint, identifier) > (?, ?)

@@ -3,36 +3,36 @@ import CSQLite
 /// SQLite's "copy the bytes now" destructor, which Swift cannot import as a macro.
 private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
-/// A value bound to or read from SQLite.
-enum SQLValue: Equatable {
-    case null
-    case integer(Int64)
-    case real(Double)
-    case text(String)
-}
-
-/// A failed SQLite call: its result code and the connection's message at that moment.
-struct SQLiteFailure: Error {
-    var code: Int32
-    var message: String
-    /// The primary result code (SQLITE_BUSY, SQLITE_CONSTRAINT…) without the extended bits.
-    var primary: Int32 { code & 0xff }
+extension DatabaseFailure {
+    /// A failed SQLite call: its result code and the connection's message at that moment.
+    init(sqlite code: Int32, message: String) {
+        let kind: Kind = switch code & 0xff {
+        case SQLITE_CONSTRAINT: .constraint
+        case SQLITE_ERROR: .query
+        case SQLITE_BUSY, SQLITE_LOCKED: .busy
+        case SQLITE_NOTADB, SQLITE_CORRUPT: .notADatabase
+        case SQLITE_READONLY, SQLITE_PERM: .readOnly
+        case SQLITE_CANTOPEN: .cannotOpen
+        default: .other
+        }
+        self.init(kind: kind, message: message, engine: "SQLite", code: code)
+    }
 }
 
 /// One SQLite connection. Not thread-safe on its own: `Catalog` serialises every use of it.
-final class Connection {
+final class Connection: SQLDatabase {
     let handle: OpaquePointer
     /// Statements compiled once and reused, keyed by their SQL text.
     private var cache: [String: Statement] = [:]
 
-    init(path: String, flags: Int32) throws(SQLiteFailure) {
+    init(path: String, flags: Int32) throws(DatabaseFailure) {
         var opened: OpaquePointer?
         let code = sqlite3_open_v2(path, &opened, flags, nil)
-        guard let opened else { throw SQLiteFailure(code: code, message: "out of memory") }
+        guard let opened else { throw DatabaseFailure(sqlite: code, message: "out of memory") }
         guard code == SQLITE_OK else {
             let message = String(cString: sqlite3_errmsg(opened))
             sqlite3_close_v2(opened)
-            throw SQLiteFailure(code: code, message: message)
+            throw DatabaseFailure(sqlite: code, message: message)
         }
         handle = opened
         sqlite3_extended_result_codes(handle, 1)
@@ -47,7 +47,7 @@ final class Connection {
     var changes: Int { Int(sqlite3_changes(handle)) }
     var isReadOnly: Bool { sqlite3_db_readonly(handle, "main") == 1 }
 
-    func failure(_ code: Int32) -> SQLiteFailure { SQLiteFailure(code: code, message: lastMessage) }
+    func failure(_ code: Int32) -> DatabaseFailure { DatabaseFailure(sqlite: code, message: lastMessage) }
 
     /// Resets every statement still stepping, so none holds a read snapshot (which would hide
     /// other processes' commits from this connection and keep the WAL from being checkpointed).
@@ -60,13 +60,13 @@ final class Connection {
     }
 
     /// Runs SQL with no parameters and no rows wanted (DDL, pragmas, transaction control).
-    func execute(_ sql: String) throws(SQLiteFailure) {
+    func execute(_ sql: String) throws(DatabaseFailure) {
         let code = sqlite3_exec(handle, sql, nil, nil, nil)
         guard code == SQLITE_OK else { throw failure(code) }
     }
 
     /// A cached statement, reset and with its bindings cleared.
-    func cached(_ sql: String) throws(SQLiteFailure) -> Statement {
+    func cached(_ sql: String) throws(DatabaseFailure) -> Statement {
         if let statement = cache[sql] {
             statement.reset()
             return statement
@@ -77,7 +77,7 @@ final class Connection {
     }
 
     /// A statement compiled for one use (SQL that varies, such as translated search queries).
-    func prepare(_ sql: String, persistent: Bool = false) throws(SQLiteFailure) -> Statement {
+    func prepare(_ sql: String, persistent: Bool = false) throws(DatabaseFailure) -> Statement {
         var compiled: OpaquePointer?
         let flags = persistent ? UInt32(SQLITE_PREPARE_PERSISTENT) : 0
         let code = sqlite3_prepare_v3(handle, sql, -1, flags, &compiled, nil)
@@ -88,7 +88,7 @@ final class Connection {
     /// Runs `body` in a write transaction: committed when it returns, rolled back when it throws.
     /// `BEGIN IMMEDIATE` takes the write lock up front, so a second writer waits (busy timeout)
     /// instead of failing half-way through a batch.
-    func transaction<T>(_ body: () throws(SQLiteFailure) -> T) throws(SQLiteFailure) -> T {
+    func transaction<T>(_ body: () throws(DatabaseFailure) -> T) throws(DatabaseFailure) -> T {
         try execute("BEGIN IMMEDIATE")
         let value: T
         do {
@@ -101,20 +101,20 @@ final class Connection {
         return value
     }
 
-    /// The rows of a one-off query, as values.
-    func rows(_ sql: String, _ bindings: [SQLValue] = []) throws(SQLiteFailure) -> [[SQLValue]] {
-        let statement = try cached(sql)
-        try statement.bind(bindings)
-        var rows: [[SQLValue]] = []
-        while try statement.step() {
-            rows.append((0..<statement.columnCount).map { statement.value($0) })
-        }
-        return rows
-    }
+    // MARK: SQLDatabase
+
+    var dialect: SQLDialect { .sqlite }
+    func statement(_ sql: String) throws(DatabaseFailure) -> any SQLStatement { try cached(sql) }
+    /// SQLite steps through rows as it finds them anyway.
+    func streaming(_ sql: String) throws(DatabaseFailure) -> any SQLStatement { try cached(sql) }
+    func oneOff(_ sql: String) throws(DatabaseFailure) -> any SQLStatement { try prepare(sql) }
+    /// A failed statement leaves an SQLite transaction usable, so nothing is needed.
+    func attempt<T>(_ body: () throws(DatabaseFailure) -> T) throws(DatabaseFailure) -> T { try body() }
+    func finishReads() { resetBusyStatements() }
 }
 
 /// A compiled statement. Parameter and column indexes are 0-based here (SQLite binds from 1).
-final class Statement {
+final class Statement: SQLStatement {
     let handle: OpaquePointer
     unowned let connection: Connection
 
@@ -130,11 +130,11 @@ final class Statement {
         sqlite3_clear_bindings(handle)
     }
 
-    func bind(_ values: [SQLValue]) throws(SQLiteFailure) {
+    func bind(_ values: [SQLValue]) throws(DatabaseFailure) {
         for (index, value) in values.enumerated() { try bind(value, at: index) }
     }
 
-    func bind(_ value: SQLValue, at index: Int) throws(SQLiteFailure) {
+    func bind(_ value: SQLValue, at index: Int) throws(DatabaseFailure) {
         let position = Int32(index + 1)
         let code: Int32
         switch value {
@@ -146,11 +146,11 @@ final class Statement {
         guard code == SQLITE_OK else { throw connection.failure(code) }
     }
 
-    func bind(_ text: String?, at index: Int) throws(SQLiteFailure) {
+    func bind(_ text: String?, at index: Int) throws(DatabaseFailure) {
         try bind(text.map(SQLValue.text) ?? .null, at: index)
     }
 
-    func bind(_ number: Int64, at index: Int) throws(SQLiteFailure) {
+    func bind(_ number: Int64, at index: Int) throws(DatabaseFailure) {
         try bind(.integer(number), at: index)
     }
 
@@ -166,7 +166,7 @@ final class Statement {
     }
 
     /// Advances to the next row: true when there is one, false when done.
-    func step() throws(SQLiteFailure) -> Bool {
+    func step() throws(DatabaseFailure) -> Bool {
         let code = sqlite3_step(handle)
         switch code {
         case SQLITE_ROW: return true
@@ -179,7 +179,7 @@ final class Statement {
     }
 
     /// Runs a statement that returns no rows.
-    func run() throws(SQLiteFailure) {
+    func run() throws(DatabaseFailure) {
         _ = try step()
         sqlite3_reset(handle)
     }

@@ -1,8 +1,9 @@
 import TideJQ
 
 /// A Port search query (`{"combinator":"and"|"or","rules":[…]}`) translated to an SQL condition
-/// over the `entities` table, evaluated by SQLite's JSON functions so a lookup never loads
-/// entities into Swift.
+/// over the `entities` table, evaluated by the engine's JSON functions so a lookup never loads
+/// entities into Swift. SQLite's translation is here; PostgreSQL's, which gives the same answers
+/// with its own functions, is in SearchQuery+PostgreSQL.swift.
 ///
 /// Supported rule properties: `$identifier`, `$title`, `$team`, `$icon`, `$blueprint`,
 /// `$datasource`, and any property name (looked up in `properties`). Operators: `=`, `!=`, `>`,
@@ -24,13 +25,13 @@ enum SearchQuery {
         value.kind == .object && value["rules"] != nil
     }
 
-    static func condition(_ query: JSON) throws(SearchQueryError) -> SearchCondition {
+    static func condition(_ query: JSON, dialect: SQLDialect = .sqlite) throws(SearchQueryError) -> SearchCondition {
         var bindings: [SQLValue] = []
-        let sql = try group(query, &bindings)
+        let sql = try group(query, dialect, &bindings)
         return SearchCondition(sql: sql, bindings: bindings)
     }
 
-    private static func group(_ query: JSON, _ bindings: inout [SQLValue]) throws(SearchQueryError) -> String {
+    private static func group(_ query: JSON, _ dialect: SQLDialect, _ bindings: inout [SQLValue]) throws(SearchQueryError) -> String {
         let combinator = query["combinator"]?.stringValue?.lowercased() ?? "and"
         guard combinator == "and" || combinator == "or" else {
             throw SearchQueryError(message: "combinator must be \"and\" or \"or\", not \(query["combinator"]?.serialized() ?? "null")")
@@ -41,18 +42,23 @@ enum SearchQuery {
         var parts: [String] = []
         for rule in rules.arrayElements {
             if isQuery(rule) {
-                parts.append(try group(rule, &bindings))
+                parts.append(try group(rule, dialect, &bindings))
+            } else if dialect == .postgresql {
+                parts.append(try PostgreSQLSearch.rule(rule, &bindings))
             } else {
                 parts.append(try self.rule(rule, &bindings))
             }
         }
         // An empty "and" matches everything and an empty "or" nothing, as in logic.
-        guard !parts.isEmpty else { return combinator == "and" ? "1" : "0" }
+        guard !parts.isEmpty else {
+            if dialect == .postgresql { return combinator == "and" ? "true" : "false" }
+            return combinator == "and" ? "1" : "0"
+        }
         return "(" + parts.joined(separator: combinator == "and" ? " AND " : " OR ") + ")"
     }
 
     /// Where a rule's value lives: a plain column, or a JSON path inside a JSON column.
-    private enum Source {
+    enum Source {
         case column(String)
         case json(column: String, path: String)
 
@@ -71,7 +77,7 @@ enum SearchQuery {
         }
     }
 
-    private static func source(_ property: String) throws(SearchQueryError) -> Source {
+    static func source(_ property: String) throws(SearchQueryError) -> Source {
         switch property {
         case "$identifier": return .column("identifier")
         case "$blueprint": return .column("blueprint")
@@ -92,7 +98,7 @@ enum SearchQuery {
     }
 
     /// A JSON value as the SQL value json_extract would produce for it.
-    private static func sqlValue(_ value: JSON) -> SQLValue {
+    static func sqlValue(_ value: JSON) -> SQLValue {
         switch value.kind {
         case .null: return .null
         case .bool: return .integer(value.boolValue == true ? 1 : 0)

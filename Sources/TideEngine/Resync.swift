@@ -192,7 +192,8 @@ public struct Resync: Sendable {
         })
         let kept = stale.keys.filter { optedOut.contains($0.blueprint) && !protected.contains($0) }
         let doomed = stale.keys.filter { !protected.contains($0) && !optedOut.contains($0.blueprint) }
-        let deleted = doomed.isEmpty ? 0 : try await sink.delete(doomed, deleteDependents: mapping.deleteDependentEntities)
+        let deleted = doomed.isEmpty ? 0 : try await sink.deleteStale(doomed, resyncStart: resyncStart,
+                                                                       deleteDependents: mapping.deleteDependentEntities)
         return .deleted(count: deleted, protected: protected.count, optedOut: kept.count)
     }
 }

@@ -90,4 +90,15 @@ public protocol EntitySink: Sendable {
     func relationTargets(among candidates: [EntityKey], writtenSince resyncStart: Date) async throws -> Set<EntityKey>
     /// Deletes entities; returns how many were deleted.
     func delete(_ keys: [EntityKey], deleteDependents: Bool) async throws -> Int
+    /// Reconciliation's delete of `keys` (from `staleEntities(resyncStart:)`). A sink that other
+    /// writers share deletes only those still owned by this installation and not written since
+    /// `resyncStart`, so that an entity taken over in the meantime is never deleted on a stale
+    /// listing; by default the same as `delete`.
+    func deleteStale(_ keys: [EntityKey], resyncStart: Date, deleteDependents: Bool) async throws -> Int
+}
+
+extension EntitySink {
+    public func deleteStale(_ keys: [EntityKey], resyncStart: Date, deleteDependents: Bool) async throws -> Int {
+        try await delete(keys, deleteDependents: deleteDependents)
+    }
 }

@@ -44,6 +44,9 @@ public struct OceanEnvironment: Sendable {
     public var controlToken: String?
     /// `TIDE_MAX_CONNECTIONS`: the webhook server's connection cap.
     public var maxConnections: Int?
+    /// `TIDE_CATALOG`: the catalog when `--catalog` is not given: a file path, or a
+    /// `postgresql://` URL for a catalog that many processes share.
+    public var catalog: String?
     /// `TIDE_LOG_LEVEL` (trace … critical).
     public var logLevel: String?
     /// `TIDE_MAX_MEMORY_MB`: the process's resident memory at which running jq evaluations are
@@ -98,6 +101,7 @@ public struct OceanEnvironment: Sendable {
         if let text = reader.tide("MAX_CONNECTIONS") {
             if let value = Int(text), value >= 1 { maxConnections = value } else { fail("TIDE_MAX_CONNECTIONS", "takes a number of connections, 1 or more; got \"\(text)\"") }
         }
+        catalog = Self.catalog(in: reader)
         logLevel = reader.tide("LOG_LEVEL")
         if let text = reader.tide("MAX_MEMORY_MB") {
             if let value = Int(text), value >= 0 { maxMemoryMB = value } else { fail("TIDE_MAX_MEMORY_MB", "takes a number of megabytes (0: no limit); got \"\(text)\"") }
@@ -110,6 +114,12 @@ public struct OceanEnvironment: Sendable {
         }
         if !problems.isEmpty { throw Diagnostics(problems) }
     }
+
+    /// `TIDE_CATALOG` alone, for the commands that read nothing else of the environment (`tide
+    /// catalog …`, `tide test`), so an unrelated unreadable variable does not stop them.
+    public static func catalog(in environment: [String: String]) -> String? { catalog(in: Reader(environment)) }
+
+    private static func catalog(in reader: Reader) -> String? { reader.tide("CATALOG") }
 
     /// Puts the process-wide limits this environment sets in force (jq's memory limit).
     public func applyLimits() {

@@ -14,7 +14,7 @@ public struct RunPlan: Sendable {
     /// `--config name=value`, in order of precedence over the environment and the file.
     public var config: [String: String] = [:]
     public var configFile: String?
-    /// The embedded catalog's file.
+    /// The catalog: a file, or a `postgresql://` URL.
     public var catalog: String = Catalog.defaultRelativePath
     /// nil: Port when the environment holds Port credentials, else the catalog.
     public var sink: SinkChoice?

@@ -131,11 +131,17 @@ public enum Runtime {
         do { summary = try await assembly.resync(dryRun: plan.dryRun).run(observer: reporter.observer) } catch {
             throw fail(1, configuration.secretStore.redact("resync failed: \(error)"))
         }
-        reporter.finished(summary, catalog: plan.dryRun ? nil : plan.catalog)
+        reporter.finished(summary, catalog: plan.dryRun ? nil : Catalog.displayed(plan.catalog))
         if !summary.succeeded { throw RunFailure(status: 1) }
     }
 
     static func openCatalog(_ path: String, datasource: Datasource, fail: (Int32, String) -> RunFailure) throws(RunFailure) -> CatalogSink {
+        if Catalog.isPostgreSQL(path) {
+            // The error names the server (host, port, database) and never the password.
+            do { return CatalogSink(catalog: try Catalog.open(path), datasource: datasource) } catch {
+                throw fail(2, "cannot open the catalog: \(error)")
+            }
+        }
         let folder = (path as NSString).deletingLastPathComponent
         do {
             if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }

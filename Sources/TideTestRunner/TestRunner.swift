@@ -54,8 +54,11 @@ public struct IntegrationTestReport: Sendable {
 /// Runs `tide test` cases: each a real resync (the engine `tide run` uses) into a temporary
 /// catalog, against a loopback fixture server standing in for the API.
 public enum TestRunner {
-    /// Every case in `DIR/tests`, or the given case files, in order.
-    public static func run(directory: String, caseFiles: [String]? = nil) async -> IntegrationTestReport {
+    /// Every case in `DIR/tests`, or the given case files, in order. With `postgreSQL`, each
+    /// case's temporary catalog is a schema of its own in that database, dropped afterwards,
+    /// instead of a scratch SQLite file.
+    public static func run(directory: String, caseFiles: [String]? = nil,
+                           postgreSQL: PostgreSQLURL? = nil) async -> IntegrationTestReport {
         let files = caseFiles ?? TestCase.files(in: directory)
         guard !files.isEmpty else {
             return IntegrationTestReport(directory: directory,
@@ -76,7 +79,7 @@ public enum TestRunner {
                                               kinds: [], entityCount: 0, requestCount: 0, elapsed: .zero))
                 continue
             }
-            results.append(await run(testCase, integration: integration))
+            results.append(await run(testCase, integration: integration, postgreSQL: postgreSQL))
             loaded.append(testCase)
         }
         var report = IntegrationTestReport(directory: directory, error: nil, cases: results)
@@ -121,7 +124,8 @@ public enum TestRunner {
     }
 
     /// One case against a loaded integration.
-    public static func run(_ testCase: TestCase, integration original: Integration) async -> TestCaseResult {
+    public static func run(_ testCase: TestCase, integration original: Integration,
+                           postgreSQL: PostgreSQLURL? = nil) async -> TestCaseResult {
         let clock = ContinuousClock()
         let started = clock.now
         var result = TestCaseResult(name: testCase.name, file: testCase.file, status: .passed, failures: [], notes: [],
@@ -188,6 +192,8 @@ public enum TestRunner {
         }
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("tide-test-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }
+        var scratchSchema: Catalog?
+        defer { try? scratchSchema?.dropSchema() }
 
         var integration = original
         integration.http.baseURL = TemplateSource(server.baseURL)
@@ -196,8 +202,14 @@ public enum TestRunner {
         let catalog: Catalog
         let sink: CatalogSink
         do {
-            try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-            catalog = try Catalog(path: scratch.appendingPathComponent("catalog.sqlite").path)
+            if let postgreSQL {
+                let schema = "tide_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+                catalog = try Catalog(postgreSQL: postgreSQL, schema: schema)
+                scratchSchema = catalog
+            } else {
+                try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+                catalog = try Catalog(path: scratch.appendingPathComponent("catalog.sqlite").path)
+            }
             let datasource = Datasource(integrationType: integration.name, integrationVersion: integration.version,
                                         installationIdentifier: "tide-test")
             sink = CatalogSink(catalog: catalog, datasource: datasource)

@@ -5,25 +5,20 @@ import TideJQ
 import TideModel
 
 @Suite struct CatalogFileTests {
-    @Test func createsTheSchemaAndReopensWithTheData() throws {
-        try withTemporaryFolder { folder in
-            let path = folder.appendingPathComponent("c.sqlite").path
-            do {
-                let catalog = try Catalog(path: path)
-                #expect(try catalog.storedSchemaVersion() == Catalog.schemaVersion)
-                _ = try catalog.upsertOne(entity("a", properties: #"{"x":1}"#))
-            }
-            let reopened = try Catalog(path: path, create: false)
+    @Test(arguments: backends) func createsTheSchemaAndReopensWithTheData(_ backend: Backend) throws {
+        try withCatalog(backend) { catalog in
+            #expect(try catalog.storedSchemaVersion() == Catalog.schemaVersion)
+            _ = try catalog.upsertOne(entity("a", properties: #"{"x":1}"#))
+            let reopened = try reopen(catalog, create: false)
+            #expect(try reopened.storedSchemaVersion() == Catalog.schemaVersion)
             #expect(try reopened.entityCount() == 1)
             #expect(try reopened.integrityCheck() == "ok")
         }
     }
 
-    @Test func aReaderSeesAnotherConnectionsCommits() throws {
-        try withTemporaryFolder { folder in
-            let path = folder.appendingPathComponent("c.sqlite").path
-            let reader = try Catalog(path: path)
-            let writer = try Catalog(path: path)
+    @Test(arguments: backends) func aReaderSeesAnotherConnectionsCommits(_ backend: Backend) throws {
+        try withCatalog(backend) { reader in
+            let writer = try reopen(reader)
             _ = try writer.upsertOne(entity("a"))
             // A single-row read must not leave a snapshot open that hides later commits.
             #expect(try reader.entity(blueprint: "service", identifier: "a") != nil)
@@ -93,8 +88,8 @@ import TideModel
         }
     }
 
-    @Test func blueprintsAreUpsertedAndListedWithCounts() throws {
-        try withCatalog { catalog in
+    @Test(arguments: backends) func blueprintsAreUpsertedAndListedWithCounts(_ backend: Backend) throws {
+        try withCatalog(backend) { catalog in
             let json = """
                 [{"identifier":"service","title":"Service","schema":{"properties":{"lang":{"type":"string"}}},
                   "relations":{"owner":{"target":"team","many":false}}},
@@ -108,25 +103,25 @@ import TideModel
             #expect(summaries.map(\.entityCount) == [2, 1])
             #expect(summaries.map(\.title) == ["Service", "Teams"], "the second store replaced team's title")
             #expect(catalog.blueprint("service")?.relations["owner"]?.target == "team")
-            // Definitions are read back when the file is reopened.
-            let reopened = try Catalog(path: catalog.path)
+            // Definitions are read back when the catalog is reopened.
+            let reopened = try reopen(catalog)
             #expect(reopened.blueprint("service")?.relations["owner"]?.target == "team")
         }
     }
 
-    @Test func blueprintsBuiltInCodeKeepTheirRelationsWhenReopened() throws {
-        try withCatalog { catalog in
+    @Test(arguments: backends) func blueprintsBuiltInCodeKeepTheirRelationsWhenReopened(_ backend: Backend) throws {
+        try withCatalog(backend) { catalog in
             try catalog.storeBlueprints([Blueprint(identifier: "issue", title: "Issue",
                                                    relations: ["project": .init(target: "project", many: true)])])
-            let reopened = try Catalog(path: catalog.path)
+            let reopened = try reopen(catalog)
             let issue = try #require(reopened.blueprint("issue"))
             #expect(issue.title == "Issue")
             #expect(issue.relations["project"] == .init(target: "project", many: true))
         }
     }
 
-    @Test func blueprintsWithOnlyEntitiesAreListedAsUndefined() throws {
-        try withCatalog { catalog in
+    @Test(arguments: backends) func blueprintsWithOnlyEntitiesAreListedAsUndefined(_ backend: Backend) throws {
+        try withCatalog(backend) { catalog in
             _ = try catalog.upsert([entity("a", "zeta"), entity("b", "zeta"), entity("c", "alpha")], datasource: nil)
             let summaries = try catalog.blueprints()
             #expect(summaries.map(\.identifier) == ["alpha", "zeta"])
@@ -135,8 +130,8 @@ import TideModel
         }
     }
 
-    @Test func listingIsOrderedFilteredAndPaged() throws {
-        try withCatalog { catalog in
+    @Test(arguments: backends) func listingIsOrderedFilteredAndPaged(_ backend: Backend) throws {
+        try withCatalog(backend) { catalog in
             _ = try catalog.upsert((0..<10).map { entity("e\($0)") } + [entity("t", "team")], datasource: nil)
             let page = try catalog.entities(blueprint: "service", limit: 3, offset: 2)
             #expect(page.map(\.identifier) == ["e2", "e3", "e4"])
@@ -148,8 +143,8 @@ import TideModel
         }
     }
 
-    @Test func deletesByIdentifierAndWholeBlueprint() throws {
-        try withCatalog { catalog in
+    @Test(arguments: backends) func deletesByIdentifierAndWholeBlueprint(_ backend: Backend) throws {
+        try withCatalog(backend) { catalog in
             _ = try catalog.upsert((0..<5).map { entity("e\($0)") } + [entity("e0", "team")], datasource: nil)
             #expect(try catalog.deleteEntities(blueprint: "service", identifiers: ["e1", "e3", "missing"]) == 2)
             #expect(try catalog.entities(blueprint: "service").map(\.identifier) == ["e0", "e2", "e4"])

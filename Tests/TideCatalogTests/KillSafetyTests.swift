@@ -5,9 +5,12 @@ import TideModel
 import TideTesting
 
 /// Runs the real `tide catalog import`, kills it with SIGKILL while it writes, and checks that
-/// the catalog holds only whole batches of whole entities.
+/// the catalog holds only whole batches of whole entities: one transaction per batch, in the
+/// SQLite file and in PostgreSQL alike.
 @Suite struct KillSafetyTests {
     static let total = 200_000
+    /// PostgreSQL takes a batch more slowly, so fewer entities still outlast the kill.
+    static let totalForPostgreSQL = 50_000
     static let batchSize = 500
 
     static func line(_ index: Int) -> String {
@@ -18,17 +21,26 @@ import TideTesting
 
     // Synchronous on purpose: once started, the polling loop owns its thread, so other tests
     // saturating the shared task pool cannot delay the kill until the import has finished.
-    @Test func killedImportLeavesWholeBatches() throws {
+    @Test(arguments: backends) func killedImportLeavesWholeBatches(_ backend: Backend) throws {
         let binary = try TideBinary.url
         try #require(FileManager.default.isExecutableFile(atPath: binary.path),
                      "the tide binary is missing at \(binary.path); run `swift build` (with the same --scratch-path) before the tests")
         try withTemporaryFolder { folder in
             let input = folder.appendingPathComponent("entities.jsonl")
-            let database = folder.appendingPathComponent("catalog.sqlite").path
+            var database = folder.appendingPathComponent("catalog.sqlite").path
+            var scratch: Catalog?
+            defer { try? scratch?.dropSchema() }
+            if backend == .postgresql {
+                // An empty catalog in a schema of its own, which the URL selects.
+                let schema = TestPostgres.schemaName()
+                scratch = try Catalog(postgreSQL: try TestPostgres.requireURL(), schema: schema)
+                database = try TestPostgres.url(schema: schema)
+            }
+            let total = backend == .sqlite ? Self.total : Self.totalForPostgreSQL
             FileManager.default.createFile(atPath: input.path, contents: nil)
             let writer = try FileHandle(forWritingTo: input)
             var chunk = ""
-            for index in 0..<Self.total {
+            for index in 0..<total {
                 chunk += Self.line(index) + "\n"
                 if chunk.utf8.count > 1 << 20 { writer.write(Data(chunk.utf8)); chunk = "" }
             }
@@ -47,8 +59,8 @@ import TideTesting
             let deadline = ContinuousClock.now + .seconds(60)
             while seen < 10 * Self.batchSize, process.isRunning, ContinuousClock.now < deadline {
                 usleep(10_000)
-                guard FileManager.default.fileExists(atPath: database),
-                      let catalog = try? Catalog(path: database, create: false) else { continue }
+                guard backend == .postgresql || FileManager.default.fileExists(atPath: database),
+                      let catalog = try? Catalog.open(database, create: false) else { continue }
                 seen = (try? catalog.entityCount()) ?? 0
             }
             // A little longer, so the kill lands inside a later batch rather than between two.
@@ -59,12 +71,12 @@ import TideTesting
             try #require(wasRunning, "the import finished (status \(process.terminationStatus)) before it could be killed; raise `total`")
             #expect(process.terminationReason == .uncaughtSignal)
 
-            let catalog = try Catalog(path: database, create: false)
+            let catalog = try Catalog.open(database, create: false)
             #expect(try catalog.integrityCheck() == "ok")
             let count = try catalog.entityCount()
-            print("kill safety: saw \(seen) entities committed, killed, found \(count) of \(Self.total)")
+            print("kill safety (\(backend)): saw \(seen) entities committed, killed, found \(count) of \(total)")
             #expect(count >= seen, "batches seen committed before the kill survive it")
-            #expect(count < Self.total)
+            #expect(count < total)
             #expect(count % Self.batchSize == 0, "\(count) entities is not a whole number of batches of \(Self.batchSize)")
             // Batches are written in input order, so exactly entities 0..<count exist, each complete.
             var incomplete: [String] = []

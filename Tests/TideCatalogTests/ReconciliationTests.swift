@@ -4,8 +4,8 @@ import TideCatalog
 import TideModel
 
 @Suite struct ReconciliationTests {
-    @Test func ownedEntitiesMatchPrefixAndSuffixAndAreFilteredByBefore() throws {
-        try withCatalog { catalog in
+    @Test(arguments: backends) func ownedEntitiesMatchPrefixAndSuffixAndAreFilteredByBefore(_ backend: Backend) throws {
+        try withCatalog(backend) { catalog in
             let mine = jiraDatasource.userAgent
             let myOtherVersion = Datasource(integrationType: "jira", integrationVersion: "0.2.0",
                                             installationIdentifier: "my-jira").userAgent
@@ -25,8 +25,8 @@ import TideModel
         }
     }
 
-    @Test func rewritingAnEntityTakesOwnership() throws {
-        try withCatalog { catalog in
+    @Test(arguments: backends) func rewritingAnEntityTakesOwnership(_ backend: Backend) throws {
+        try withCatalog(backend) { catalog in
             _ = try catalog.upsertOne(entity("a"), datasource: "port-ocean/jira/0.1.0/other/exporter", at: t0)
             #expect(try catalog.ownedEntities(by: jiraDatasource).isEmpty)
             _ = try catalog.upsertOne(entity("a"), datasource: jiraDatasource.userAgent, at: t1)
@@ -34,8 +34,8 @@ import TideModel
         }
     }
 
-    @Test func relationTargetsUseDefinitionsAndFallBackToIdentifiers() throws {
-        try withCatalog { catalog in
+    @Test(arguments: backends) func relationTargetsUseDefinitionsAndFallBackToIdentifiers(_ backend: Backend) throws {
+        try withCatalog(backend) { catalog in
             try catalog.storeBlueprints([
                 Blueprint(identifier: "issue", relations: ["project": .init(target: "project"),
                                                             "subtasks": .init(target: "issue", many: true)]),
@@ -60,6 +60,44 @@ import TideModel
             // A defined relation points at its target even when that entity is missing.
             #expect(try catalog.relationTargets(of: [EntityKey(blueprint: "issue", identifier: "i4")])
                     == [EntityKey(blueprint: "project", identifier: "p9")])
+        }
+    }
+
+    /// Reconciliation lists stale entities, then deletes them; in a shared catalog others write
+    /// in between. What another installation took over, or a replica of this one rewrote, since
+    /// the listing must survive the delete.
+    @Test(arguments: backends) func staleDeletesSpareWhatOthersWroteSinceTheListing(_ backend: Backend) async throws {
+        try await withCatalogAsync(backend) { catalog in
+            let other = Datasource(integrationType: "jira", integrationVersion: "0.1.0", installationIdentifier: "other-jira")
+            let mine = CatalogSink(catalog: catalog, datasource: jiraDatasource)
+            let replica = CatalogSink(catalog: try reopen(catalog), datasource: jiraDatasource)
+            let theirs = CatalogSink(catalog: try reopen(catalog), datasource: other)
+            _ = try catalog.upsert([entity("taken"), entity("rewritten"), entity("gone")], datasource: jiraDatasource, at: t0)
+
+            let stale = try await mine.staleEntities(resyncStart: t1)
+            #expect(stale.keys.map(\.identifier) == ["gone", "rewritten", "taken"])
+            // Between the listing and the delete: another installation takes one over, a replica
+            // of this installation writes another.
+            _ = try await theirs.upsert([entity("taken")], options: WriteOptions())
+            _ = try await replica.upsert([entity("rewritten")], options: WriteOptions())
+
+            let deleted = try await mine.deleteStale(stale.keys, resyncStart: t1, deleteDependents: false)
+            #expect(deleted == 1)
+            #expect(try catalog.entities().map(\.identifier) == ["rewritten", "taken"])
+            #expect(try catalog.entity(blueprint: "service", identifier: "taken")?.datasource == other.userAgent)
+        }
+    }
+
+    /// A second process of a shared catalog stores a blueprint this one has not seen: its
+    /// entities are accepted once the definitions are read again, not refused as unknown.
+    @Test(arguments: backends) func blueprintsStoredElsewhereAreSeen(_ backend: Backend) throws {
+        try withCatalog(backend) { catalog in
+            try catalog.storeBlueprints([Blueprint(identifier: "service")])
+            let elsewhere = try reopen(catalog)
+            try elsewhere.storeBlueprints([Blueprint(identifier: "team")])
+            let results = try catalog.upsert([entity("t1", "team"), entity("x", "nope")], datasource: nil)
+            #expect(results[0].outcome == .created)
+            #expect(results[1].failureReason?.contains("blueprint \"nope\" is not in the catalog") == true)
         }
     }
 }

@@ -12,8 +12,8 @@ enum Resolution: Equatable {
 
 @Suite struct SearchQueryTests {
     /// Three services and two teams, with definitions so relations have known targets.
-    func seeded(_ body: (Catalog) throws -> Void) throws {
-        try withCatalog { catalog in
+    func seeded(_ backend: Backend, _ body: (Catalog) throws -> Void) throws {
+        try withCatalog(backend) { catalog in
             try catalog.storeBlueprints([
                 Blueprint(identifier: "service", relations: [
                     "owner": .init(target: "team"),
@@ -43,8 +43,8 @@ enum Resolution: Equatable {
         return .success(result.identifier ?? "")
     }
 
-    @Test func identifierWithOneMatchUpdatesThatEntity() throws {
-        try seeded { catalog in
+    @Test(arguments: backends) func identifierWithOneMatchUpdatesThatEntity(_ backend: Backend) throws {
+        try seeded(backend) { catalog in
             let result = try catalog.upsertOne(
                 searchEntity(#"{"combinator":"and","rules":[{"property":"$title","operator":"=","value":"Beta"}]}"#,
                              properties: #"{"stars":4}"#), at: t1)
@@ -57,8 +57,8 @@ enum Resolution: Equatable {
         }
     }
 
-    @Test func identifierWithNoMatchFailsAndCreatesNothing() throws {
-        try seeded { catalog in
+    @Test(arguments: backends) func identifierWithNoMatchFailsAndCreatesNothing(_ backend: Backend) throws {
+        try seeded(backend) { catalog in
             let outcome = try resolve(catalog, #"[{"property":"$identifier","operator":"=","value":"svc-zzz"}]"#)
             guard case .failure(let reason) = outcome else { Issue.record("expected a failure, got \(outcome)"); return }
             #expect(reason.contains("matches no entity"))
@@ -66,16 +66,16 @@ enum Resolution: Equatable {
         }
     }
 
-    @Test func identifierWithSeveralMatchesFails() throws {
-        try seeded { catalog in
+    @Test(arguments: backends) func identifierWithSeveralMatchesFails(_ backend: Backend) throws {
+        try seeded(backend) { catalog in
             let outcome = try resolve(catalog, #"[{"property":"lang","operator":"=","value":"swift"}]"#)
             guard case .failure(let reason) = outcome else { Issue.record("expected a failure, got \(outcome)"); return }
             #expect(reason.contains("several"))
         }
     }
 
-    @Test func identifierSearchStaysInTheEntitysBlueprint() throws {
-        try seeded { catalog in
+    @Test(arguments: backends) func identifierSearchStaysInTheEntitysBlueprint(_ backend: Backend) throws {
+        try seeded(backend) { catalog in
             // "team-1" exists, but in blueprint team, not service.
             let outcome = try resolve(catalog, #"[{"property":"$identifier","operator":"=","value":"team-1"}]"#)
             guard case .failure(let reason) = outcome else { Issue.record("resolved across blueprints: \(outcome)"); return }
@@ -83,7 +83,7 @@ enum Resolution: Equatable {
         }
     }
 
-    @Test(arguments: [
+    @Test(arguments: backends, [
         (#"[{"property":"$identifier","operator":"in","value":["svc-c","nope"]}]"#, "svc-c"),
         (#"[{"property":"lang","operator":"=","value":"go"}]"#, "svc-b"),
         (#"[{"property":"stars","operator":">","value":8}]"#, "svc-a"),
@@ -103,15 +103,16 @@ enum Resolution: Equatable {
         (#"[{"property":"tags","operator":"containsAny","value":["q","x"]}]"#, "svc-a"),
         (#"[{"property":"lang","operator":"=","value":"swift"},{"combinator":"or","rules":[{"property":"stars","operator":"=","value":7},{"property":"stars","operator":"=","value":99}]}]"#, "svc-c"),
     ])
-    func operatorsSelectTheExpectedEntity(rules: String, expected: String) throws {
-        try seeded { catalog in
+    func operatorsSelectTheExpectedEntity(_ backend: Backend, rule: (String, String)) throws {
+        let (rules, expected) = rule
+        try seeded(backend) { catalog in
             let resolution = try resolve(catalog, rules)
             #expect(resolution == .success(expected))
         }
     }
 
-    @Test func orCombinatorAndEmptyValues() throws {
-        try seeded { catalog in
+    @Test(arguments: backends) func orCombinatorAndEmptyValues(_ backend: Backend) throws {
+        try seeded(backend) { catalog in
             // "empty" is "" on svc-a, absent on svc-b and svc-c: all three are empty → several.
             guard case .failure = try resolve(catalog, #"[{"property":"empty","operator":"isEmpty"}]"#) else {
                 Issue.record("isEmpty should match absent and empty-string values alike")
@@ -122,8 +123,8 @@ enum Resolution: Equatable {
         }
     }
 
-    @Test func invalidQueriesFailTheEntityWithTheReason() throws {
-        try seeded { catalog in
+    @Test(arguments: backends) func invalidQueriesFailTheEntityWithTheReason(_ backend: Backend) throws {
+        try seeded(backend) { catalog in
             guard case .failure(let reason) = try resolve(catalog, #"[{"property":"lang","operator":"near","value":"go"}]"#) else {
                 Issue.record("an unknown operator must fail"); return
             }
@@ -135,8 +136,8 @@ enum Resolution: Equatable {
         }
     }
 
-    @Test func singleRelationResolvesToTheOneMatch() throws {
-        try seeded { catalog in
+    @Test(arguments: backends) func singleRelationResolvesToTheOneMatch(_ backend: Backend) throws {
+        try seeded(backend) { catalog in
             let result = try catalog.upsertOne(entity("svc-d", relations: """
                 {"owner":{"combinator":"and","rules":[{"property":"handle","operator":"=","value":"plat"}]},"plain":"x"}
                 """))
@@ -147,8 +148,8 @@ enum Resolution: Equatable {
         }
     }
 
-    @Test func singleRelationWithSeveralOrNoMatchesIsNullWithAWarning() throws {
-        try seeded { catalog in
+    @Test(arguments: backends) func singleRelationWithSeveralOrNoMatchesIsNullWithAWarning(_ backend: Backend) throws {
+        try seeded(backend) { catalog in
             let results = try catalog.upsert([
                 entity("svc-d", relations: #"{"owner":{"combinator":"and","rules":[{"property":"size","operator":"=","value":4}]}}"#),
                 entity("svc-e", relations: #"{"owner":{"combinator":"and","rules":[{"property":"size","operator":"=","value":5}]}}"#),
@@ -161,8 +162,8 @@ enum Resolution: Equatable {
         }
     }
 
-    @Test func manyRelationResolvesToEveryMatchInTheTargetBlueprint() throws {
-        try seeded { catalog in
+    @Test(arguments: backends) func manyRelationResolvesToEveryMatchInTheTargetBlueprint(_ backend: Backend) throws {
+        try seeded(backend) { catalog in
             // size = 4 matches both teams; services are not searched (target is team).
             let result = try catalog.upsertOne(entity("svc-d", relations: """
                 {"members":{"combinator":"or","rules":[{"property":"size","operator":"=","value":4},{"property":"stars","operator":">","value":0}]}}
@@ -178,8 +179,8 @@ enum Resolution: Equatable {
         }
     }
 
-    @Test func undefinedRelationSearchesEveryBlueprint() throws {
-        try seeded { catalog in
+    @Test(arguments: backends) func undefinedRelationSearchesEveryBlueprint(_ backend: Backend) throws {
+        try seeded(backend) { catalog in
             let result = try catalog.upsertOne(entity("svc-d", relations: #"{"buddy":{"combinator":"and","rules":[{"property":"$title","operator":"=","value":"Data"}]}}"#))
             #expect(result.warnings.isEmpty)
             let d = try #require(try catalog.entity(blueprint: "service", identifier: "svc-d"))

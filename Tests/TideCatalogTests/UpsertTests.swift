@@ -11,8 +11,8 @@ func sameJSON(_ a: RawJSON?, _ b: String) -> Bool {
 }
 
 @Suite struct UpsertTests {
-    @Test func insertsNewEntitiesWithEveryField() throws {
-        try withCatalog { catalog in
+    @Test(arguments: backends) func insertsNewEntitiesWithEveryField(_ backend: Backend) throws {
+        try withCatalog(backend) { catalog in
             let results = try catalog.upsert([
                 entity("a", title: "\"A\"", icon: "\"Jira\"", team: "\"platform\"",
                        properties: #"{"status":"open","n":1}"#, relations: #"{"owner":"t1"}"#),
@@ -35,8 +35,8 @@ func sameJSON(_ a: RawJSON?, _ b: String) -> Bool {
         }
     }
 
-    @Test func mergeKeepsStoredKeysAndUnmappedFields() throws {
-        try withCatalog { catalog in
+    @Test(arguments: backends) func mergeKeepsStoredKeysAndUnmappedFields(_ backend: Backend) throws {
+        try withCatalog(backend) { catalog in
             _ = try catalog.upsertOne(entity("a", title: "\"A\"", icon: "\"Old\"", team: "\"t\"",
                                              properties: #"{"x":1,"y":2}"#, relations: #"{"r1":"p","r2":"q"}"#), at: t0)
             let result = try catalog.upsertOne(entity("a", title: "\"A2\"", properties: #"{"y":20,"z":30}"#,
@@ -51,8 +51,8 @@ func sameJSON(_ a: RawJSON?, _ b: String) -> Bool {
         }
     }
 
-    @Test func mergeWithoutPropertiesKeepsThemAndExplicitNullTitleClearsIt() throws {
-        try withCatalog { catalog in
+    @Test(arguments: backends) func mergeWithoutPropertiesKeepsThemAndExplicitNullTitleClearsIt(_ backend: Backend) throws {
+        try withCatalog(backend) { catalog in
             _ = try catalog.upsertOne(entity("a", title: "\"A\"", properties: #"{"x":1}"#), at: t0)
             _ = try catalog.upsertOne(entity("a", title: "null"), merge: true, at: t1)
             let a = try #require(try catalog.entity(blueprint: "service", identifier: "a"))
@@ -61,8 +61,8 @@ func sameJSON(_ a: RawJSON?, _ b: String) -> Bool {
         }
     }
 
-    @Test func replaceClearsUnmappedFields() throws {
-        try withCatalog { catalog in
+    @Test(arguments: backends) func replaceClearsUnmappedFields(_ backend: Backend) throws {
+        try withCatalog(backend) { catalog in
             _ = try catalog.upsertOne(entity("a", title: "\"A\"", icon: "\"I\"", team: "\"t\"",
                                              properties: #"{"x":1,"y":2}"#, relations: #"{"r":"p"}"#), at: t0)
             let result = try catalog.upsertOne(entity("a", properties: #"{"y":3}"#), merge: false, at: t1)
@@ -74,8 +74,8 @@ func sameJSON(_ a: RawJSON?, _ b: String) -> Bool {
         }
     }
 
-    @Test func createdAtIsKeptUpdatedAtAndDatasourceMove() throws {
-        try withCatalog { catalog in
+    @Test(arguments: backends) func createdAtIsKeptUpdatedAtAndDatasourceMove(_ backend: Backend) throws {
+        try withCatalog(backend) { catalog in
             _ = try catalog.upsertOne(entity("a"), datasource: "writer-1", at: t0)
             _ = try catalog.upsertOne(entity("a"), datasource: "writer-2", at: t1)
             let a = try #require(try catalog.entity(blueprint: "service", identifier: "a"))
@@ -87,16 +87,16 @@ func sameJSON(_ a: RawJSON?, _ b: String) -> Bool {
         }
     }
 
-    @Test func sameIdentifierInTwoBlueprintsIsTwoEntities() throws {
-        try withCatalog { catalog in
+    @Test(arguments: backends) func sameIdentifierInTwoBlueprintsIsTwoEntities(_ backend: Backend) throws {
+        try withCatalog(backend) { catalog in
             let results = try catalog.upsert([entity("x", "service"), entity("x", "team")], datasource: nil)
             #expect(results.map(\.outcome) == [.created, .created])
             #expect(try catalog.entityCount() == 2)
         }
     }
 
-    @Test func badEntitiesFailAloneAndTheRestIsWritten() throws {
-        try withCatalog { catalog in
+    @Test(arguments: backends) func badEntitiesFailAloneAndTheRestIsWritten(_ backend: Backend) throws {
+        try withCatalog(backend) { catalog in
             let numberIdentifier = Entity(identifier: "42", blueprint: "service")
             let results = try catalog.upsert([
                 entity("good-1"),
@@ -117,8 +117,8 @@ func sameJSON(_ a: RawJSON?, _ b: String) -> Bool {
         }
     }
 
-    @Test func unknownBlueprintsAreRefusedOnceBlueprintsAreStored() throws {
-        try withCatalog { catalog in
+    @Test(arguments: backends) func unknownBlueprintsAreRefusedOnceBlueprintsAreStored(_ backend: Backend) throws {
+        try withCatalog(backend) { catalog in
             // No definitions yet: anything goes.
             #expect(try catalog.upsertOne(entity("a", "anything")).outcome == .created)
             try catalog.storeBlueprints([Blueprint(identifier: "service", title: "Service")])
@@ -128,8 +128,8 @@ func sameJSON(_ a: RawJSON?, _ b: String) -> Bool {
         }
     }
 
-    @Test func escapedIdentifiersRoundTrip() throws {
-        try withCatalog { catalog in
+    @Test(arguments: backends) func escapedIdentifiersRoundTrip(_ backend: Backend) throws {
+        try withCatalog(backend) { catalog in
             let tricky = Entity(identifier: RawJSON(JSON("a\"b\\c/é").serialized()), blueprint: "service")
             let result = try catalog.upsertOne(tricky)
             #expect(result.identifier == "a\"b\\c/é")
@@ -139,9 +139,9 @@ func sameJSON(_ a: RawJSON?, _ b: String) -> Bool {
         }
     }
 
-    @Test func aBatchSeesItsOwnEarlierEntities() throws {
+    @Test(arguments: backends) func aBatchSeesItsOwnEarlierEntities(_ backend: Backend) throws {
         // Within one transaction, the second write of a key merges into the first.
-        try withCatalog { catalog in
+        try withCatalog(backend) { catalog in
             let results = try catalog.upsert([entity("a", properties: #"{"x":1}"#), entity("a", properties: #"{"y":2}"#)],
                                              datasource: nil)
             #expect(results.map(\.outcome) == [.created, .updated])

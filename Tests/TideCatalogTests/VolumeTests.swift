@@ -4,11 +4,12 @@ import TideCatalog
 import TideModel
 
 /// Volume, not speed (speed is measured in Benchmarks/): 100k entities in batches of 500 take the
-/// plain insert path, then the merge path, and every one is accounted for.
+/// plain insert path, then the merge path, and every one is accounted for. PostgreSQL, whose
+/// statements are round trips to a server, gets 5k: what is tested is the same.
 @Suite struct VolumeTests {
-    @Test func upserts100kEntitiesInBatches() throws {
-        try withCatalog { catalog in
-            let count = 100_000, batchSize = 500
+    @Test(arguments: backends) func upsertsManyEntitiesInBatches(_ backend: Backend) throws {
+        try withCatalog(backend) { catalog in
+            let count = backend == .sqlite ? 100_000 : 5_000, batchSize = 500
             let entities = (0..<count).map { index in
                 entity("entity-\(index)", title: "\"Entity \(index)\"",
                        properties: #"{"index":\#(index),"status":"open","labels":["a","b"]}"#,
@@ -33,7 +34,7 @@ import TideModel
             }
             #expect(updated == count)
             #expect(try catalog.entityCount() == count)
-            let sample = try #require(try catalog.entity(blueprint: "service", identifier: "entity-99999"))
+            let sample = try #require(try catalog.entity(blueprint: "service", identifier: "entity-\(count - 1)"))
             #expect(sample.relations.text == #"{"project":"project-99"}"#)
         }
     }
