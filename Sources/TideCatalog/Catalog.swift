@@ -1,5 +1,6 @@
 import CSQLite
 import Foundation
+import TideCore
 import TideJQ
 import TideModel
 
@@ -37,7 +38,7 @@ public final class Catalog: @unchecked Sendable {
     /// The file's path, or the PostgreSQL URL with its password masked: what messages name.
     public let path: String
     let connection: any SQLDatabase
-    private let lock = NSLock()
+    private let lock = Locked(())
     /// Stored blueprint definitions, read at open, kept in step by `storeBlueprints`, and read
     /// again when an entity names a blueprint this process has not seen (another process of a
     /// shared catalog may have stored it).
@@ -203,12 +204,14 @@ public final class Catalog: @unchecked Sendable {
     /// Runs `body` holding the lock, turning database failures into `CatalogError`s naming the
     /// catalog.
     func locked<T>(_ doing: String, _ body: () throws(DatabaseFailure) -> T) throws(CatalogError) -> T {
-        lock.lock()
-        defer {
-            connection.finishReads()
-            lock.unlock()
+        let result = lock.withLock { _ -> Result<T, DatabaseFailure> in
+            defer { connection.finishReads() }
+            do throws(DatabaseFailure) { return .success(try body()) } catch { return .failure(error) }
         }
-        do { return try body() } catch { throw Catalog.classify(error, path: path, doing: doing) }
+        switch result {
+        case .success(let value): return value
+        case .failure(let error): throw Catalog.classify(error, path: path, doing: doing)
+        }
     }
 
     /// Like `locked`, inside one write transaction.
@@ -269,9 +272,7 @@ public final class Catalog: @unchecked Sendable {
 
     /// A stored blueprint definition.
     public func blueprint(_ identifier: String) -> Blueprint? {
-        lock.lock()
-        defer { lock.unlock() }
-        return definitions[identifier]
+        lock.withLock { _ in definitions[identifier] }
     }
 
     /// Stored blueprints and blueprints that only have entities, with entity counts, by identifier.
