@@ -1,7 +1,16 @@
 import Foundation
+import TideCore
 
 /// Runs the real `tide` binary as a user would, capturing what it prints.
 public struct TideProcess {
+    private static let launching = Locked(())
+
+    /// Starts `process`, one launch at a time in this test process: Foundation's `Process.run` on
+    /// Linux crashed (a bad memcpy inside it) when many tests launched children at once.
+    public static func launch(_ process: Process) throws {
+        try launching.withLock { _ in try process.run() }
+    }
+
     public struct Result: Sendable {
         public var status: Int32
         public var stdout: String
@@ -39,7 +48,7 @@ public struct TideProcess {
         }
         await withCheckedContinuation { (finished: CheckedContinuation<Void, Never>) in
             process.terminationHandler = { _ in finished.resume() }
-            do { try process.run() } catch {
+            do { try Self.launch(process) } catch {
                 process.terminationHandler = nil
                 finished.resume()
             }

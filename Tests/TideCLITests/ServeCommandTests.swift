@@ -62,7 +62,7 @@ import TideTesting
             process.standardOutput = FileHandle.nullDevice
             process.standardError = try FileHandle(forWritingTo: stderr)
             process.standardInput = FileHandle.nullDevice
-            try process.run()
+            try TideProcess.launch(process)
         }
 
         var log: String { (try? String(contentsOf: stderr, encoding: .utf8)) ?? "" }

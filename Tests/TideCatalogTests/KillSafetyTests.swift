@@ -52,7 +52,7 @@ import TideTesting
             process.arguments = ["catalog", "import", "--catalog", database, "--batch-size", String(Self.batchSize), input.path]
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
-            try process.run()
+            try TideProcess.launch(process)
 
             // Wait until several batches are committed, reading through a second connection.
             var seen = 0
