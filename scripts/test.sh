@@ -14,8 +14,10 @@ swift build --build-tests
 # holds its thread while it waits for the server. So the CPU-bound suites run first, on their
 # own, then the catalog suites beside a throwaway PostgreSQL (scripts/with-postgres.sh installs
 # it when missing and stops it after; without it their PostgreSQL tests fail rather than skip),
-# then everything else.
+# then the HTTP client's suites (their request-budget tests follow quota windows and pauses of a
+# few seconds, which a machine loaded by every other suite outran), then everything else.
 cpu_bound='TideJQTests|TideMappingTests'
 swift test --skip-build --filter "$cpu_bound"
 TIDE_TEST_REQUIRE_POSTGRES=1 scripts/with-postgres.sh swift test --skip-build --filter TideCatalogTests
-swift test --skip-build --skip "$cpu_bound|TideCatalogTests"
+swift test --skip-build --filter TideHTTPTests
+swift test --skip-build --skip "$cpu_bound|TideCatalogTests|TideHTTPTests"
