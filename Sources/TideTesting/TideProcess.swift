@@ -37,12 +37,20 @@ public struct TideProcess {
         process.arguments = arguments
         if let directory { process.currentDirectoryURL = directory }
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.standardOutput = try FileHandle(forWritingTo: outURL)
-        process.standardError = try FileHandle(forWritingTo: errURL)
+        // Closed once the child has ended: each run would otherwise keep two descriptors, and
+        // Foundation's Process.run crashed once the test process held over a thousand.
+        let output = try FileHandle(forWritingTo: outURL), errors = try FileHandle(forWritingTo: errURL)
+        defer { try? output.close(); try? errors.close() }
+        process.standardOutput = output
+        process.standardError = errors
+        var inputHandle: FileHandle?
+        defer { try? inputHandle?.close() }
         if let stdin {
             let inURL = scratch.appendingPathComponent("in")
             try stdin.write(to: inURL)
-            process.standardInput = try FileHandle(forReadingFrom: inURL)
+            let input = try FileHandle(forReadingFrom: inURL)
+            inputHandle = input
+            process.standardInput = input
         } else {
             process.standardInput = FileHandle.nullDevice
         }
