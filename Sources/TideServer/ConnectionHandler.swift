@@ -74,8 +74,7 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
             discarding = false
             shared.connections.setWaiting(context.channel, false)
             arm(shared.limits.bodyTimeout, "body_timeout", context: context)
-            let path = HTTPServerRequest(method: head.method.rawValue, uri: head.uri).path
-            limit = shared.routes.bodyLimit(method: head.method.rawValue, path: path)
+            limit = shared.routes.bodyLimit(method: head.method.rawValue, path: HTTPServerRequest.path(of: head.uri))
             if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > limit {
                 tooLarge(context: context)
             }

@@ -33,10 +33,8 @@ public struct HTTPServerRequest: Sendable, Hashable {
                 connectionID: Int = 0, sequence: Int = 0) {
         self.method = method.uppercased()
         self.uri = uri
-        let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-        let rawPath = parts.first.map(String.init) ?? uri
-        path = rawPath.removingPercentEncoding ?? rawPath
-        query = parts.count > 1 ? Self.parseQuery(String(parts[1])) : []
+        path = Self.path(of: uri)
+        query = uri.firstIndex(of: "?").map { Self.parseQuery(String(uri[uri.index(after: $0)...])) } ?? []
         self.headers = headers
         self.body = body
         self.connectionID = connectionID
@@ -58,6 +56,12 @@ public struct HTTPServerRequest: Sendable, Hashable {
     }
 
     public var bodyText: String { String(decoding: body, as: UTF8.self) }
+
+    /// The percent-decoded path of a request target, without its query.
+    static func path(of uri: String) -> String {
+        let raw = uri.firstIndex(of: "?").map { String(uri[..<$0]) } ?? uri
+        return raw.removingPercentEncoding ?? raw
+    }
 
     static func parseQuery(_ query: String) -> [QueryItem] {
         func decode(_ text: Substring) -> String {
