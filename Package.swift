@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.0.0"),
     ],
     targets: [
         // C libraries from Debian's -dev packages.
@@ -50,6 +51,7 @@ let package = Package(
         // Fetching pages of a kind: requests from templates, auth, pagination, parent fan-out.
         // (swift-crypto signs the JWT of a login: HMAC in Crypto, RSA in _CryptoExtras.)
         .target(name: "TideFetch", dependencies: ["TideCore", "TideJQ", "TideHTTP", "TideIntegration", "TideMapping",
+                                                  .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
                                                   .product(name: "Crypto", package: "swift-crypto"),
                                                   .product(name: "_CryptoExtras", package: "swift-crypto")]),
         // The resync: fetch → map → sink, page by page, then reconcile.

@@ -39,15 +39,17 @@ public final class ResourcePass {
         Dictionary(resource.selector.fields.map { ($0.name, $0.json) }) { $1 }
     }
 
+    /// The kind compiled once for this pass.
+    func compiledKind() throws(Diagnostics) -> CompiledKind {
+        if let compiled { return compiled }
+        let compiled = try CompiledKind(session: session, kind: resource.kind)
+        self.compiled = compiled
+        return compiled
+    }
+
+    /// A fetcher of the kind read whole (no partitions): what a refetch narrowed to one record needs.
     func fetcher(selector: [String: String]) throws(Diagnostics) -> KindFetcher {
-        let compiled: CompiledKind
-        if let existing = self.compiled {
-            compiled = existing
-        } else {
-            compiled = try CompiledKind(session: session, kind: resource.kind)
-            self.compiled = compiled
-        }
-        return try KindFetcher(compiled: compiled, selector: selector)
+        try KindFetcher(compiled: compiledKind(), selector: selector)
     }
 
     // MARK: Live events
@@ -99,8 +101,8 @@ public final class ResourcePass {
     /// is mapped (on `mappingOptions.threads` threads), page N-1 is written and page N+1 is
     /// requested and parsed. Pages are always written one at a time, in order.
     func sync(progress: inout KindProgress, observer: any ResyncObserver) async {
-        let fetcher: KindFetcher
-        do { fetcher = try self.fetcher(selector: selector) } catch {
+        let fetcher: any PageSource
+        do { fetcher = try KindFetcher.forResync(compiled: compiledKind(), selector: selector) } catch {
             progress.failure = error.description
             return
         }
@@ -117,6 +119,7 @@ public final class ResourcePass {
         }
         func map(_ page: FetchedPage, progress: inout KindProgress) -> [Entity] {
             progress.pages += 1
+            progress.runs = fetcher.runs
             progress.records += page.records.count
             while mappers.count < min(threads, page.records.count / Self.minimumShare) {
                 mappers.append(ResourceMapper(resource: resource, options: mappingOptions))
@@ -169,6 +172,8 @@ public final class ResourcePass {
             try? await finishWrite(&progress)
             progress.failure = (error as? FetchError)?.description ?? "\(error)"
         }
+        progress.runs = fetcher.runs
+        for note in fetcher.notes { observer.note(note) }
     }
 
     /// Below this many records per thread a page is mapped on one thread: handing work out would

@@ -19,6 +19,8 @@ public struct KindProgress: Sendable {
     public var report = MappingReport()
     /// Blueprints of the entities written.
     public var blueprints: Set<String> = []
+    /// The kind's runs (partitions or parent records) read side by side, when it has them.
+    public var runs: RunCounts?
     /// Why the kind stopped early, when it did.
     public var failure: String?
     public var started: ContinuousClock.Instant
@@ -36,7 +38,7 @@ public struct KindProgress: Sendable {
 /// What reconciliation did.
 public enum Reconciliation: Sendable, Equatable {
     /// `protected`: kept because kept entities point at them; `optedOut`: kept because their
-    /// resource says `enableDelete: false`.
+    /// resource says `enableDelete: false`, or its kind's partitions may not cover every record.
     case deleted(count: Int, protected: Int, optedOut: Int = 0)
     /// Nothing owned was left unwritten.
     case nothingStale
@@ -186,8 +188,14 @@ public struct Resync: Sendable {
         let protected = mapping.createMissingRelatedEntities
             ? try await sink.relationTargets(among: stale.keys, writtenSince: resyncStart) : []
         // `enableDelete: false` opts a resource's entities out of deletion (Ocean 0.56's field):
-        // those of the blueprints it writes — named in its mapping, or written by this resync.
-        let optedOut = Set(mapping.resources.indices.filter { mapping.resources[$0].enableDelete == false }.flatMap { index in
+        // those of the blueprints it writes — named in its mapping, or written by this resync. So
+        // does a kind whose partitions may not cover all its records (no count, not complete):
+        // an entity missing from them may still exist.
+        let keepsStale = mapping.resources.indices.filter { index in
+            let resource = mapping.resources[index]
+            return resource.enableDelete == false || integration.kind(resource.kind)?.partitions?.coverage == .unknown
+        }
+        let optedOut = Set(keepsStale.flatMap { index in
             Array(mapping.resources[index].literalBlueprints) + (kinds.indices.contains(index) ? Array(kinds[index].blueprints) : [])
         })
         let kept = stale.keys.filter { optedOut.contains($0.blueprint) && !protected.contains($0) }

@@ -25,6 +25,8 @@ public struct FetchError: Error, Sendable, CustomStringConvertible {
         case login
         /// The request could not be built (a header with a line break, a URL without a scheme…).
         case invalidRequest
+        /// The read was stopped before its end (the resync was cancelled).
+        case cancelled
     }
 
     public var reason: Reason

@@ -19,6 +19,18 @@ public struct FetchedPage {
     public let request: String
 }
 
+/// What one pagination run is bound to: a parent record, a partition's value (`.partition` in
+/// templates). Both are nil for a kind read whole. Holds libjq values: build it in the task that
+/// uses it.
+public struct RunBinding {
+    public var parent: JSON?
+    public var partition: JSON?
+    public init(parent: JSON? = nil, partition: JSON? = nil) {
+        self.parent = parent
+        self.partition = partition
+    }
+}
+
 /// Fetches the pages of one kind, one request per `next()` call, for one resource's selector.
 ///
 /// Pull-based so that memory stays bounded by one page (plus, for a kind with a parent, one page
@@ -27,12 +39,14 @@ public struct FetchedPage {
 /// suspension points is fine). Several fetchers may share one `FetchSession` from different tasks.
 ///
 /// After an error, or once the last page has been returned, `next()` returns nil.
-public final class KindFetcher {
+public final class KindFetcher: PageSource {
     public let kind: String
     let session: FetchSession
     let program: KindProgram
     let context: JSON
     let parentFetcher: KindFetcher?
+    /// The parent record of a fetcher bound to one run.
+    private var boundParent: JSON?
 
     private var parentRecords: [JSON] = []
     private var parentIndex = 0
@@ -68,7 +82,11 @@ public final class KindFetcher {
 
     /// A fetcher from a kind compiled before: no template or jq is compiled again, so a webhook
     /// refetch costs its request, not a compile. `compiled` is used by this fetcher's task only.
-    public init(compiled: CompiledKind, selector: [String: String] = [:]) throws(Diagnostics) {
+    ///
+    /// - Parameter binding: when given, the fetcher reads one pagination run bound to it (a parent
+    ///   record, a partition's value) instead of reading the kind's parents itself: what
+    ///   `ConcurrentKindFetcher` gives each of its runs.
+    public init(compiled: CompiledKind, selector: [String: String] = [:], binding: RunBinding? = nil) throws(Diagnostics) {
         let definition = compiled.program.definition
         let kind = definition.name
         self.kind = kind
@@ -94,10 +112,16 @@ public final class KindFetcher {
             members.append((name, parse(selector[name]!, name, nil)))
         }
         if !diagnostics.isEmpty { throw Diagnostics(diagnostics) }
-        context = JSON(object: ["config": compiled.config, "selector": JSON(orderedObject: members)])
+        context = JSON(object: ["config": compiled.config, "selector": JSON(orderedObject: members),
+                                "partition": binding?.partition ?? .null])
 
         // The parent kind is read with its own defaults, as the format says.
-        parentFetcher = try compiled.parent.map { parent throws(Diagnostics) in try KindFetcher(compiled: parent) }
+        if let binding {
+            parentFetcher = nil
+            boundParent = binding.parent
+        } else {
+            parentFetcher = try compiled.parent.map { parent throws(Diagnostics) in try KindFetcher(compiled: parent) }
+        }
     }
 
     /// Parse responses only as far as `recordPaths` (what the mapping reads of each record), the
@@ -136,7 +160,7 @@ public final class KindFetcher {
             guard let parentFetcher else {
                 if !startedRun {
                     startedRun = true
-                    run = PaginationRun(program: program, parent: nil, redactor: session.redactor)
+                    run = PaginationRun(program: program, parent: boundParent, redactor: session.redactor)
                     continue
                 }
                 finished = true

@@ -1,3 +1,4 @@
+import Foundation
 import TideCore
 import TideMapping
 import TideModel
@@ -145,7 +146,98 @@ public struct KindDefinition: Sendable {
     /// `records` giving null means no records; otherwise it fails the page.
     public var nullIsEmpty: Bool = false
     public var pagination: Pagination
+    /// The kind's records split into partitions, each paginated on its own.
+    public var partitions: Partitions?
+    /// Pagination runs (one per parent record or partition) fetched at once.
+    public var concurrency: Int = 4
     public var location: SourceLocation?
+}
+
+/// How a kind's records split into independent partitions (`partitions:`), each paginated on its
+/// own and fetched side by side; templates see the partition's value as `.partition`.
+public struct Partitions: Sendable {
+    public enum Source: Sendable {
+        /// One partition per record of another kind, valued by `value` over the record.
+        case kind(String, value: JQExpression)
+        /// The array `values` gives over {config, selector}.
+        case values(JQExpression)
+        /// Consecutive windows of `days` days from `start` (ISO 8601, as written), the first open
+        /// below and the last open above, so that together they cover every instant.
+        case dateWindows(start: String, days: Int)
+    }
+    /// A request that counts the whole, unpartitioned set, to check the partitions covered it.
+    public struct Count: Sendable {
+        public var request: RequestDefinition
+        public var value: JQExpression
+        public var location: SourceLocation?
+        public init(request: RequestDefinition, value: JQExpression, location: SourceLocation?) {
+            self.request = request
+            self.value = value
+            self.location = location
+        }
+    }
+    /// Whether the union of the partitions is known to be the whole set.
+    public enum Coverage: Sendable, Equatable {
+        /// Date windows open at both ends cover every instant.
+        case byConstruction
+        /// The integration says so (`complete: true`).
+        case asserted
+        /// Checked after each run against `count`; when short, the kind is fetched unpartitioned.
+        case counted
+        /// Unknown: stale entities of the kind's resources are never deleted.
+        case unknown
+    }
+    public var source: Source
+    public var count: Count?
+    public var complete: Bool
+    public var location: SourceLocation?
+
+    public init(source: Source, count: Count?, complete: Bool, location: SourceLocation?) {
+        self.source = source
+        self.count = count
+        self.complete = complete
+        self.location = location
+    }
+
+    public var coverage: Coverage {
+        if case .dateWindows = source { return .byConstruction }
+        if count != nil { return .counted }
+        return complete ? .asserted : .unknown
+    }
+
+    /// The kind whose records give the partitions, if any.
+    public var fromKind: String? {
+        if case .kind(let name, _) = source { return name }
+        return nil
+    }
+
+    /// `dateWindows.start` in seconds since 1970: an ISO 8601 date (midnight UTC) or date-time.
+    public static func time(of text: String) -> Double? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let formatter = ISO8601DateFormatter()
+        if let date = formatter.date(from: trimmed) { return date.timeIntervalSince1970 }
+        formatter.formatOptions = [.withFullDate]
+        if trimmed.count == 10, let date = formatter.date(from: trimmed) { return date.timeIntervalSince1970 }
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.date(from: trimmed)?.timeIntervalSince1970
+    }
+}
+
+extension KindDefinition {
+    /// What is wrong with the kind's partitions, beyond their shape (which the spec checks).
+    var partitionProblems: [Diagnostic] {
+        guard let partitions else { return [] }
+        var problems: [Diagnostic] = []
+        if parent != nil {
+            problems.append(Diagnostic(at: partitions.location, "kind \"\(name)\" has both parent and partitions; a kind is split one way",
+                                       rule: "partitions", hint: "keep parent: (one run per parent record), or partitions.fromKind for a partition per record"))
+        }
+        if case .dateWindows(let start, _) = partitions.source, Partitions.time(of: start) == nil {
+            problems.append(Diagnostic(at: partitions.location, "partitions.dateWindows.start of kind \"\(name)\" is \"\(start)\", not an ISO 8601 date",
+                                       rule: "partitions", hint: "write a date such as 2020-01-01 or a date-time such as 2020-01-01T00:00:00Z"))
+        }
+        return problems
+    }
 }
 
 public struct Pagination: Sendable {

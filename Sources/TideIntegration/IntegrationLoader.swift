@@ -46,9 +46,15 @@ extension Integration {
         return integration
     }
 
-    /// Checks that need the whole integration: parents exist and do not loop.
+    /// Checks that need the whole integration: parents (and the kinds partitions come from) exist
+    /// and do not loop; partitions are sound.
     func crossCheck() -> [Diagnostic] {
-        KindParents.problems(kinds.map { KindParents.Link(kind: $0.name, parent: $0.parent, location: $0.location) })
+        KindParents.problems(kinds.map { kind in
+            if kind.parent == nil, let from = kind.partitions?.fromKind {
+                return KindParents.Link(kind: kind.name, parent: from, location: kind.partitions?.location, field: "partitions.fromKind")
+            }
+            return KindParents.Link(kind: kind.name, parent: kind.parent, location: kind.location)
+        }) + kinds.flatMap(\.partitionProblems)
     }
 }
 
@@ -264,7 +270,26 @@ struct IntegrationBuilder {
             objectIsOneRecord: reader.bool(specified: "objectIsOneRecord"),
             nullIsEmpty: reader.bool(specified: "nullIsEmpty"),
             pagination: pagination(reader.child("pagination")),
+            partitions: node["partitions"].map { partitions(SpecReader($0, IntegrationSpec.partitions), location: $0.location) },
+            concurrency: reader.int(specified: "concurrency"),
             location: location)
+    }
+
+    func partitions(_ reader: SpecReader, location: SourceLocation?) -> Partitions {
+        let source: Partitions.Source
+        if let kind = reader.string("fromKind") {
+            source = .kind(kind, value: expression(reader, "value"))
+        } else if let values = expression(reader["values"]) {
+            source = .values(values)
+        } else {
+            let windows = reader.child("dateWindows")
+            source = .dateWindows(start: windows.string(specified: "start"), days: windows.int(specified: "days"))
+        }
+        let count = reader["count"].map { node in
+            let count = reader.child("count")
+            return Partitions.Count(request: request(count.child("request")), value: expression(count, "value"), location: node.location)
+        }
+        return Partitions(source: source, count: count, complete: reader.bool(specified: "complete"), location: location)
     }
 
     func pagination(_ reader: SpecReader) -> Pagination {

@@ -147,6 +147,26 @@ public enum IntegrationSpec {
         FieldSpec("maxPages", .integer(minimum: 1), "Most pages read; more is an error."),
     ]))
 
+    static let partitionCount = SpecType.object(ObjectSpec("A request that counts the whole, unpartitioned set (templates see .partition as null).", fields: [
+        FieldSpec("request", request, required: true, "The counting request (Jira: POST /rest/api/3/search/approximate-count)."),
+        FieldSpec("value", jq, required: true, "jq over the response body giving the count."),
+    ]))
+
+    static let dateWindows = SpecType.object(ObjectSpec("Consecutive date windows; .partition is {from, to} in seconds since 1970, from null in the first window and to null in the last, so that together they cover every instant.", fields: [
+        FieldSpec("start", .string(), required: true, "Where the second window begins, as an ISO 8601 date or date-time (2020-01-01, 2020-01-01T00:00:00Z); the first window holds everything before."),
+        FieldSpec("days", .integer(minimum: 1), required: true, "Length of each window in days; the last window is open towards the future."),
+    ]))
+
+    static let partitions = SpecType.object(ObjectSpec(
+        "Splits a kind's records into partitions, each paginated on its own and fetched side by side, for the kind's `concurrency` at once; templates see the partition's value as .partition (null when the kind is read whole: webhook refetches, or after a count showed the partitions missed records). Give exactly one of fromKind, values and dateWindows.", fields: [
+        FieldSpec("fromKind", .string(), "A kind whose every record gives one partition (read with its selector defaults)."),
+        FieldSpec("value", jq, default: "\".\"", "jq over each record of fromKind giving its partition's value."),
+        FieldSpec("values", jq, "jq over {config, selector} giving the array of partition values."),
+        FieldSpec("dateWindows", dateWindows, "Partitions by date windows (complete by construction when the field they filter on never changes, such as a creation date)."),
+        FieldSpec("count", partitionCount, "Checks completeness: after the partitions, the records read are compared with this count of the whole set, and when fewer the kind is read once more unpartitioned, so that nothing is deleted for a record no partition held."),
+        FieldSpec("complete", .boolean, default: "false", "States that the partitions always cover the whole set. Without it, count or dateWindows, nothing of the kind's resources is ever deleted as stale."),
+    ], exactlyOneOf: ["fromKind", "values", "dateWindows"]))
+
     static let kind = SpecType.object(ObjectSpec("A kind of record that port-app-config resources name.", fields: [
         FieldSpec("description", .string(), "What the records are."),
         FieldSpec("parent", .string(), "A kind whose every record runs this kind's request once (available as .parent in templates, $parent in records)."),
@@ -158,6 +178,9 @@ public enum IntegrationSpec {
         FieldSpec("nullIsEmpty", .boolean, default: "false",
                   "Whether records giving null (the list's key absent, an empty body) means the page has no records. Otherwise such a page fails the kind and nothing of it is deleted."),
         FieldSpec("pagination", pagination, "How to get the next page."),
+        FieldSpec("partitions", partitions, "Split the records into partitions fetched side by side (not with parent:)."),
+        FieldSpec("concurrency", .integer(minimum: 1, maximum: 32), default: "4",
+                  "Pagination runs (one per parent record or partition) fetched at once; each keeps its own pages in order."),
     ]))
 
 

@@ -1,7 +1,7 @@
 import TideCore
 
-/// The parent graph of an integration's kinds: every `parent` names a kind here, and no chain of
-/// parents loops. One check for the loader (on the model) and `tide lint` (on the YAML, which it
+/// The parent graph of an integration's kinds: every `parent` (or `partitions.fromKind`, a kind
+/// read before this one just the same) names a kind here, and no chain of them loops. One check for the loader (on the model) and `tide lint` (on the YAML, which it
 /// reads before, or without, a model).
 public enum KindParents {
     public static let unknownParentRule = "unknown-parent"
@@ -12,10 +12,13 @@ public enum KindParents {
         public var parent: String?
         /// Where a problem with this kind's parent is reported.
         public var location: SourceLocation?
-        public init(kind: String, parent: String?, location: SourceLocation?) {
+        /// The field that names it: `parent`, or `partitions.fromKind` (whose kind is read first too).
+        public var field: String
+        public init(kind: String, parent: String?, location: SourceLocation?, field: String = "parent") {
             self.kind = kind
             self.parent = parent
             self.location = location
+            self.field = field
         }
     }
 
@@ -26,7 +29,7 @@ public enum KindParents {
             guard let parent = link.parent else { continue }
             guard parents[parent] != nil else {
                 let suggestion = DidYouMean.closest(to: parent, in: links.map(\.kind)).map { " (did you mean \"\($0)\"?)" } ?? ""
-                diagnostics.append(Diagnostic(at: link.location, "kind \"\(link.kind)\" names parent \"\(parent)\", which is not a kind here\(suggestion)",
+                diagnostics.append(Diagnostic(at: link.location, "kind \"\(link.kind)\" names \(link.field) \"\(parent)\", which is not a kind here\(suggestion)",
                                               rule: unknownParentRule))
                 continue
             }

@@ -48,7 +48,11 @@ public enum JSONSchemaExporter {
         case .enumeration(let options):
             return [("enum", JSON(array: options.map { JSON($0) }))]
         case .object(let spec):
-            return objectMembers(spec.fields, allowsOtherKeys: spec.closedInSchema == false, extra: [])
+            var members = objectMembers(spec.fields, allowsOtherKeys: spec.closedInSchema == false, extra: [])
+            if !spec.exactlyOneOf.isEmpty {
+                members.append(("oneOf", JSON(array: spec.exactlyOneOf.map { JSON(orderedObject: [("required", JSON(array: [JSON($0)]))]) })))
+            }
+            return members
         case .array(let element):
             return [("type", JSON("array")), ("items", node(element))]
         case .map(let value):

@@ -67,13 +67,16 @@ public struct ObjectSpec: Sendable {
     /// read as Ocean reads them (port-app-config), where PyYAML and pydantic ignore such keys,
     /// make it a warning so a file Ocean accepts still loads.
     public var unknownKeys: Diagnostic.Severity
+    /// Fields of which exactly one must be given (alternative ways to say one thing).
+    public var exactlyOneOf: [String]
 
     public init(_ description: String = "", fields: [FieldSpec], allowsOtherKeys: Bool = false,
-                unknownKeys: Diagnostic.Severity = .error) {
+                unknownKeys: Diagnostic.Severity = .error, exactlyOneOf: [String] = []) {
         self.fields = fields
         self.allowsOtherKeys = allowsOtherKeys
         self.description = description
         self.unknownKeys = unknownKeys
+        self.exactlyOneOf = exactlyOneOf
     }
 
     public func field(_ name: String) -> FieldSpec? { fields.first { $0.name == name } }

@@ -21,6 +21,9 @@ public enum SpecMarkdown {
             switch type {
             case .object(let spec):
                 table(spec.fields, allowsOtherKeys: spec.allowsOtherKeys)
+                if !spec.exactlyOneOf.isEmpty {
+                    lines += ["Exactly one of " + spec.exactlyOneOf.map { "`\($0)`" }.joined(separator: ", ") + ".", ""]
+                }
                 for field in spec.fields { nested(field.type, path: join(path, field.name), level: level + 1) }
             case .tagged(let tagged):
                 if !tagged.commonFields.isEmpty {

@@ -166,6 +166,14 @@ public struct SpecValidator {
         for field in fields where field.required && !seen.contains(field.name) {
             report(node, "\(path.isEmpty ? "the document" : path) has no \(field.name), which is required", rule: "required", hint: field.hint)
         }
+        if !spec.exactlyOneOf.isEmpty {
+            let given = spec.exactlyOneOf.filter(seen.contains)
+            if given.count != 1 {
+                let found = given.isEmpty ? "none" : given.joined(separator: " and ")
+                report(node, "\(path.isEmpty ? "the document" : path) takes exactly one of \(spec.exactlyOneOf.joined(separator: ", ")); found \(found)",
+                       rule: "one-of")
+            }
+        }
     }
 
     mutating func checkTagged(_ node: YAMLNode, _ tagged: TaggedSpec, path: String) {

@@ -61,7 +61,7 @@ struct Outcome {
 }
 
 /// Pulls every page; records are reduced to their `id` (or their JSON when they have none).
-func drain(_ fetcher: KindFetcher) async -> Outcome {
+func drain(_ fetcher: any PageSource) async -> Outcome {
     var outcome = Outcome()
     do {
         while let page = try await fetcher.next() {
@@ -116,6 +116,11 @@ struct Harness {
 
     func fetchAll(_ kind: String, selector: [String: String] = [:]) async throws -> Outcome {
         await drain(try fetcher(kind, selector: selector))
+    }
+
+    /// The source a resync reads `kind` from (its runs side by side when it has partitions or a parent).
+    func resyncSource(_ kind: String, selector: [String: String] = [:]) throws -> any PageSource {
+        try KindFetcher.forResync(compiled: CompiledKind(session: session, kind: kind), selector: selector)
     }
 
     func stop() async {
