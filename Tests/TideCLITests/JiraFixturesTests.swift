@@ -27,11 +27,12 @@ struct JiraFixturesTests {
         var projects: [[[String: Any]]] = []
         var issues: [[[String: Any]]] = []
         var users: [[[String: Any]]] = []
+        var approximateCount: Int?
     }
 
     @Test func fixturesServeEveryPageOfEveryKind() async throws {
         let file = try FixtureFile.load(contentsOf: Self.fixturesFile)
-        #expect(file.entries.count == 8)
+        #expect(file.entries.count == 15)
         let server = try await FixtureServer.start(file.fixtures)
         let client = HTTPClient(configuration: .init(retry: .never))
         let replay: Replay
@@ -46,12 +47,18 @@ struct JiraFixturesTests {
         await server.stop()
 
         #expect(replay.projects.map(\.count) == [50, 50, 17])
-        #expect(replay.issues.map(\.count) == [12, 12, 7])
+        // 31 issues in 7 projects, NW's over two pages; 116 of the 117 projects count issues.
+        #expect(replay.issues.map(\.count).reduce(0, +) == 31)
+        #expect(replay.issues.count == 8)
+        #expect(replay.approximateCount == 31, "the count the partitions must reach")
         #expect(replay.users.map(\.count) == [50, 23])
         #expect(server.unmatchedRequests.map { "\($0.method) \($0.uri)" } == [])
         #expect(server.unusedFixtures.map(\.name) == [])
-        #expect(server.requests.count == 8)
-        #expect(server.callCounts.values.allSatisfy { $0 == 1 }, "each page is fetched once: \(server.callCounts)")
+        let expectedRequests = 3 + 116 + 1 + 1 + 2  // projects, partitions, NW page 2, count, users
+        #expect(server.requests.count == expectedRequests)
+        let emptyAnswer = "issues of a project with none that match"
+        #expect(server.callCounts.filter { $0.key != emptyAnswer }.values.allSatisfy { $0 == 1 }, "each page is fetched once: \(server.callCounts)")
+        #expect(server.callCounts[emptyAnswer] == 116 - 7)
 
         Self.checkConsistency(replay)
     }
@@ -76,24 +83,38 @@ struct JiraFixturesTests {
             try #require(replay.projects.count < 10, "project pagination does not end")
         }
 
-        // issue: cursor in the body; stops when the token is missing or empty, or `isLast` is true.
+        // issue: one partition per project Jira counts issues in, `project = "KEY" AND (<jql>)`,
+        // each a cursor in the body that stops when the token is missing or empty, or `isLast`.
         let jql = try #require(try selectorString(mapping, kind: "issue", field: "jql"))
-        var token: String?
-        while true {
-            var body: [String: Any] = ["jql": jql, "fields": ["*all"], "maxResults": pageSize]
-            if let token { body["nextPageToken"] = token }
-            let json = String(decoding: try JSONSerialization.data(withJSONObject: body), as: UTF8.self)
-            let page = try object(try await client.send(.json(url: "\(baseURL)/rest/api/3/search/jql", body: json,
-                                                              retryable: true)))
-            let issues = try #require(page["issues"] as? [[String: Any]])
-            #expect(issues.count <= pageSize, "Jira never returns more than maxResults")
-            if issues.isEmpty { break }
-            replay.issues.append(issues)
-            token = page["nextPageToken"] as? String
-            if token?.isEmpty ?? true || page["isLast"] as? Bool == true { break }
-            try #require(replay.issues.count < 10, "issue pagination does not end")
+        for project in replay.projects.joined() {
+            let insight = project["insight"] as? [String: Any]
+            guard (insight?["totalIssueCount"] as? Int ?? 1) > 0, let key = project["key"] as? String else { continue }
+            var token: String?
+            var pages = 0
+            while true {
+                var body: [String: Any] = ["jql": "project = \"\(key)\" AND (\(jql))", "fields": ["*all"], "maxResults": pageSize]
+                if let token { body["nextPageToken"] = token }
+                let json = String(decoding: try JSONSerialization.data(withJSONObject: body), as: UTF8.self)
+                let page = try object(try await client.send(.json(url: "\(baseURL)/rest/api/3/search/jql", body: json,
+                                                                  retryable: true)))
+                let issues = try #require(page["issues"] as? [[String: Any]])
+                #expect(issues.count <= pageSize, "Jira never returns more than maxResults")
+                #expect(issues.allSatisfy { (($0["fields"] as? [String: Any])?["project"] as? [String: Any])?["key"] as? String == key },
+                        "a partition holds its project's issues only")
+                if issues.isEmpty { break }
+                replay.issues.append(issues)
+                pages += 1
+                token = page["nextPageToken"] as? String
+                if token?.isEmpty ?? true || page["isLast"] as? Bool == true { break }
+                try #require(pages < 10, "issue pagination does not end")
+            }
+            #expect(token == nil, "the last issue page of \(key) carries no nextPageToken")
         }
-        #expect(token == nil, "the last issue page carries no nextPageToken")
+        // The count that checks the partitions covered the whole search.
+        let countBody = String(decoding: try JSONSerialization.data(withJSONObject: ["jql": jql]), as: UTF8.self)
+        let count = try object(try await client.send(.json(url: "\(baseURL)/rest/api/3/search/approximate-count", body: countBody,
+                                                           retryable: true)))
+        replay.approximateCount = count["count"] as? Int
 
         // user: offset over a bare array; only a short or empty page ends it.
         startAt = 0
