@@ -84,7 +84,7 @@ let package = Package(
         // The `tide` commands.
         .target(name: "TideCLI", dependencies: [
             "TideCore", "TideJQ", "TideModel", "TideMapping", "TideCatalog", "TideEngine", "TideIntegration", "TideLint",
-            "TideWebhooks", "TideTestRunner", "TideRuntime", "TideHTTP",
+            "TideWebhooks", "TideTestRunner", "TideRuntime", "TideHTTP", "TideFetch",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

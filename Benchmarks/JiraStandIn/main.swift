@@ -4,7 +4,8 @@ import TideTesting
 
 // A loopback stand-in for Jira Cloud: issue search (POST /rest/api/3/search/jql) serving N
 // generated issues of about 3 KB in pages that follow `nextPageToken`, the project list
-// (GET /rest/api/3/project/search, with each project's issue count) and the three users the
+// (GET /rest/api/3/project/search, with each project's issue count), the approximate count of a
+// search (POST /rest/api/3/search/approximate-count, exact here) and the three users the
 // issues name (GET /rest/api/3/users/search). Pages are rendered from a template split around
 // the values that vary, so serving costs far less than Tide's work on them.
 //
@@ -228,6 +229,18 @@ func search(_ request: RecordedRequest, headers: [TestHeader]) -> TestResponse {
     }
 }
 
+/// Jira's approximate count of a search (POST /rest/api/3/search/approximate-count), exact here.
+func approximateCount(_ request: RecordedRequest, headers: [TestHeader]) -> TestResponse {
+    let object = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [String: Any] ?? [:]
+    let count: Int
+    switch Query(object["jql"] as? String ?? "") {
+    case .key(let key, let number): count = number >= 1 && number <= total && projectIndex[key] == project(of: number) ? 1 : 0
+    case .projects(let keys): count = Selection(projects: Array(Set(keys.compactMap { projectIndex[$0] })).sorted()).count
+    case .all: count = total
+    }
+    return json(Array("{\"count\":\(count)}".utf8), headers: headers)
+}
+
 func projects(_ request: RecordedRequest, headers: [TestHeader]) -> TestResponse {
     let startAt = max(0, request.queryValue("startAt").flatMap { Int($0) } ?? 0)
     let maxResults = max(1, min(100, request.queryValue("maxResults").flatMap { Int($0) } ?? 50))
@@ -261,6 +274,7 @@ let server = try await TestHTTPServer.start(port: port, recordsRequests: false) 
     }
     switch (request.method, request.path) {
     case ("POST", "/rest/api/3/search/jql"): return search(request, headers: headers)
+    case ("POST", "/rest/api/3/search/approximate-count"): return approximateCount(request, headers: headers)
     case ("GET", "/rest/api/3/project/search"): return projects(request, headers: headers)
     case ("GET", "/rest/api/3/users/search"): return users(request, headers: headers)
     default: return json(Array(#"{"errorMessages":["not served by the stand-in"]}"#.utf8), headers: headers, status: 404)

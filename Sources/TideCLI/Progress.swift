@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import TideCore
 import TideEngine
+import TideFetch
 import TideHTTP
 import TideJQ
 import TideMapping
@@ -207,7 +208,7 @@ enum KindFields {
 final class ProgressDisplay: ResyncObserver, Sendable {
     private let interactive: Bool
     private let logger = Logger(label: "tide.resync")
-    private let live = Locked((drawn: ContinuousClock.now, active: [(label: String, progress: KindProgress)]()))
+    private let live = Locked((drawn: ContinuousClock.now, active: [(label: String, progress: KindProgress)](), budgets: [HostBudget.Stats]()))
 
     init(interactive: Bool) { self.interactive = interactive }
 
@@ -225,7 +226,11 @@ final class ProgressDisplay: ResyncObserver, Sendable {
             fields["tide.page"] = .int(progress.pages)
             fields["tide.records"] = .int(progress.records)
             fields["tide.entities"] = .int(progress.entities)
-            logger.info("\(progress.label): \(progress.pages) pages, \(progress.records) records, \(progress.entities) entities",
+            if let runs = progress.runs {
+                fields["tide.partitions_read"] = .int(runs.finished)
+                fields["tide.partitions_started"] = .int(runs.started)
+            }
+            logger.info("\(progress.label): \(progress.pages) pages, \(progress.records) records, \(progress.entities) entities\(Self.runs(progress).replacingOccurrences(of: "  ", with: ", "))",
                         metadata: fields.mapValues(\.metadata))
         }
     }
@@ -235,7 +240,7 @@ final class ProgressDisplay: ResyncObserver, Sendable {
             live.withLock { state in
                 state.active.removeAll { $0.label == progress.label }
                 FileHandle.standardError.write(Data(("\r\u{1B}[2K" + Self.describe(progress, now: .now) + "\n").utf8))
-                if !state.active.isEmpty { FileHandle.standardError.write(Data(Self.line(state.active.map(\.progress)).utf8)) }
+                if !state.active.isEmpty { FileHandle.standardError.write(Data(Self.line(state.active.map(\.progress), budgets: state.budgets).utf8)) }
             }
         }
         let line = "\(progress.label): \(progress.pages) pages, \(progress.records) records, \(progress.entities) entities, "
@@ -251,6 +256,11 @@ final class ProgressDisplay: ResyncObserver, Sendable {
 
     func note(_ message: String) { logger.warning("\(message)") }
 
+    func budgets(_ stats: [HostBudget.Stats]) {
+        guard interactive else { return }
+        live.withLock { $0.budgets = stats }
+    }
+
     private func draw(_ progress: KindProgress, force: Bool) {
         live.withLock { state in
             if let index = state.active.firstIndex(where: { $0.label == progress.label }) {
@@ -261,16 +271,29 @@ final class ProgressDisplay: ResyncObserver, Sendable {
             let now = ContinuousClock.now
             guard force || now - state.drawn > .milliseconds(100) else { return }
             state.drawn = now
-            FileHandle.standardError.write(Data(Self.line(state.active.map(\.progress)).utf8))
+            FileHandle.standardError.write(Data(Self.line(state.active.map(\.progress), budgets: state.budgets).utf8))
         }
     }
 
-    /// The live line: one kind in full, several side by side in short.
-    private static func line(_ kinds: [KindProgress]) -> String {
+    /// The live line: one kind in full, several side by side in short; then each API host's
+    /// requests in flight and the rate its budget allows now.
+    private static func line(_ kinds: [KindProgress], budgets: [HostBudget.Stats] = []) -> String {
         let now = ContinuousClock.now
         let text = kinds.count == 1 ? describe(kinds[0], now: now)
-            : kinds.map { "\($0.label) \($0.records) rec \($0.pages) pg" }.joined(separator: " · ")
-        return "\r\u{1B}[2K" + text
+            : kinds.map { "\($0.label) \($0.records) rec \($0.pages) pg\(runs($0, short: true))" }.joined(separator: " · ")
+        let hosts = budgets.map { stats in
+            let rate = stats.requestsPerSecond.map { String(format: " %.1f/s", $0) } ?? ""
+            return "  [\(stats.inFlight)/\(stats.concurrency) in flight\(rate)\(stats.waiting > 0 ? ", \(stats.waiting) waiting" : "")]"
+        }.joined()
+        return "\r\u{1B}[2K" + text + hosts
+    }
+
+    /// A kind's partitions (or parent records) read and running: ` partitions 37/116 (8 running)`.
+    static func runs(_ progress: KindProgress, short: Bool = false) -> String {
+        guard let runs = progress.runs else { return "" }
+        let total = runs.listed ? "\(runs.started)" : "\(runs.started)+"
+        let running = runs.started - runs.finished
+        return short ? " \(runs.finished)/\(total) parts" : "  partitions \(runs.finished)/\(total) (\(running) running)"
     }
 
     private static func describe(_ progress: KindProgress, now: ContinuousClock.Instant) -> String {
@@ -278,7 +301,7 @@ final class ProgressDisplay: ResyncObserver, Sendable {
                           + Double((now - progress.started).components.attoseconds) / 1e18)
         let rate = Int(Double(progress.records) / seconds)
         return "\(progress.label)  pages \(progress.pages)  records \(progress.records)  entities \(progress.entities)"
-            + "  skipped \(progress.report.skippedCount)  errors \(progress.report.errorCount + progress.writeFailures)  \(rate)/s"
+            + "  skipped \(progress.report.skippedCount)  errors \(progress.report.errorCount + progress.writeFailures)  \(rate)/s" + runs(progress)
     }
 }
 

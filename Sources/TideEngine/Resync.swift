@@ -67,6 +67,12 @@ public protocol ResyncObserver: Sendable {
     func pageWritten(_ progress: KindProgress)
     func kindFinished(_ progress: KindProgress)
     func note(_ message: String)
+    /// The request budgets of the API hosts as they stand, every half second while kinds are read.
+    func budgets(_ stats: [HostBudget.Stats])
+}
+
+extension ResyncObserver {
+    public func budgets(_ stats: [HostBudget.Stats]) {}
 }
 
 /// One full resync: for each resource in mapping order, fetch pages, map them, write each page to
@@ -108,8 +114,16 @@ public struct Resync: Sendable {
         clientConfiguration.budgets = .shared
         clientConfiguration.priority = .bulk
         let client = HTTPClient(configuration: clientConfiguration)
+        // The budgets as they change, for a live display; stopped once every kind is read.
+        let ticker = Task {
+            while !Task.isCancelled {
+                try await Task.sleep(for: .milliseconds(500))
+                observer.budgets(client.budgetStats)
+            }
+        }
         let fetched: Result<[KindProgress], any Error>
         do { fetched = .success(try await syncAll(client: client, observer: observer)) } catch { fetched = .failure(error) }
+        ticker.cancel()
         let budgets = client.budgetStats
         // libcurl's handles are released before returning, whatever happened.
         await client.shutdown()
