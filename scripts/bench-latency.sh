@@ -24,9 +24,11 @@ projects=${PROJECTS:-50}
 page=${PAGE:-100}
 rate=${RATE:-0}
 
-scripts/setup.sh
-swift build -c release --product tide >/dev/null
-swift build -c release --product tide-jira-standin >/dev/null
+if [ -z "${NO_BUILD:-}" ]; then  # NO_BUILD=1: use the release binaries as they are
+  scripts/setup.sh
+  swift build -c release --product tide >/dev/null
+  swift build -c release --product tide-jira-standin >/dev/null
+fi
 bin=.build/release
 work=$(mktemp -d)
 trap 'pkill -f "$bin/tide-jira-standin" 2>/dev/null || true; rm -rf "$work"' EXIT

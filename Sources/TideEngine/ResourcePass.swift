@@ -126,15 +126,26 @@ public final class ResourcePass {
             }
             return Self.map(page.records, with: mappers, report: &progress.report)
         }
-        // Pages are written one at a time and in order, each while the next page is mapped.
-        var pendingWrite: Task<[UpsertResult], any Error>?
-        func write(_ entities: [Entity]) {
+        // Pages are written while the next ones are mapped: one at a time and in order for a sink
+        // with one writer, up to `sink.pagesInFlight` at once for a remote one. A page that writes
+        // an entity a page still in flight writes waits for it, so the later page wins, as in order.
+        var pendingWrites: [(task: Task<[UpsertResult], any Error>, keys: Set<EntityKey>)] = []
+        let inFlight = max(1, sink.pagesInFlight)
+        func write(_ entities: [Entity], _ progress: inout KindProgress) async throws {
+            let keys = inFlight > 1 ? Set(entities.compactMap { entity in entity.identifierString.map { EntityKey(blueprint: entity.blueprint, identifier: $0) } }) : []
+            while pendingWrites.count >= inFlight || pendingWrites.contains(where: { !$0.keys.isDisjoint(with: keys) }) {
+                try await finishWrite(&progress)
+            }
             let sink = self.sink, options = writeOptions
-            pendingWrite = Task { entities.isEmpty ? [] : try await sink.upsert(entities, options: options) }
+            pendingWrites.append((Task { entities.isEmpty ? [] : try await sink.upsert(entities, options: options) }, keys))
         }
+        func finishAll(_ progress: inout KindProgress) async throws {
+            while !pendingWrites.isEmpty { try await finishWrite(&progress) }
+        }
+        /// Waits for the oldest write in flight and counts it.
         func finishWrite(_ progress: inout KindProgress) async throws {
-            guard let task = pendingWrite else { return }
-            pendingWrite = nil
+            guard !pendingWrites.isEmpty else { return }
+            let task = pendingWrites.removeFirst().task
             let results = try await task.value
             for result in results where !result.succeeded {
                 progress.writeFailures += 1
@@ -150,26 +161,25 @@ public final class ResourcePass {
             var next = try await fetchNext()
             while let page = next.value {
                 if Task.isCancelled {
-                    try? await finishWrite(&progress)
+                    try? await finishAll(&progress)
                     progress.failure = "cancelled"
                     return
                 }
                 if pipelined {
                     async let upcoming = fetchNext()
                     let entities = map(page, progress: &progress)
-                    try await finishWrite(&progress)
-                    write(entities)
+                    try await write(entities, &progress)
                     next = try await upcoming
                 } else {
-                    write(map(page, progress: &progress))
-                    try await finishWrite(&progress)
+                    try await write(map(page, progress: &progress), &progress)
+                    try await finishAll(&progress)
                     next = try await fetchNext()
                 }
             }
-            try await finishWrite(&progress)
+            try await finishAll(&progress)
         } catch {
             // What was already on its way to the sink is waited for and counted.
-            try? await finishWrite(&progress)
+            try? await finishAll(&progress)
             progress.failure = (error as? FetchError)?.description ?? "\(error)"
         }
         progress.runs = fetcher.runs

@@ -425,19 +425,19 @@ struct BindingSource {
 /// Compiled kinds for the runs, each used by one run at a time: compiled once per run at once,
 /// not once per partition.
 final class CompiledPool: Sendable {
-    private let session: FetchSession
-    private let kind: String
+    private let first: UncheckedSendable<CompiledKind>
     private let idle: Locked<[UncheckedSendable<CompiledKind>]>
 
     init(session: FetchSession, kind: String, first: CompiledKind) {
-        self.session = session
-        self.kind = kind
+        self.first = UncheckedSendable(first)
         idle = Locked([UncheckedSendable(first)])
     }
 
+    /// An idle compiled kind, or a new one that shares the first one's request (whose templates
+    /// are most of a kind's jq; its response programs are mostly plain paths, read without jq).
     func take() throws -> UncheckedSendable<CompiledKind> {
         if let compiled = idle.withLock({ $0.popLast() }) { return compiled }
-        do { return UncheckedSendable(try CompiledKind(session: session, kind: kind)) } catch {
+        do { return UncheckedSendable(try CompiledKind(sharingRequestOf: first.value)) } catch {
             throw FetchError(.evaluation, message: error.description)
         }
     }

@@ -128,8 +128,7 @@ public final class KindFetcher: PageSource {
     /// `records` expression and pagination need; the rest of each body is skipped without being
     /// built. A response the partial parser cannot vouch for is parsed whole, as without this.
     public func parseOnly(recordPaths: JSONProjection) {
-        let page = program.pageProjection(recordPaths: recordPaths)
-        pagePlan = page.isWhole ? nil : JSONProjectionPlan(page)
+        pagePlan = program.pagePlan(recordPaths: recordPaths)
     }
 
     /// True when the records of a page share no libjq value with each other or with this fetcher
@@ -479,6 +478,23 @@ public final class CompiledKind {
         parent = try definition.parent.map { name throws(Diagnostics) in try CompiledKind(session: session, kind: name) }
     }
 
+    /// Another copy of `first` for a run of its own (see `ConcurrentKindFetcher`): its response
+    /// programs compiled again, its request shared. Reads no parents itself: give its fetchers a
+    /// binding.
+    init(sharingRequestOf first: CompiledKind) throws(Diagnostics) {
+        session = first.session
+        var compiler = Compiler()
+        let program = KindProgram(first.program.definition, integration: session.integration, compiler: &compiler,
+                                  sharedRequest: first.program.request)
+        try compiler.finish()
+        guard let program else { throw Diagnostics(compiler.diagnostics) }
+        self.program = program
+        do { config = try JSON(parsing: session.configText) } catch {
+            throw Diagnostics([Diagnostic(at: nil, "configuration: \(error.message)", rule: "config")])
+        }
+        parent = nil
+    }
+
     public var kind: String { program.definition.name }
 }
 
@@ -566,7 +582,8 @@ final class KindProgram {
     }
 
     let definition: KindDefinition
-    let request: CompiledRequest
+    /// Shared with the other runs of the kind read side by side (`CompiledKind(sharingRequestOf:)`).
+    let request: SharedRequest
     let recordsProgram: JQProgram
     /// `records` is written as a stream (`.values[]`): each output object is a record.
     let recordsGiveStream: Bool
@@ -574,11 +591,12 @@ final class KindProgram {
     let stop: JQProgram?
 
     /// nil when something does not compile (the compiler has the diagnostics).
-    init?(_ kind: KindDefinition, integration: Integration, compiler: inout Compiler) {
+    /// - Parameter sharedRequest: the request another program of the kind compiled, to share.
+    init?(_ kind: KindDefinition, integration: Integration, compiler: inout Compiler, sharedRequest: SharedRequest? = nil) {
         let before = compiler.diagnostics.count
         let name = "kind \"\(kind.name)\""
         definition = kind
-        request = CompiledRequest(kind.request, http: integration.http, compiler: &compiler)
+        request = sharedRequest ?? SharedRequest(CompiledRequest(kind.request, http: integration.http, compiler: &compiler))
         // `records` sees the parent record as `$parent`, as templates see `.parent`, so a child
         // record can carry what it needs of its parent into the mapping.
         let records = compiler.program(kind.records, what: "records of \(name)", seesParent: true)
@@ -607,6 +625,18 @@ final class KindProgram {
         recordsProgram = records
         recordsGiveStream = JQStreamShape.givesStream(kind.records.source)
         self.strategy = strategy
+    }
+
+    /// The plan `pageProjection` gives, made once per `recordPaths`: analysing the expressions
+    /// compiles jq, which would cost each partition's fetcher tens of milliseconds.
+    private var cachedPlan: (paths: JSONProjection, plan: JSONProjectionPlan?)?
+
+    func pagePlan(recordPaths: JSONProjection) -> JSONProjectionPlan? {
+        if let cachedPlan, cachedPlan.paths == recordPaths { return cachedPlan.plan }
+        let page = pageProjection(recordPaths: recordPaths)
+        let plan = page.isWhole ? nil : JSONProjectionPlan(page)
+        cachedPlan = (recordPaths, plan)
+        return plan
     }
 
     /// What a response body must keep for `records` (with `recordPaths` read of every record)

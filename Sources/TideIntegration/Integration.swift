@@ -236,6 +236,12 @@ extension KindDefinition {
             problems.append(Diagnostic(at: partitions.location, "partitions.dateWindows.start of kind \"\(name)\" is \"\(start)\", not an ISO 8601 date",
                                        rule: "partitions", hint: "write a date such as 2020-01-01 or a date-time such as 2020-01-01T00:00:00Z"))
         }
+        if partitions.coverage == .unknown {
+            problems.append(Diagnostic(.warning, at: partitions.location,
+                                       "the partitions of kind \"\(name)\" may not cover all its records, so nothing of it is ever deleted as stale",
+                                       rule: "partitions-coverage",
+                                       hint: "add partitions.count (a request counting the whole set), or complete: true if they always cover it"))
+        }
         return problems
     }
 }

@@ -30,7 +30,11 @@ public final class CompiledTemplate {
         func value(_ expression: String) -> String { pathSegments ? "(\(expression)\n) | __tide_segments" : expression }
         if case .expression(let only)? = parts.first, parts.count == 1 {
             keepsType = !pathSegments
-            program = try Self.compile(prefix + value(only), source: source, options: options)
+            if !pathSegments, let steps = JSONPath.plainSteps(only) {
+                program = JQProgram(value(only), plainPath: steps, options: options)  // `{{ .config.host }}`: no jq
+            } else {
+                program = try Self.compile(prefix + value(only), source: source, options: options)
+            }
         } else if isLiteral {
             keepsType = false
             program = nil
@@ -66,6 +70,9 @@ public final class CompiledTemplate {
         guard let value, !value.isNull else { return nil }
         return value
     }
+
+    /// Drops what the program still holds of the last context (`JQProgram.releaseInput`).
+    public func releaseInput() { program?.releaseInput() }
 
     /// The result as text: strings as they are, anything else as JSON; nil for null.
     public func renderString(_ context: JSON) throws(TemplateError) -> String? {

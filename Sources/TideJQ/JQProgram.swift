@@ -72,13 +72,34 @@ public final class JQProgram {
     /// `source` in libjq 1.6 syntax with jq 1.8's meaning (`JQRewrite`): what is compiled.
     private let runnable: String
 
+    /// Set when the program is known to be a plain path: read without libjq (see `init(_:plainPath:)`).
+    private let plainPath: JSONPath?
+
     public init(_ source: String, options: JQOptions = JQOptions()) throws(JQCompileError) {
         self.source = source
         self.options = options
         runnable = JQRewrite.for16(source)
+        if let steps = JSONPath.plainSteps(source) {
+            // Nothing to compile: jq's own answer is only needed where the read would raise.
+            plainPath = JSONPath(steps)
+            return
+        }
+        plainPath = nil
         firstOnly = try? Self.compile(Self.firstVariant(runnable), options: options)
         // The plain program words compile errors with the user's line numbers.
         if firstOnly == nil { complete = try Self.compile(runnable, options: options) }
+    }
+
+    /// A program that the caller knows gives exactly what reading `steps` from its input gives
+    /// (a template's `.config.host` behind definitions, `.body.nextPageToken` behind bindings of
+    /// variables it does not use). It is read natively; `source` is compiled only when the read
+    /// meets a value jq would raise on, so that the error is jq's own. A compile error in
+    /// `source` then surfaces as a runtime error.
+    public init(_ source: String, plainPath steps: [JSONPath.Step], options: JQOptions = JQOptions()) {
+        self.source = source
+        self.options = options
+        runnable = JQRewrite.for16(source)
+        plainPath = JSONPath(steps)
     }
 
     private static func firstVariant(_ source: String) -> String {
@@ -87,6 +108,7 @@ public final class JQProgram {
 
     /// The first output, `nil` when there is none (Ocean's `.first()`).
     public func first(_ input: JSON) throws(JQRuntimeError) -> JSON? {
+        if let plainPath, let value = plainPath.read(in: input) { return value }
         if firstOnly == nil {
             firstOnly = (try? Self.compile(Self.firstVariant(runnable), options: options)) ?? (try? Self.compile(runnable, options: options))
         }
@@ -101,7 +123,13 @@ public final class JQProgram {
 
     /// Every output, or the first error.
     public func all(_ input: JSON) throws(JQRuntimeError) -> [JSON] {
-        if complete == nil { complete = try? Self.compile(runnable, options: options) }
+        if let plainPath, let value = plainPath.read(in: input) { return [value] }
+        if complete == nil {
+            do { complete = try Self.compile(runnable, options: options) } catch {
+                // Only a program built with `plainPath:` gets here uncompiled: say why it failed.
+                guard plainPath == nil else { throw .error(error.message) }
+            }
+        }
         guard let state = complete else { return [] }
         do {
             return try state.run(input, options: options) { outputs throws(JQRuntimeError) in

@@ -1,4 +1,5 @@
 import CJQ
+import Foundation
 
 /// A path of object keys and array indexes whose keys are made once, for reading the same place
 /// in many documents without allocating per read (the mapping checks every plain field of every
@@ -15,6 +16,15 @@ public final class JSONPath {
     }
 
     private let steps: [Compiled]
+
+    /// The steps of a jq program that is a plain path of identifier keys (`.`, `.fields.status`),
+    /// whose one output is what `read` gives; nil for anything else.
+    public static func plainSteps(_ program: String) -> [Step]? {
+        let trimmed = program.trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed == "." { return [] }
+        guard trimmed.utf8.count < 512, trimmed.wholeMatch(of: /(\.[A-Za-z_][A-Za-z0-9_]*)+/) != nil else { return nil }
+        return trimmed.split(separator: ".").map { .key(String($0)) }
+    }
 
     public init(_ steps: [Step]) {
         self.steps = steps.map { step in

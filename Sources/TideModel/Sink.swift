@@ -95,9 +95,14 @@ public protocol EntitySink: Sendable {
     /// `resyncStart`, so that an entity taken over in the meantime is never deleted on a stale
     /// listing; by default the same as `delete`.
     func deleteStale(_ keys: [EntityKey], resyncStart: Date, deleteDependents: Bool) async throws -> Int
+    /// Pages of one resource the sink takes at once: 1 for a sink with one writer (the catalog
+    /// file), more for a remote API whose latency would otherwise pace the resync.
+    var pagesInFlight: Int { get }
 }
 
 extension EntitySink {
+    public var pagesInFlight: Int { 1 }
+
     public func deleteStale(_ keys: [EntityKey], resyncStart: Date, deleteDependents: Bool) async throws -> Int {
         try await delete(keys, deleteDependents: deleteDependents)
     }

@@ -71,6 +71,12 @@ public final class PortSink: EntitySink {
         }
     }
 
+    /// Several pages of a resource at once, each page's batches all at once as Ocean sends them:
+    /// Port answers a bulk upsert in tens of milliseconds to seconds, which would otherwise pace a
+    /// resync whose pages arrive side by side. Four pages of up to three batches each stay within
+    /// the connections Ocean itself opens (5–13 were seen).
+    public var pagesInFlight: Int { 4 }
+
     public func upsert(_ entities: [Entity], options: WriteOptions) async throws -> [UpsertResult] {
         var results = [UpsertResult?](repeating: nil, count: entities.count)
         // Ocean compares with Port only for pages of more than 10 entities without search queries.

@@ -15,7 +15,7 @@ import TideMapping
         #expect(jira.kinds.map(\.name) == ["project", "issue", "user"])
         #expect(jira.sensitiveFields == ["atlassianUserEmail", "atlassianUserToken", "webhookSecret"])
         #expect(jira.http.auth.count == 2)
-        #expect(jira.http.concurrency == 10)
+        #expect(jira.http.concurrency == 16)
         #expect(jira.defaultMapping?.resources.map(\.kind) == ["project", "user", "issue"])
         let issue = try #require(jira.kind("issue"))
         #expect(issue.request.method == "POST")
