@@ -51,7 +51,8 @@ public struct RunCounts: Sendable, Equatable {
 ///
 /// Completeness: a failure in any run (or in listing the partitions) fails the whole kind, as a
 /// failed page does, so nothing of it is deleted. With `partitions.count`, the records read are
-/// compared afterwards with the API's count of the unpartitioned set, and when fewer were read
+/// compared with the API's count of the unpartitioned set (asked for while the partitions are
+/// read), and when fewer were read
 /// the kind is read once more unpartitioned (`.partition` null), so no record that fell outside
 /// every partition can be deleted as stale.
 ///
@@ -173,6 +174,12 @@ public final class ConcurrentKindFetcher: PageSource {
                               channel: AsyncThrowingChannel<Transfer, any Error>, shared: Locked<Shared>) async throws {
         var bindings = try BindingSource(BindingSource.Kind(session: plan.session, kind: plan.kind, selector: plan.selector,
                                                             partitions: plan.partitions, parent: plan.parent))
+        // The count is asked for while the partitions are read: a record added meanwhile is read
+        // anyway (more records than counted), one deleted meanwhile costs a read unpartitioned.
+        let counting = plan.partitions?.count.map { count in
+            Task { () throws(FetchError) -> Double in try await countWhole(count, plan: plan) }
+        }
+        defer { counting?.cancel() }
         var records = 0
         try await withThrowingTaskGroup(of: Int.self) { group in
             var running = 0
@@ -192,8 +199,8 @@ public final class ConcurrentKindFetcher: PageSource {
             shared.withLock { $0.counts.listed = true }
             while let read = try await group.next() { records += read }
         }
-        guard let count = plan.partitions?.count else { return }
-        let expected = try await countWhole(count, plan: plan)
+        guard let counting else { return }
+        let expected = try await counting.value
         guard Double(records) < expected else { return }
         let note = "kind \"\(plan.kind)\": its partitions gave \(records) records but the API counts \(formatted(expected)) in all, so it is read once more unpartitioned (nothing is deleted for a record no partition held)"
         shared.withLock { $0.notes.append(note) }
