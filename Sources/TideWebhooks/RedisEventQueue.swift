@@ -201,6 +201,7 @@ final class RedisEventQueue: EventQueue {
                     for id in claimed.deleted { log(.warning, "webhook \(path): pending event \(id) no longer exists in its stream") }
                     entry = claimed.entries.first
                     if entry == nil { recovering = false; continue }
+                    log(.info, "webhook \(path): partition \(partition): applying pending event \(claimed.entries[0].id) (claimed)")
                 } else {
                     entry = try await connection.readGroup(stream: stream, group: group, consumer: settings.consumer,
                                                            count: 1, block: 1).first

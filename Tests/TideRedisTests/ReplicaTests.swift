@@ -186,8 +186,9 @@ import TideTesting
             }
             group.addTask {
                 try? await eventually("a third of the burst accepted") { outcomes.current.count >= total / 3 }
-                a.kill()
+                // From now on senders go to B; what is in flight to A gets no answer.
                 killed.withLock { $0 = true }
+                a.kill()
             }
         }
         await client.shutdown()
@@ -255,10 +256,12 @@ import TideTesting
         let reapplied = expectedUnique.filter { id in entities[id].map { $0.updatedAt != $0.createdAt } ?? false }
         #expect(reapplied.count <= 3, "\(reapplied)")
         #expect(compared == expectedUnique.count + lastAccepted.count && compared > 200)
-        // B took A's partitions over.
+        // B took A's partitions over, and applied the events A had read and not acknowledged.
         #expect(b.log.components(separatedBy: "taken by this replica").count - 1 == 3, "\(b.log)")
+        let claimed = b.log.components(separatedBy: "(claimed)").count - 1
+        #expect(claimed >= 1, "A died between events: nothing was pending")
         await thirdParty.stop()
-        print("replica kill: \(all.count) sent, \(accepted.count) accepted, \(unknown.count) unknown, \(compared) compared, \(reapplied.count) applied again")
+        print("replica kill: \(all.count) sent, \(accepted.count) accepted, \(unknown.count) unknown, \(compared) compared, \(reapplied.count) applied again, \(claimed) claimed from A")
     }
 
     /// The stream's cap is shared by the replicas: once `queueSize` events wait or are in
