@@ -31,6 +31,9 @@ let package = Package(
         // PostgreSQL's own client library, for the shared catalog (`--catalog postgresql://…`).
         .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq",
                        providers: [.apt(["libpq-dev"])]),
+        // hiredis, Redis' own C client, for live events shared by replicas (`--events redis://…`).
+        .systemLibrary(name: "CHiredis", path: "Sources/CHiredis",
+                       providers: [.apt(["libhiredis-dev"])]),
 
         // Source positions, diagnostics and the error vocabulary shared by every stage.
         .target(name: "TideCore"),
@@ -64,8 +67,12 @@ let package = Package(
         // Live events: declared webhooks verified, matched, queued and applied through the mapping.
         .target(name: "TideWebhooks", dependencies: [
             "TideCore", "TideJQ", "TideModel", "TideMapping", "TideIntegration", "TideFetch", "TideHTTP", "TideEngine", "TideServer",
+            "TideRedis",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // Redis through hiredis: streams, consumer groups and leases, each command on a connection's
+        // own thread (blocking reads never hold Swift's cooperative threads).
+        .target(name: "TideRedis", dependencies: ["TideCore", "CHiredis"]),
         // `tide test`: an integration's YAML test cases run against fixture servers.
         // Webhook expectations go through TideWebhooks' real server, over TideHTTP's client.
         .target(name: "TideTestRunner", dependencies: ["TideCore", "TideYAML", "TideJQ", "TideSpec", "TideModel", "TideMapping",
@@ -74,7 +81,7 @@ let package = Package(
         // Every kind of run assembled in one place: the environment, the plan, sinks, the live
         // service, replay, signals and shutdown. Commands translate flags into a RunPlan.
         .target(name: "TideRuntime", dependencies: ["TideCore", "TideJQ", "TideModel", "TideMapping", "TideIntegration", "TideEngine", "TideHTTP",
-                                                    "TideLint", "TideCatalog", "TidePort", "TideWebhooks", "TideReplay",
+                                                    "TideLint", "TideCatalog", "TidePort", "TideWebhooks", "TideReplay", "TideRedis",
                                                     .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                                                     .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                                                     .product(name: "Logging", package: "swift-log")]),
@@ -128,6 +135,7 @@ let package = Package(
         .testTarget(name: "TidePortTests", dependencies: ["TidePort", "TideRuntime", "TideEngine", "TideCatalog", "TideModel", "TideIntegration", "TideTesting", "TideCore", "TideHTTP", "TideMapping"]),
         .testTarget(name: "TideWebhooksTests", dependencies: ["TideWebhooks", "TideServer", "TideEngine", "TideCatalog", "TideIntegration", "TideTesting", "TideHTTP", "TideCore", "TideJQ", "TideMapping", "TideModel"]),
         .testTarget(name: "TideTestRunnerTests", dependencies: ["TideTestRunner"]),
+        .testTarget(name: "TideRedisTests", dependencies: ["TideRedis", "TideWebhooks", "TideTesting", "TideCore", "TideCatalog", "TideHTTP", "TideModel"]),
         .testTarget(name: "TideIntegrationTests", dependencies: ["TideIntegration", "TideJQ", "TideCore", "TideMapping"]),
     ]
 )

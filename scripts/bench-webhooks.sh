@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Load run of Tide's webhook server on loopback, HMAC-SHA256 verification on.
 #
-#   scripts/bench-webhooks.sh [seconds] [connections]
+#   scripts/bench-webhooks.sh [seconds] [connections] [redis]
+#
+# With `redis` as third argument: two replicas share live events through a throwaway Redis
+# (scripts/with-redis.sh), each driven by its own wrk with half the connections; intake is the sum.
 #
 # Starts `tide run --event-listener WEBHOOKS_ONLY` on a generated integration whose one webhook
 # upserts the payload's item into a scratch catalog, drives it with wrk (apt-get install wrk)
@@ -14,6 +17,10 @@ SECONDS_TO_RUN=${1:-15}
 CONNECTIONS=${2:-32}
 PORT=${PORT:-18089}
 SECRET=bench-secret
+MODE=${3:-local}
+if [ "$MODE" = redis ] && [ -z "${TIDE_TEST_REDIS_URL:-}" ]; then
+    exec scripts/with-redis.sh "$0" "$@"
+fi
 TIDE=${TIDE:-.build-webhooks/release/tide}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 2; }
 if [ ! -x "$TIDE" ]; then
@@ -21,7 +28,6 @@ if [ ! -x "$TIDE" ]; then
 fi
 
 WORK=$(mktemp -d)
-trap 'kill "$SERVER" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/hooks/.port/resources"
 cat > "$WORK/hooks/integration.yml" <<'EOF'
 name: bench
@@ -81,21 +87,64 @@ lines += [
 open(path, "w").write("\n".join(lines) + "\n")
 EOF
 
-OCEAN__INTEGRATION__CONFIG__SECRET=$SECRET "$TIDE" run "$WORK/hooks" --sink catalog --catalog "$WORK/catalog.sqlite" \
-    --event-listener WEBHOOKS_ONLY --listen 127.0.0.1:$PORT > "$WORK/tide.log" 2>&1 &
-SERVER=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.1; done
+if [ "$MODE" = redis ]; then
+    PORTS=("$PORT" "$((PORT + 1))")
+    EVENTS=(--events "$TIDE_TEST_REDIS_URL")
+    export OCEAN__INTEGRATION__IDENTIFIER="bench-$$"
+else
+    PORTS=("$PORT")
+    EVENTS=()
+fi
+SERVERS=()
+trap 'kill "${SERVERS[@]}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+for port in "${PORTS[@]}"; do
+    OCEAN__INTEGRATION__CONFIG__SECRET=$SECRET "$TIDE" run "$WORK/hooks" --sink catalog --catalog "$WORK/catalog.sqlite" \
+        --event-listener WEBHOOKS_ONLY --listen 127.0.0.1:$port "${EVENTS[@]}" > "$WORK/tide-$port.log" 2>&1 &
+    SERVERS+=($!)
+    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
+done
 
-metric() { curl -s "http://127.0.0.1:$PORT/metrics" | awk -v name="$1" '$1 ~ "^"name"[{]" {sum += $2} END {print sum + 0}'; }
+metric() {
+    local total=0
+    for port in "${PORTS[@]}"; do
+        total=$((total + $(curl -s "http://127.0.0.1:$port/metrics" | awk -v name="$1" '$1 ~ "^"name"[{]" {sum += $2} END {print sum + 0}')))
+    done
+    echo "$total"
+}
+# Events left to apply: the replicas' queues, or the streams in Redis.
+left() {
+    if [ "$MODE" = redis ]; then
+        python3 - "$TIDE_TEST_REDIS_URL" "$OCEAN__INTEGRATION__IDENTIFIER" <<'PY'
+import socket, sys, urllib.parse
+url = urllib.parse.urlparse(sys.argv[1]); s = socket.create_connection((url.hostname, url.port))
+def cmd(*args):
+    s.sendall(b"".join([b"*%d\r\n" % len(args)] + [b"$%d\r\n%s\r\n" % (len(a.encode()), a.encode()) for a in args]))
+    return s.recv(4096)
+if url.password: cmd("AUTH", urllib.parse.unquote(url.password))
+print(sum(int(cmd("XLEN", f"tide:{{{sys.argv[2]}:/webhook}}:events:{p}")[1:].split(b"\r")[0]) for p in range(4)))
+PY
+    else
+        metric tide_webhook_queue_depth
+    fi
+}
 START=$(date +%s.%N)
-wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_TO_RUN}s" --latency -s "$WORK/bench.lua" "http://127.0.0.1:$PORT" | tee "$WORK/wrk.txt"
+WRKS=()
+for port in "${PORTS[@]}"; do
+    wrk -t2 -c"$((CONNECTIONS / ${#PORTS[@]}))" -d"${SECONDS_TO_RUN}s" --latency -s "$WORK/bench.lua" "http://127.0.0.1:$port" > "$WORK/wrk-$port.txt" &
+    WRKS+=($!)
+done
+wait "${WRKS[@]}"
+for port in "${PORTS[@]}"; do cat "$WORK/wrk-$port.txt"; done
+if [ "${#PORTS[@]}" -gt 1 ]; then
+    grep -h '^intake:' "$WORK"/wrk-*.txt | awk '{sum += $2} END {printf "intake (%d replicas on Redis): %.0f events/s in all\n", NR, sum}'
+fi
 # Then wait for the workers to apply everything accepted.
-while [ "$(metric tide_webhook_queue_depth)" != "0" ]; do sleep 0.2; done
+while [ "$(left)" != "0" ]; do sleep 0.2; done
 END=$(date +%s.%N)
 PROCESSED=$(metric tide_webhook_events_processed_total)
 FAILED=$(metric tide_webhook_events_failed_total)
 echo "applied: $PROCESSED events ($FAILED failed) in $(printf '%.1f' "$(echo "$END - $START" | bc)") s," \
      "$(printf '%.0f' "$(echo "$PROCESSED / ($END - $START)" | bc -l)") events/s end to end (verify → queue → map → catalog)"
-kill -TERM "$SERVER"
-wait "$SERVER" || true
-grep -E "draining|stopped" "$WORK/tide.log" || true
+kill -TERM "${SERVERS[@]}"
+wait "${SERVERS[@]}" || true
+cat "$WORK"/tide-*.log | grep -E "draining|stopped" || true

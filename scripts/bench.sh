@@ -68,6 +68,10 @@ intake=$(grep -E '^intake:' "$work/hooks.txt" || echo "intake: not measured")
 applied=$(grep -E '^applied:' "$work/hooks.txt" || echo "applied: not measured")
 TIDE="$tide" scripts/bench-webhooks.sh "$hook_seconds" 32 > "$work/hooks32.txt" 2>&1 || true
 intake32=$(grep -E '^intake:' "$work/hooks32.txt" || echo "intake: not measured")
+# Two replicas sharing live events through a throwaway Redis (scripts/with-redis.sh), 8 connections each.
+TIDE="$tide" scripts/bench-webhooks.sh "$hook_seconds" 16 redis > "$work/hooks-redis.txt" 2>&1 || true
+intake_redis=$(grep -E '^intake \(2 replicas' "$work/hooks-redis.txt" | sed 's/^intake ([^)]*): //' || echo "not measured")
+applied_redis=$(grep -E '^applied:' "$work/hooks-redis.txt" || echo "applied: not measured")
 
 # 3b. Webhook refetches against an API that answers 150 ms late and allows 20 requests a second,
 #     saying what is left in X-RateLimit headers: the request budget's pacing, against its bound.
@@ -100,6 +104,8 @@ $(awk 'FNR > 1 { printf "| resync → %s, %s issues, parsed whole, 1 mapping thr
 | webhooks, HMAC on, ${hook_seconds} s, 16 connections | ${intake#intake: } | ≥ 10,000/s, p99 < 10 ms |
 | webhooks, HMAC on, ${hook_seconds} s, 32 connections | ${intake32#intake: } | (saturation) |
 | webhooks applied to the catalog | ${applied#applied: } | |
+| webhooks, HMAC on, ${hook_seconds} s, 2 replicas on Redis (\`--events\`), 8 connections each | ${intake_redis:-not measured} | (docs/scale-out.md) |
+| webhooks applied to the catalog from Redis, 2 replicas | ${applied_redis#applied: } | |
 | webhook refetches, API at 150 ms and 20 requests/s (X-RateLimit headers) | ${refetch}; stand-in ${refetch_429} | within 1.2x of the bound, 20 events/s |
 | tide lint integrations/... | ${lint} | < 200 ms |
 | tide run integrations/jira --replay --dry-run, whole run | ${best} s | |

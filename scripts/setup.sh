@@ -3,7 +3,7 @@
 # packages) and nothing else. Safe to run again: it installs only what is missing.
 set -euo pipefail
 
-packages=(libjq-dev libcurl4-openssl-dev libyaml-dev libsqlite3-dev libpq-dev)
+packages=(libjq-dev libcurl4-openssl-dev libyaml-dev libsqlite3-dev libpq-dev libhiredis-dev)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

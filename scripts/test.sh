@@ -14,7 +14,8 @@ swift build --build-tests
 # holds its thread while it waits for the server. So the CPU-bound suites run first, on their
 # own, then the catalog suites beside a throwaway PostgreSQL (scripts/with-postgres.sh installs
 # it when missing and stops it after; without it their PostgreSQL tests fail rather than skip),
-# then the HTTP client's suites (their request-budget tests follow quota windows and pauses of a
+# then the live-events suites beside a throwaway Redis (scripts/with-redis.sh, the same way: they
+# run two `tide` replicas and kill one), then the HTTP client's suites (their request-budget tests follow quota windows and pauses of a
 # few seconds, which a machine loaded by every other suite outran), then the suites that run the
 # `tide` binary (in a process of their own: the loopback servers the other suites leave open
 # pushed the test process past a thousand descriptors, where Foundation's Process.run crashed),
@@ -22,6 +23,7 @@ swift build --build-tests
 cpu_bound='TideJQTests|TideMappingTests'
 swift test --skip-build --filter "$cpu_bound"
 TIDE_TEST_REQUIRE_POSTGRES=1 scripts/with-postgres.sh swift test --skip-build --filter TideCatalogTests
+TIDE_TEST_REQUIRE_REDIS=1 scripts/with-redis.sh swift test --skip-build --filter TideRedisTests
 swift test --skip-build --filter TideHTTPTests
 swift test --skip-build --filter TideCLITests
-swift test --skip-build --skip "$cpu_bound|TideCatalogTests|TideHTTPTests|TideCLITests"
+swift test --skip-build --skip "$cpu_bound|TideCatalogTests|TideRedisTests|TideHTTPTests|TideCLITests"

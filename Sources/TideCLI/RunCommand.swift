@@ -34,6 +34,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The catalog: a file (default .tide/catalog.sqlite), or a postgresql://USER@HOST:PORT/DB URL for a catalog many processes share (or TIDE_CATALOG).", valueName: "PATH|URL"))
     var catalog: String?
 
+    @Option(name: .long, help: ArgumentHelp("Live events through Redis streams shared by replicas: redis://[:PASSWORD@]HOST[:PORT][/DB] (or TIDE_EVENTS); each replica verifies webhooks, answers 202 once the event is in Redis, and one replica applies it. Also lets one replica at a time resync. Default: in this process.", valueName: "URL"))
+    var events: String?
+
     @Option(name: .long, help: ArgumentHelp("A port-app-config.yml to use instead of the integration's default.", valueName: "FILE"))
     var mapping: String?
 
@@ -120,6 +123,7 @@ struct RunCommand: AsyncParsableCommand {
         plan.config = try parsedOverrides()
         plan.configFile = configFile
         plan.catalog = catalog ?? environment.catalog ?? Catalog.defaultRelativePath
+        plan.events = events ?? environment.events
         plan.sink = sink.map { $0 == .port ? .port : .catalog }
         plan.dryRun = dryRun
         plan.replay = replay

@@ -47,6 +47,8 @@ public struct OceanEnvironment: Sendable {
     /// `TIDE_CATALOG`: the catalog when `--catalog` is not given: a file path, or a
     /// `postgresql://` URL for a catalog that many processes share.
     public var catalog: String?
+    /// `TIDE_EVENTS`: a `redis://` URL; live events go through Redis streams shared by replicas.
+    public var events: String?
     /// `TIDE_LOG_LEVEL` (trace … critical).
     public var logLevel: String?
     /// `TIDE_MAX_MEMORY_MB`: the process's resident memory at which running jq evaluations are
@@ -102,6 +104,7 @@ public struct OceanEnvironment: Sendable {
             if let value = Int(text), value >= 1 { maxConnections = value } else { fail("TIDE_MAX_CONNECTIONS", "takes a number of connections, 1 or more; got \"\(text)\"") }
         }
         catalog = Self.catalog(in: reader)
+        events = reader.tide("EVENTS")
         logLevel = reader.tide("LOG_LEVEL")
         if let text = reader.tide("MAX_MEMORY_MB") {
             if let value = Int(text), value >= 0 { maxMemoryMB = value } else { fail("TIDE_MAX_MEMORY_MB", "takes a number of megabytes (0: no limit); got \"\(text)\"") }

@@ -16,6 +16,8 @@ public struct RunPlan: Sendable {
     public var configFile: String?
     /// The catalog: a file, or a `postgresql://` URL.
     public var catalog: String = Catalog.defaultRelativePath
+    /// `--events`, else `TIDE_EVENTS`: a `redis://` URL for live events shared by replicas; nil: in process.
+    public var events: String?
     /// nil: Port when the environment holds Port credentials, else the catalog.
     public var sink: SinkChoice?
     /// Entities to standard output; nothing written or deleted.

@@ -8,6 +8,7 @@ import TideLint
 import TideMapping
 import TideModel
 import TidePort
+import TideRedis
 import TideReplay
 import TideWebhooks
 
@@ -245,6 +246,15 @@ public enum Runtime {
         settings.controlToken = plan.controlToken.flatMap { $0.isEmpty ? nil : $0 } ?? environment.controlToken
         if let token = settings.controlToken { assembly.configuration.secretStore.add([token]) }
         if let cap = plan.maxConnections ?? environment.maxConnections { settings.limits.maxConnections = cap }
+        if let events = plan.events {
+            let url: RedisURL
+            do { url = try RedisURL(events) } catch {
+                reporter.error("--events (or TIDE_EVENTS) takes a redis://[:PASSWORD@]HOST[:PORT][/DB] URL: \(error)")
+                throw RunFailure(status: 2)
+            }
+            if let password = url.password ?? url.parameters["password"] { assembly.configuration.secretStore.add([password]) }
+            settings.redis = RedisEventSettings(url: url, namespace: environment.identifier(of: assembly.integration))
+        }
         if assembly.integration.webhooks.isEmpty { reporter.info("\(assembly.integration.name) declares no webhooks; only resyncs run") }
 
         let service: LiveService
@@ -260,7 +270,10 @@ public enum Runtime {
             reporter.error(error.description)
             throw RunFailure(status: 2)
         }
-        do { try await service.start() } catch {
+        do { try await service.start() } catch let error as LiveStartError {
+            reporter.error(error.message)
+            throw RunFailure(status: 2)
+        } catch {
             reporter.error("cannot listen on \(address.host):\(address.port): \(error)")
             throw RunFailure(status: 2)
         }

@@ -109,86 +109,110 @@ enum WebhookContext {
     }
 }
 
-/// One webhook path: verification, matching and the bounded hand-off to its workers.
+/// One webhook path: verification, matching and the hand-off to its queue.
 public final class WebhookEndpoint: Sendable {
     public let definition: WebhookDefinition
     let verifiers: [Verifier]
     let matcher: IntakeMatcher
-    let queues: [WorkQueue<QueuedEvent>]
+    let queue: any EventQueue
     let metrics: WebhookMetrics
-    /// Events queued or being processed; bounded by `queueSize`.
-    private let depth = Locked(0)
     private let intakeOpen = Locked(true)
     /// No secret is configured and unsigned events are not allowed: every event is refused.
     let refusesAll: Bool
 
-    init(definition: WebhookDefinition, verifiers: [Verifier], refusesAll: Bool = false, metrics: WebhookMetrics) throws(Diagnostics) {
+    /// - Parameter queue: nil: the in-process queue, bounded by `queueSize`, one lane per worker.
+    init(definition: WebhookDefinition, verifiers: [Verifier], refusesAll: Bool = false, metrics: WebhookMetrics,
+         queue: (any EventQueue)? = nil) throws(Diagnostics) {
         self.definition = definition
         self.verifiers = verifiers
         self.refusesAll = refusesAll
         self.metrics = metrics
         matcher = try IntakeMatcher(definition.events)
-        queues = (0..<definition.workers).map { _ in WorkQueue<QueuedEvent>() }
+        self.queue = queue ?? LocalEventQueue(workers: definition.workers, capacity: definition.queueSize)
     }
 
-    public var queueDepth: Int { depth.current }
+    public var queueDepth: Int { queue.depth }
 
-    /// Verify → parse → match → enqueue. Runs on an event loop thread; never waits.
-    public func accept(body: [UInt8], headers: [String: String], query: [String: String], now: Date = Date()) -> IntakeResult {
+    /// What intake decided before the hand-over: an answer, or an event to queue under a key.
+    enum Screened {
+        case answer(IntakeResult)
+        case queue(QueuedEvent, key: String)
+    }
+
+    /// Verify → parse → match → enqueue. Runs on an event loop thread; never waits. With a queue
+    /// that has to wait for a server (Redis), returns nil: call `acceptDurably` off the event loop.
+    public func accept(body: [UInt8], headers: [String: String], query: [String: String], now: Date = Date()) -> IntakeResult? {
+        switch screen(body: body, headers: headers, query: query, now: now) {
+        case .answer(let result): return result
+        case .queue(let event, let key):
+            guard let admission = queue.admitNow(event, key: key) else { return nil }
+            return answer(admission)
+        }
+    }
+
+    /// `accept`, waiting for the queue to hold the event durably before answering.
+    public func acceptDurably(body: [UInt8], headers: [String: String], query: [String: String], now: Date = Date()) async -> IntakeResult {
+        switch screen(body: body, headers: headers, query: query, now: now) {
+        case .answer(let result): return result
+        case .queue(let event, let key):
+            if let admission = queue.admitNow(event, key: key) { return answer(admission) }
+            return answer(await queue.admit(event, key: key))
+        }
+    }
+
+    private func answer(_ admission: Admission) -> IntakeResult {
+        switch admission {
+        case .accepted: return .accepted
+        case .full:
+            metrics.rejected(definition.path, "queue_full")
+            return .full
+        case .unavailable(let message):
+            metrics.rejected(definition.path, "queue_unavailable")
+            return .rejected(status: 503, reason: "queue_unavailable", message: message)
+        }
+    }
+
+    func screen(body: [UInt8], headers: [String: String], query: [String: String], now: Date) -> Screened {
         let path = definition.path
         metrics.received(path)
         guard intakeOpen.current else {
             metrics.rejected(path, "stopping")
-            return .rejected(status: 503, reason: "stopping", message: "shutting down")
+            return .answer(.rejected(status: 503, reason: "stopping", message: "shutting down"))
         }
         guard !refusesAll else {
             metrics.rejected(path, "no_secret")
-            return .rejected(status: 401, reason: "no_secret",
-                             message: "no webhook secret is configured, so no event can be verified: every event is refused")
+            return .answer(.rejected(status: 401, reason: "no_secret",
+                                     message: "no webhook secret is configured, so no event can be verified: every event is refused"))
         }
         for verifier in verifiers {
             do { try verifier.verify(body: body, headers: headers, query: query, now: now) } catch {
                 metrics.rejected(path, "verification")
-                return .rejected(status: 401, reason: "verification", message: error.description)
+                return .answer(.rejected(status: 401, reason: "verification", message: error.description))
             }
         }
         let evaluated: IntakeMatcher.Evaluation
         switch matcher.evaluate(body: body, headers: headers) {
         case .failure(let error):
             metrics.rejected(path, "json")
-            return .rejected(status: 400, reason: "json", message: "the body is not JSON: \(error.message)")
+            return .answer(.rejected(status: 400, reason: "json", message: "the body is not JSON: \(error.message)"))
         case .success(let value): evaluated = value
         }
         guard !evaluated.matchers.isEmpty else {
             if let first = evaluated.unnamed.first {
                 metrics.rejected(path, "no_record")
-                return .rejected(status: 400, reason: "no_record",
-                                 message: "matcher \"\(definition.events[first].name)\" matched, but the event names no record (its item or key is null)")
+                return .answer(.rejected(status: 400, reason: "no_record",
+                                         message: "matcher \"\(definition.events[first].name)\" matched, but the event names no record (its item or key is null)"))
             }
             metrics.ignored(path)
-            return .ignored
+            return .answer(.ignored)
         }
-        let admitted = depth.withLock { depth -> Bool in
-            guard depth < definition.queueSize else { return false }
-            depth += 1
-            return true
-        }
-        guard admitted else {
-            metrics.rejected(path, "queue_full")
-            return .full
-        }
-        // One lane per key: the same entity's events go to the same worker, so they apply in order.
-        let lane = Int(Self.fnv1a(evaluated.key) % UInt64(queues.count))
-        queues[lane].push(QueuedEvent(body: body, headers: headers, matchers: evaluated.matchers, received: .now))
-        return .accepted
+        return .queue(QueuedEvent(body: body, headers: headers, matchers: evaluated.matchers, received: .now), key: evaluated.key)
     }
 
-    func finished() { depth.withLock { $0 -= 1 } }
-
-    /// Refuses new events and lets the workers end once their queues are empty.
+    /// Refuses new events and lets the workers end.
     func closeIntake() {
         intakeOpen.withLock { $0 = false }
-        for queue in queues { queue.close() }
+        queue.closeIntake()
     }
 
     static func fnv1a(_ text: String) -> UInt64 {

@@ -6,6 +6,7 @@ import TideIntegration
 import TideJQ
 import TideMapping
 import TideModel
+import TideRedis
 import TideServer
 
 /// Ocean's event listener types (reference §5), minus KAFKA and ACTIONS_ONLY.
@@ -38,6 +39,9 @@ public struct LiveSettings: Sendable {
     public var controlToken: String?
     /// Timeouts and the connection cap of the HTTP server.
     public var limits = ServerLimits()
+    /// Live events in Redis streams shared by replicas (`--events redis://…`); nil: in this
+    /// process, as always. With it, resyncs also take a lease in Redis, so one replica runs one at a time.
+    public var redis: RedisEventSettings?
 
     public init(host: String = "0.0.0.0", port: Int = 8000, listener: EventListenerType = .webhooksOnly,
                 pollingInterval: Double = 60, scheduledInterval: Double? = nil, baseURL: String? = nil) {
@@ -48,6 +52,12 @@ public struct LiveSettings: Sendable {
         self.scheduledInterval = scheduledInterval
         self.baseURL = baseURL
     }
+}
+
+/// The live service could not start (its event stream is unreachable).
+public struct LiveStartError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
 }
 
 /// How bad a line of the live service's log is.
@@ -63,15 +73,19 @@ public actor ResyncController {
     private let run: Run
     private let metrics: WebhookMetrics
     private let log: LiveLog
+    private let gate: (any ResyncGate)?
     private var current: Task<Void, Never>?
     /// Why the pending resync was asked for; nil when none is pending.
     private var pending: String?
     private var stopped = false
 
-    public init(metrics: WebhookMetrics, log: @escaping LiveLog, run: @escaping Run) {
+    /// - Parameter gate: shared by replicas (a lease in Redis): a resync starts only when this
+    ///   replica can take it, and is skipped (logged) while another replica holds it.
+    public init(metrics: WebhookMetrics, log: @escaping LiveLog, gate: (any ResyncGate)? = nil, run: @escaping Run) {
         self.run = run
         self.metrics = metrics
         self.log = log
+        self.gate = gate
     }
 
     public func trigger(_ reason: String) {
@@ -88,8 +102,24 @@ public actor ResyncController {
     }
 
     private func start(_ reason: String) {
-        let run = self.run, metrics = self.metrics, log = self.log
+        let run = self.run, metrics = self.metrics, log = self.log, gate = self.gate
         current = Task {
+            var renewal: Task<Void, Never>?
+            if let gate {
+                guard await gate.enter() else {
+                    log(.info, "resync (\(reason)) skipped: another replica holds the resync lease and runs one")
+                    metrics.update { $0.ready = true }
+                    await self.finished()
+                    return
+                }
+                renewal = Task {
+                    while !Task.isCancelled {
+                        do { try await Task.sleep(for: .seconds(gate.renewalInterval)) } catch { return }
+                        if !(await gate.renew()) { log(.warning, "the resync lease could not be renewed: another replica may start a resync") }
+                    }
+                }
+            }
+            defer { renewal?.cancel() }
             log(.info, "resync started (\(reason))")
             metrics.update { $0.resyncsStarted += 1; $0.resyncRunning = true; $0.ready = true }
             let started = ContinuousClock.now
@@ -113,6 +143,8 @@ public actor ResyncController {
                 log(aborted ? .warning : .error, aborted ? "resync aborted (stopping)" : "resync failed: \(error)")
             }
             metrics.update { $0.resyncRunning = false }
+            renewal?.cancel()
+            if let gate { await gate.leave() }
             await self.finished()
         }
     }
@@ -163,7 +195,7 @@ public final class LiveService: Sendable {
         self.sink = sink
         blueprints = integration.blueprints
         let metrics = self.metrics
-        resyncs = ResyncController(metrics: metrics, log: log, run: resync)
+        resyncs = ResyncController(metrics: metrics, log: log, gate: settings.redis.map { RedisResyncGate(settings: $0) }, run: resync)
         var clientConfiguration = HTTPClient.Configuration(for: integration, secretStore: configuration.secretStore)
         clientConfiguration.observer = metrics
         // Refetches share each API host's budget with the resyncs, are served before them and,
@@ -172,6 +204,9 @@ public final class LiveService: Sendable {
         clientConfiguration.priority = .live
         client = HTTPClient(configuration: clientConfiguration)
         metrics.register(paths: integration.webhooks.map(\.path))
+        if settings.redis != nil {
+            metrics.update { s in for path in integration.webhooks.map(\.path) { s.rejected[path, default: [:]]["queue_unavailable", default: 0] += 0 } }
+        }
         let session = try FetchSession(integration: integration, config: configuration, client: client)
         registrar = WebhookRegistrar(session: session, configJSON: configuration.json)
         definitions = integration.webhooks
@@ -191,7 +226,11 @@ public final class LiveService: Sendable {
                     ? "webhook \(definition.path) accepts UNSIGNED events: no secret is configured and unsigned webhooks are allowed (--allow-unsigned-webhooks / TIDE_ALLOW_UNSIGNED_WEBHOOKS); anyone who can reach it can change the catalog"
                     : "webhook \(definition.path) refuses every event (401): no secret is configured; set the webhook's secret, or allow unsigned events with --allow-unsigned-webhooks / TIDE_ALLOW_UNSIGNED_WEBHOOKS=true")
             }
-            endpoints.append(try WebhookEndpoint(definition: definition, verifiers: verifiers, refusesAll: refusesAll, metrics: metrics))
+            let queue: (any EventQueue)? = settings.redis.map {
+                RedisEventQueue(settings: $0, path: definition.path, partitions: definition.workers, capacity: definition.queueSize, log: log)
+            }
+            endpoints.append(try WebhookEndpoint(definition: definition, verifiers: verifiers, refusesAll: refusesAll, metrics: metrics,
+                                                 queue: queue))
             processors.append((0..<definition.workers).map { _ in
                 EventProcessor(definition: definition, integration: integration, mapping: mapping, session: session, sink: sink,
                                    metrics: metrics, configJSON: configuration.json, mappingOptions: mappingOptions)
@@ -207,10 +246,19 @@ public final class LiveService: Sendable {
     public func start() async throws {
         // Live events may arrive before any resync has made the blueprints known.
         try await sink.prepare(blueprints: blueprints)
+        for endpoint in endpoints {
+            do { try await endpoint.queue.prepare() } catch {
+                throw LiveStartError(message: "cannot use the event stream \(settings.redis.map { $0.url.redacted } ?? "") for webhook \(endpoint.definition.path): \(error)")
+            }
+        }
+        if let redis = settings.redis {
+            log(.info, "live events go through Redis at \(redis.url.redacted) as replica \(redis.consumer) (visibility timeout \(redis.visibilityTimeout)s)")
+        }
         var workers: [Task<Void, Never>] = []
+        let log = self.log
         for (endpoint, processors) in zip(endpoints, processors) {
-            for (lane, processor) in processors.enumerated() {
-                workers.append(Task { await Self.work(endpoint: endpoint, queue: endpoint.queues[lane], processor: processor, log: log) })
+            workers += await endpoint.queue.start { lane, event in
+                await Self.apply(event, endpoint: endpoint, processor: processors[lane], log: log)
             }
         }
         let stats = ConnectionStats()
@@ -296,27 +344,24 @@ public final class LiveService: Sendable {
         }
     }
 
-    static func work(endpoint: WebhookEndpoint, queue: WorkQueue<QueuedEvent>, processor: EventProcessor,
-                     log: @escaping LiveLog) async {
+    /// One event, within the path's timeout; its outcome counted and logged.
+    static func apply(_ event: QueuedEvent, endpoint: WebhookEndpoint, processor: EventProcessor, log: @escaping LiveLog) async {
         let path = endpoint.definition.path
         let timeout = endpoint.definition.timeout
-        while let event = await queue.pop() {
-            do {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask { try await processor.process(event) }
-                    group.addTask {
-                        try await Task.sleep(for: .seconds(timeout))
-                        throw LiveEventError.timeout(timeout)
-                    }
-                    try await group.next()
-                    group.cancelAll()
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await processor.process(event) }
+                group.addTask {
+                    try await Task.sleep(for: .seconds(timeout))
+                    throw LiveEventError.timeout(timeout)
                 }
-                endpoint.metrics.processed(path)
-            } catch {
-                endpoint.metrics.failed(path)
-                log(.error, "webhook \(path): event failed: \(error)")
+                try await group.next()
+                group.cancelAll()
             }
-            endpoint.finished()
+            endpoint.metrics.processed(path)
+        } catch {
+            endpoint.metrics.failed(path)
+            log(.error, "webhook \(path): event failed: \(error)")
         }
     }
 
@@ -397,13 +442,29 @@ struct LiveRoutes: HTTPRoutes {
         var headers: [String: String] = [:], query: [String: String] = [:]
         for field in request.headers { headers[field.name.lowercased()] = field.value }
         for item in request.query { query[item.name] = item.value ?? "" }
-        switch endpoint.accept(body: request.body, headers: headers, query: query) {
+        // A queue in Redis is answered off the event loop, once the event is held there (`respond`).
+        guard endpoint.queue.answersAtOnce, let result = endpoint.accept(body: request.body, headers: headers, query: query) else { return nil }
+        return Self.response(result)
+    }
+
+    func respond(to request: HTTPServerRequest) async -> HTTPServerResponse {
+        if let immediate = respondImmediately(to: request) { return immediate }
+        guard let endpoint = endpoints[request.path] else { return .json(#"{"status":"error","message":"not found"}"#, status: 404) }
+        var headers: [String: String] = [:], query: [String: String] = [:]
+        for field in request.headers { headers[field.name.lowercased()] = field.value }
+        for item in request.query { query[item.name] = item.value ?? "" }
+        return Self.response(await endpoint.acceptDurably(body: request.body, headers: headers, query: query))
+    }
+
+    static func response(_ result: IntakeResult) -> HTTPServerResponse {
+        switch result {
         case .accepted: return .json(#"{"status":"ok"}"#, status: 202)
         case .ignored: return .json(#"{"status":"ignored"}"#, status: 202)
         case .full: return .json(#"{"status":"error","message":"queue full"}"#, status: 503, headers: [HTTPField("Retry-After", "1")])
-        case .rejected(let status, _, let message):
+        case .rejected(let status, let reason, let message):
             let escaped = message.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-            return .json(#"{"status":"error","message":""# + escaped + #""}"#, status: status)
+            return .json(#"{"status":"error","message":""# + escaped + #""}"#, status: status,
+                         headers: reason == "queue_unavailable" ? [HTTPField("Retry-After", "1")] : [])
         }
     }
 
