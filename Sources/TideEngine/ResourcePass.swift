@@ -120,6 +120,10 @@ public final class ResourcePass {
         func map(_ page: FetchedPage, progress: inout KindProgress) -> [Entity] {
             progress.pages += 1
             progress.runs = fetcher.runs
+            if let skipped = page.skipped {
+                progress.skippedRuns += 1
+                if progress.skippedRuns <= 5 { observer.note("\(progress.label): skipped \(page.request): \(skipped)") }
+            }
             progress.records += page.records.count
             while mappers.count < min(threads, page.records.count / Self.minimumShare) {
                 mappers.append(ResourceMapper(resource: resource, options: mappingOptions))

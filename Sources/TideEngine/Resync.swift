@@ -21,6 +21,9 @@ public struct KindProgress: Sendable {
     public var blueprints: Set<String> = []
     /// The kind's runs (partitions or parent records) read side by side, when it has them.
     public var runs: RunCounts?
+    /// Runs a `responses` rule skipped (their records unknown, so the resource's stale entities
+    /// are kept this time).
+    public var skippedRuns = 0
     /// Why the kind stopped early, when it did.
     public var failure: String?
     public var started: ContinuousClock.Instant
@@ -203,11 +206,13 @@ public struct Resync: Sendable {
             ? try await sink.relationTargets(among: stale.keys, writtenSince: resyncStart) : []
         // `enableDelete: false` opts a resource's entities out of deletion (Ocean 0.56's field):
         // those of the blueprints it writes — named in its mapping, or written by this resync. So
-        // does a kind whose partitions may not cover all its records (no count, not complete):
-        // an entity missing from them may still exist.
+        // does a kind whose partitions may not cover all its records (no count, not complete),
+        // and a resource of which a `responses` rule skipped a run: an entity missing from what
+        // was read may still exist.
         let keepsStale = mapping.resources.indices.filter { index in
             let resource = mapping.resources[index]
             return resource.enableDelete == false || integration.kind(resource.kind)?.partitions?.coverage == .unknown
+                || (kinds.indices.contains(index) && kinds[index].skippedRuns > 0)
         }
         let optedOut = Set(keepsStale.flatMap { index in
             Array(mapping.resources[index].literalBlueprints) + (kinds.indices.contains(index) ? Array(kinds[index].blueprints) : [])

@@ -90,11 +90,16 @@ public final class ConcurrentKindFetcher: PageSource {
     private enum Transfer: Sendable {
         case records(UncheckedSendable<[JSON]>, number: Int, request: String)
         case text([String], number: Int, request: String)
+        case skipped(String, number: Int, request: String)
 
         func page() throws(FetchError) -> FetchedPage {
             switch self {
             case .records(let records, let number, let request):
                 return FetchedPage(records: records.value, number: number, parent: nil, request: request)
+            case .skipped(let reason, let number, let request):
+                var page = FetchedPage(records: [], number: number, parent: nil, request: request)
+                page.skipped = reason
+                return page
             case .text(let texts, let number, let request):
                 var records: [JSON] = []
                 records.reserveCapacity(texts.count)
@@ -226,9 +231,13 @@ public final class ConcurrentKindFetcher: PageSource {
             read += page.records.count
             // `next()` released everything the fetcher held of the page, so plain-path records
             // are the consumer's alone once handed over.
-            let transfer: Transfer = independent
-                ? .records(UncheckedSendable(page.records), number: page.number, request: page.request)
-                : .text(page.records.map { $0.serialized() }, number: page.number, request: page.request)
+            let transfer: Transfer = if let skipped = page.skipped {
+                .skipped(skipped, number: page.number, request: page.request)
+            } else if independent {
+                .records(UncheckedSendable(page.records), number: page.number, request: page.request)
+            } else {
+                .text(page.records.map { $0.serialized() }, number: page.number, request: page.request)
+            }
             try Task.checkCancellation()
             await channel.send(transfer)
         }

@@ -17,6 +17,9 @@ public struct FetchedPage {
     public let parent: JSON?
     /// `METHOD URL` of the request that returned the page, with secrets redacted (for logs).
     public let request: String
+    /// Set when a `responses` rule said to skip: why (the status or the rule), and the run it
+    /// ended has no records. A resync keeps the resource's stale entities after one.
+    public var skipped: String? = nil
 }
 
 /// What one pagination run is bound to: a parent record, a partition's value (`.partition` in
@@ -216,7 +219,9 @@ public final class KindFetcher: PageSource {
             requestLine = first.requestLine
             switch await first.task.value {
             case .success(let sent): (request, response) = sent
-            case .failure(let error): throw fail(error)
+            case .failure(let error):
+                if let skipped = skip(error, &run, number: number, requestLine: first.requestLine) { return skipped }
+                throw fail(error)
             }
         } else {
             dropAhead()
@@ -225,7 +230,10 @@ public final class KindFetcher: PageSource {
             request = built.request
             requestLine = "\(request.method) \(request.url)"
             if program.tracksURLs { run.seen.insert(request.url) }
-            do { response = try await session.send(&request, login: built.login) } catch { throw fail(error) }
+            do { response = try await session.send(&request, login: built.login) } catch {
+                if let skipped = skip(error, &run, number: number, requestLine: "\(request.method) \(request.url)") { return skipped }
+                throw fail(error)
+            }
         }
         // Records leave with the page, possibly to other threads: nothing here may keep the body.
         defer { program.releaseInputs() }
@@ -251,6 +259,18 @@ public final class KindFetcher: PageSource {
                                       hint: "check the request's URL and that the API is asked for JSON (an Accept: application/json header)"))
             }
         }
+        // An error answered as a 2xx (`responses` rules with `when`), before reading records.
+        let input = JSON(object: ["body": body, "headers": Self.headersObject(response.headers), "page": pageState])
+        if let (index, rule) = try matchingBodyRule(input, fail: fail) {
+            let line = "\(request.method) \(session.redactor.redactURL(request.url))"
+            guard rule.action == .skip else {
+                throw fail(FetchError(.unexpectedRecords, status: response.status,
+                                      message: "the response matches responses[\(index)] (when: \(rule.when?.source ?? "")), which says it failed, so nothing of kind \"\(kind)\" is deleted",
+                                      bodyExcerpt: session.redactor.excerpt(response.text, limit: 300),
+                                      hint: "the API answered an error with status \(response.status); see the response above"))
+            }
+            return skippedPage(&run, number: number, request: line, reason: "the response matches responses[\(index)] (when: \(rule.when?.source ?? ""))")
+        }
         let records: [JSON]
         do { records = try program.records(of: body, parent: run.parent) } catch {
             var error = error
@@ -262,7 +282,6 @@ public final class KindFetcher: PageSource {
         }
 
         // Decide whether there is a next page.
-        let input = JSON(object: ["body": body, "headers": Self.headersObject(response.headers), "page": pageState])
         let base = response.url.isEmpty ? request.url : response.url
         do { try advance(&run, records: records.count, input: input, response: response, base: base) } catch { throw fail(error) }
         run.pagesRead = number
@@ -270,6 +289,32 @@ public final class KindFetcher: PageSource {
         return FetchedPage(records: records, number: number, parent: run.parent,
                            request: "\(request.method) \(session.redactor.redactURL(request.url))")
     }
+
+    /// A page without records that ends `run`, when a `responses` rule says to skip `error`'s status.
+    private func skip(_ error: FetchError, _ run: inout PaginationRun, number: Int, requestLine: String) -> FetchedPage? {
+        guard let status = error.status, let (index, rule) = program.statusRule(status), rule.action == .skip else { return nil }
+        return skippedPage(&run, number: number, request: session.redactor.redact(requestLine),
+                           reason: "the API answered \(status), which responses[\(index)] skips")
+    }
+
+    private func skippedPage(_ run: inout PaginationRun, number: Int, request: String, reason: String) -> FetchedPage {
+        dropAhead()
+        run.finished = true
+        run.pagesRead = number
+        var page = FetchedPage(records: [], number: number, parent: run.parent, request: request)
+        page.skipped = reason + (run.parentExcerpt.map { " (parent \($0))" } ?? "")
+        return page
+    }
+
+    /// The first `responses` rule with `when` that is true for this response.
+    private func matchingBodyRule(_ input: JSON, fail: (FetchError) -> FetchError) throws(FetchError) -> (Int, ResponseRule)? {
+        for (index, test) in program.bodyRules {
+            if Self.isTrue(try evaluate(test, input, field: "responses[\(index)].when")) { return (index, definitionRule(index)) }
+        }
+        return nil
+    }
+
+    private func definitionRule(_ index: Int) -> ResponseRule { program.definition.responses[index] }
 
     /// The request for `run`'s current page, with credentials for the API's own origin, and the
     /// login scheme to send it with.
@@ -301,6 +346,7 @@ public final class KindFetcher: PageSource {
         if sendCredentials { session.addStaticCredentials(to: &rendered) }
         var request = rendered.httpRequest()
         request.originPolicy = session.originPolicy
+        request.alsoRetriedStatuses = program.retriedStatuses
         var login: LoginAuth?
         if sendCredentials, case .login(let scheme) = session.auth { login = scheme }
         return (request, login)
@@ -589,6 +635,10 @@ final class KindProgram {
     let recordsGiveStream: Bool
     let strategy: Strategy
     let stop: JQProgram?
+    /// `responses` rules with `when`, by their index, compiled.
+    let bodyRules: [(Int, JQProgram)]
+    /// Statuses `responses` rules retry.
+    let retriedStatuses: Set<Int>
 
     /// nil when something does not compile (the compiler has the diagnostics).
     /// - Parameter sharedRequest: the request another program of the kind compiled, to share.
@@ -601,6 +651,11 @@ final class KindProgram {
         // record can carry what it needs of its parent into the mapping.
         let records = compiler.program(kind.records, what: "records of \(name)", seesParent: true)
         stop = kind.pagination.stop.flatMap { compiler.program($0, what: "pagination.stop of \(name)", seesResponse: true) }
+        bodyRules = kind.responses.indices.compactMap { index in
+            kind.responses[index].when.flatMap { compiler.program($0, what: "responses[\(index)].when of \(name)", seesResponse: true) }
+                .map { (index, $0) }
+        }
+        retriedStatuses = Set(kind.responses.filter { $0.action == .retry }.flatMap(\.statuses))
         func response(_ expression: JQExpression?, _ field: String) -> JQProgram? {
             expression.flatMap { compiler.program($0, what: "pagination.\(field) of \(name)", seesResponse: true) }
         }
@@ -659,10 +714,16 @@ final class KindProgram {
         return page
     }
 
+    /// The first `responses` rule that names `status`, with its index.
+    func statusRule(_ status: Int) -> (Int, ResponseRule)? {
+        definition.responses.enumerated().first { $0.element.statuses.contains(status) }.map { ($0.offset, $0.element) }
+    }
+
     /// Releases what the programs that read a response still hold of it (`JQProgram.releaseInput`).
     func releaseInputs() {
         recordsProgram.releaseInput()
         stop?.releaseInput()
+        for (_, rule) in bodyRules { rule.releaseInput() }
         switch strategy {
         case .offset(_, _, _, _, _, let total), .page(_, _, _, _, _, let total): total?.releaseInput()
         case .cursor(let cursor, _, _): cursor.releaseInput()

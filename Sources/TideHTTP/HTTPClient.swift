@@ -246,7 +246,8 @@ public final class HTTPClient: Sendable {
                     timing: HTTPTiming(total: ContinuousClock.now - started, lastAttempt: response.duration,
                                        queued: queued, retryWait: waited, attempts: attempts))
                 let failed = !(200..<400).contains(response.status)
-                let retryable = policy.retryableStatuses.contains(response.status) && request.mayRetry
+                let retryable = (policy.retryableStatuses.contains(response.status) || request.alsoRetriedStatuses.contains(response.status))
+                    && request.mayRetry
                 if !retryable || attempts >= policy.maxAttempts {
                     if failed && request.throwsOnErrorStatus {
                         throw statusError(request, response, attempts: attempts)

@@ -96,6 +96,9 @@ public struct HTTPRequest: Sendable, Hashable {
     public var originPolicy: OriginPolicy?
     /// Who waits less when the origin's budget is short; nil: the client's `priority`.
     public var priority: RequestPriority?
+    /// Statuses retried for this request besides the client's `retryableStatuses` (a kind's
+    /// `responses` rule with `action: retry`).
+    public var alsoRetriedStatuses: Set<Int> = []
 
     public init(method: HTTPMethod = .get, url: String, headers: HTTPHeaders = [:], body: [UInt8]? = nil,
                 connectTimeout: Duration? = nil, timeout: Duration? = nil, retryable: Bool? = nil,

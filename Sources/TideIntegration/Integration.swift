@@ -146,11 +146,39 @@ public struct KindDefinition: Sendable {
     /// `records` giving null means no records; otherwise it fails the page.
     public var nullIsEmpty: Bool = false
     public var pagination: Pagination
+    /// What responses mean before their records are read, tried in order (`responses:`).
+    public var responses: [ResponseRule] = []
     /// The kind's records split into partitions, each paginated on its own.
     public var partitions: Partitions?
     /// Pagination runs (one per parent record or partition) fetched at once.
     public var concurrency: Int = 4
     public var location: SourceLocation?
+}
+
+/// What a kind's response means, decided before its records are read: by status (after the
+/// client's retries), or by a jq test over a 2xx body (an API that answers errors with 200).
+public struct ResponseRule: Sendable {
+    public enum Action: String, Sendable {
+        /// The run (this parent record's, this partition's, or the kind's) has no records: a
+        /// warning and a count; the resource's stale entities are kept this time. For a refetch,
+        /// the record is not there, so its entity is deleted.
+        case skip
+        /// The page fails, as an error status does.
+        case fail
+        /// Retried as the statuses in `http.retry.statuses` are (status rules only).
+        case retry
+    }
+    public var statuses: [Int]
+    public var when: JQExpression?
+    public var action: Action
+    public var location: SourceLocation?
+
+    public init(statuses: [Int], when: JQExpression?, action: Action, location: SourceLocation?) {
+        self.statuses = statuses
+        self.when = when
+        self.action = action
+        self.location = location
+    }
 }
 
 /// How a kind's records split into independent partitions (`partitions:`), each paginated on its
@@ -224,6 +252,14 @@ public struct Partitions: Sendable {
 }
 
 extension KindDefinition {
+    /// What is wrong with the kind's response rules, beyond their shape.
+    var responseProblems: [Diagnostic] {
+        responses.filter { $0.action == .retry && $0.when != nil }.map { rule in
+            Diagnostic(at: rule.location, "a responses rule of kind \"\(name)\" retries on a body test; only statuses can be retried",
+                       rule: "responses", hint: "give status: [...] for action: retry, or use skip or fail with when:")
+        }
+    }
+
     /// What is wrong with the kind's partitions, beyond their shape (which the spec checks).
     var partitionProblems: [Diagnostic] {
         guard let partitions else { return [] }

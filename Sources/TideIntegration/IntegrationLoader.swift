@@ -54,7 +54,7 @@ extension Integration {
                 return KindParents.Link(kind: kind.name, parent: from, location: kind.partitions?.location, field: "partitions.fromKind")
             }
             return KindParents.Link(kind: kind.name, parent: kind.parent, location: kind.location)
-        }) + kinds.flatMap(\.partitionProblems)
+        }) + kinds.flatMap(\.partitionProblems) + kinds.flatMap(\.responseProblems)
     }
 }
 
@@ -270,6 +270,11 @@ struct IntegrationBuilder {
             objectIsOneRecord: reader.bool(specified: "objectIsOneRecord"),
             nullIsEmpty: reader.bool(specified: "nullIsEmpty"),
             pagination: pagination(reader.child("pagination")),
+            responses: (node["responses"]?.items ?? []).map { item in
+                let rule = SpecReader(item, IntegrationSpec.responseRule)
+                return ResponseRule(statuses: item["status"] == nil ? [] : rule.ints(specified: "status"), when: expression(item["when"]),
+                                    action: rule.value(specified: "action", as: ResponseRule.Action.self), location: item.location)
+            },
             partitions: node["partitions"].map { partitions(SpecReader($0, IntegrationSpec.partitions), location: $0.location) },
             concurrency: reader.int(specified: "concurrency"),
             location: location)

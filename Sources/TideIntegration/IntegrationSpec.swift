@@ -147,6 +147,14 @@ public enum IntegrationSpec {
         FieldSpec("maxPages", .integer(minimum: 1), "Most pages read; more is an error."),
     ]))
 
+    static let responseRule = SpecType.object(ObjectSpec(
+        "What a response means before its records are read; the kind's rules are tried in order and the first that matches decides. Give status or when.", fields: [
+        FieldSpec("status", .array(.integer(minimum: 100, maximum: 599)), "Statuses the rule matches, as the API's answer stands after the client's retries (403, 404…)."),
+        FieldSpec("when", jq, "jq over a 2xx response body (with $headers) that is true for the responses the rule matches: an error answered with 200 (GraphQL's .errors != null, Slack's .ok == false)."),
+        FieldSpec("action", .enumeration(["skip", "fail", "retry"]), required: true,
+                  "skip: this run (parent record, partition, or the kind) has no records, with a warning and a count, and the resource's stale entities are kept this time; for a webhook refetch the record is not there, so its entity is deleted. fail: the page fails (nothing of the kind is deleted). retry: retried like http.retry.statuses (status rules only)."),
+    ], exactlyOneOf: ["status", "when"]))
+
     static let partitionCount = SpecType.object(ObjectSpec("A request that counts the whole, unpartitioned set (templates see .partition as null).", fields: [
         FieldSpec("request", request, required: true, "The counting request (Jira: POST /rest/api/3/search/approximate-count)."),
         FieldSpec("value", jq, required: true, "jq over the response body giving the count."),
@@ -178,6 +186,7 @@ public enum IntegrationSpec {
         FieldSpec("nullIsEmpty", .boolean, default: "false",
                   "Whether records giving null (the list's key absent, an empty body) means the page has no records. Otherwise such a page fails the kind and nothing of it is deleted."),
         FieldSpec("pagination", pagination, "How to get the next page."),
+        FieldSpec("responses", .array(responseRule), "What responses mean before their records are read: skip a parent or partition the API refuses (GitLab's 403 for a project without merge requests), treat an error body with status 200 as a failure, retry a status."),
         FieldSpec("partitions", partitions, "Split the records into partitions fetched side by side (not with parent:)."),
         FieldSpec("concurrency", .integer(minimum: 1, maximum: 32), default: "4",
                   "Pagination runs (one per parent record or partition) fetched at once; each keeps its own pages in order."),

@@ -16,7 +16,7 @@ struct PartitionedThings {
     let catalogPath: String
 
     /// `item` records read one partition per region (`/regions/<r>/items`, 2 per page).
-    init(concurrency: Int, coverage: String = "complete: true") throws {
+    init(concurrency: Int, coverage: String = "complete: true", responses: String = "[]") throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("tide-partitions-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder.appendingPathComponent(".port/resources"), withIntermediateDirectories: true)
         catalogPath = folder.appendingPathComponent("catalog.sqlite").path
@@ -33,6 +33,7 @@ struct PartitionedThings {
             records: .values
             pagination: {type: offset, limit: 2}
             concurrency: \(concurrency)
+            responses: \(responses)
             partitions:
               values: '["eu", "us", "ap"]'
               \(coverage)
@@ -57,9 +58,13 @@ struct PartitionedThings {
 
     /// Each region's ids, two per page with a delay so that partitions overlap; `failing` regions
     /// answer 500 on their second page.
-    static func server(_ regions: [String: [String]], failing: Set<String> = []) async throws -> FixtureServer {
+    static func server(_ regions: [String: [String]], failing: Set<String> = [], forbidden: Set<String> = []) async throws -> FixtureServer {
         var fixtures: [TideTesting.Fixture] = []
-        for (region, ids) in regions {
+        for region in forbidden {
+            fixtures.append(TideTesting.Fixture(match: FixtureMatch(method: "GET", path: "/regions/\(region)/items"),
+                                                response: TestResponse(status: 403, body: Array(#"{"message": "forbidden"}"#.utf8))))
+        }
+        for (region, ids) in regions where !forbidden.contains(region) {
             var pages = stride(from: 0, to: ids.count, by: 2).map { Array(ids[$0..<min($0 + 2, ids.count)]) }
             if ids.count % 2 == 0 { pages.append([]) }
             for (index, page) in pages.enumerated() {
@@ -157,5 +162,29 @@ struct PartitionedThings {
             #expect(try fixture.entities().count == (coverage.isEmpty ? 11 : 9))
         }
         #expect(reconciliations == [.deleted(count: 0, protected: 0, optedOut: 2), .deleted(count: 2, protected: 0, optedOut: 0)])
+    }
+
+    /// A region a `responses` rule skips (403) holds unknown records: nothing of the resource is
+    /// deleted as stale this time, though the rest of the kind was read; without the rule, the 403
+    /// fails the kind.
+    @Test func aSkippedPartitionKeepsTheResourcesStaleEntities() async throws {
+        var outcomes: [(succeeded: Bool, reconciliation: Reconciliation, skipped: Int)] = []
+        for rule in ["[{status: [403], action: skip}]", "[]"] {
+            let fixture = try PartitionedThings(concurrency: 4, responses: rule)
+            let full = try await PartitionedThings.server(PartitionedThings.regions)
+            _ = try await fixture.resync(full)
+            await full.stop()
+            var shrunk = PartitionedThings.regions
+            shrunk["eu"] = ["e1", "e2", "e3"]
+            let second = try await PartitionedThings.server(shrunk, forbidden: ["ap"])
+            let summary = try await fixture.resync(second)
+            await second.stop()
+            outcomes.append((summary.succeeded, summary.reconciliation, summary.kinds.first?.skippedRuns ?? -1))
+            #expect(try fixture.entities().count == 11, "nothing deleted with rule \(rule)")
+        }
+        #expect(outcomes.count == 2)
+        #expect(outcomes[0].succeeded && outcomes[0].skipped == 1)
+        #expect(outcomes[0].reconciliation == .deleted(count: 0, protected: 0, optedOut: 6), "e4, e5 and a1–a4 kept")
+        #expect(!outcomes[1].succeeded && outcomes[1].reconciliation == .skippedAfterErrors)
     }
 }
