@@ -17,7 +17,8 @@ Compares, and counts:
   - runAsUser with the Dockerfile's USER;
   - the Dockerfile's structure (stages, images, non-root user, entrypoint, the integrations copied in)
     and its runtime packages with scripts/setup.sh's -dev packages (through dpkg on this Debian 12
-    machine), and, when a tide binary is given, with the shared libraries it links (ldd, dpkg -S).
+    machine), and, when a tide binary is given, with the shared libraries it links (ldd, dpkg -S);
+  - with that binary too, `tide lint` on the integration ConfigMap laid out as the kubelet mounts it.
 Exits 1 on the first list of failures; prints what it compared."""
 import glob
 import json
@@ -344,8 +345,32 @@ if binary:
         priority = (dpkg("-W", "-f=${Priority}", package) or "").strip()
         if package not in closure and priority != "required":
             fail(f"{binary} links {library} ({package}), which the runtime stage neither installs nor gets through its packages' dependencies")
+    # The integration as the pods see it: the ConfigMap's items laid out the way the kubelet mounts a
+    # ConfigMap volume (files in a hidden ..<timestamp> folder, reached through ..data symlinks),
+    # then `tide lint` on it: everything loads and checks without the image's copy.
+    import tempfile
+    for path, doc, template in pod_specs():
+        for volume in template["spec"].get("volumes", []):
+            cm = volume.get("configMap")
+            if not cm or cm["name"] not in configmaps:
+                continue
+            with tempfile.TemporaryDirectory(prefix="tide-k8s-") as scratch:
+                directory = os.path.join(scratch, "integration")
+                stamp = os.path.join(directory, "..2026_01_01_00_00_00.000000000")
+                for item in cm.get("items", []):
+                    target = os.path.join(stamp, item["path"])
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
+                    with open(target, "w", encoding="utf-8") as handle:
+                        handle.write(configmaps[cm["name"]]["data"][item["key"]])
+                os.symlink(os.path.basename(stamp), os.path.join(directory, "..data"))
+                for top in sorted({item["path"].split("/")[0] for item in cm.get("items", [])}):
+                    os.symlink(os.path.join("..data", top), os.path.join(directory, top))
+                lint = subprocess.run([binary, "lint", directory], capture_output=True, text=True)
+                count("integration ConfigMaps linted as the kubelet mounts them")
+                if lint.returncode != 0:
+                    fail(f"{path}: tide lint on ConfigMap {cm['name']} mounted as the kubelet does: {lint.stdout}{lint.stderr}")
 else:
-    print("check-manifests: no tide binary (.build/debug/tide or TIDE_BIN): the linked-libraries check is left out")
+    print("check-manifests: no tide binary (.build/debug/tide or TIDE_BIN): the linked-libraries and ConfigMap lint checks are left out")
 
 for what, n in counts.items():
     print(f"check-manifests: {n} {what}")

@@ -12,7 +12,7 @@
 #    against the routes Tide serves, `tide run` options and listener types against the sources,
 #    Secret and ConfigMap references, the integration ConfigMap against integrations/, selectors,
 #    the Dockerfile's structure and runtime packages (and, when .build/debug/tide exists or TIDE_BIN
-#    names a binary, the libraries it links).
+#    names a binary, the libraries it links, and `tide lint` on the ConfigMap as the kubelet mounts it).
 # Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
