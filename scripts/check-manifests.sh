@@ -25,7 +25,16 @@ installed=""
 [ -x "$venv/bin/python" ] && installed=$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("kubernetes-validate"))' 2>/dev/null || true)
 if [ "$installed" != "$validator_version" ]; then
   echo "check-manifests: installing kubernetes-validate $validator_version into $venv"
-  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  if [ ! -x "$venv/bin/pip" ]; then
+    rm -rf "$venv"
+    if ! python3 -m venv "$venv" 2>/dev/null; then
+      # Debian's own python3 needs python3-venv for `-m venv` (ensurepip); installed only then.
+      rm -rf "$venv"
+      sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+      $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-venv >/dev/null
+      python3 -m venv "$venv"
+    fi
+  fi
   "$venv/bin/pip" install -q --disable-pip-version-check "kubernetes-validate==$validator_version"
 fi
 
