@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Runs every test: builds Tide (installing the C libraries it needs first), then the Swift
-# test suites, which drive the real `tide` binary and real servers on loopback, a throwaway
+# Runs every test: builds Tide (installing the C libraries it needs first), checks deploy/, then
+# the Swift test suites, which drive the real `tide` binary and real servers on loopback, a throwaway
 # PostgreSQL among them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 swift build --build-tests
+# deploy/ (Dockerfile, Kubernetes manifests), offline and in seconds: schemas, and agreement with the
+# sources, the docs and the libraries the binary just built links (installs its validator once).
+scripts/check-manifests.sh
 # Three passes over one build. The jq suites are thousands of short synchronous evaluations that
 # keep Swift's cooperative threads (two on a 2-core machine) busy for minutes; run beside the
 # suites that wait on loopback servers and child processes, they starve those waits into
