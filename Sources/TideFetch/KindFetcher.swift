@@ -211,10 +211,10 @@ public final class KindFetcher: PageSource {
         }
 
         // Build the request and send it, unless it went ahead of its turn.
-        let pageState = run.pageState(program.strategy)
+        let pageState = program.pagination.pageState(run).json
         var request: HTTPRequest
         let response: HTTPResponse
-        if let first = ahead.first, first.position == run.position(program.strategy) {
+        if let first = ahead.first, let readAhead = program.pagination.readAhead, first.position == readAhead.position(run) {
             ahead.removeFirst()
             requestLine = first.requestLine
             switch await first.task.value {
@@ -229,7 +229,7 @@ public final class KindFetcher: PageSource {
             do { built = try makeRequest(for: run) } catch { throw fail(error) }
             request = built.request
             requestLine = "\(request.method) \(request.url)"
-            if program.tracksURLs { run.seen.insert(request.url) }
+            if program.pagination.tracksURLs { run.seen.insert(request.url) }
             do { response = try await session.send(&request, login: built.login) } catch {
                 if let skipped = skip(error, &run, number: number, requestLine: "\(request.method) \(request.url)") { return skipped }
                 throw fail(error)
@@ -319,27 +319,9 @@ public final class KindFetcher: PageSource {
     /// The request for `run`'s current page, with credentials for the API's own origin, and the
     /// login scheme to send it with.
     private func makeRequest(for run: PaginationRun) throws(FetchError) -> (request: HTTPRequest, login: LoginAuth?) {
-        let pageState = run.pageState(program.strategy)
-        let context = self.context.setting("parent", to: run.parent ?? .null).setting("page", to: pageState)
+        let context = self.context.setting("parent", to: run.parent ?? .null).setting("page", to: program.pagination.pageState(run).json)
         var rendered = try program.request.render(context)
-        switch program.strategy {
-        case .offset(let offsetParam, let limitParam, let limit, _, let inBody, _):
-            rendered.set(offsetParam, to: JSON(run.offset), inBody: inBody)
-            rendered.set(limitParam, to: JSON(limit), inBody: inBody)
-        case .page(let pageParam, let sizeParam, let size, _, let inBody, _):
-            rendered.set(pageParam, to: JSON(run.pageNumber), inBody: inBody)
-            rendered.set(sizeParam, to: JSON(size), inBody: inBody)
-        case .cursor(_, let param, let inBody):
-            if let cursor = run.cursor { rendered.set(param, to: cursor, inBody: inBody) }
-        case .nextURL, .linkHeader:
-            // The API's URL is used as it is: its query already says which page.
-            if let next = run.nextURL {
-                rendered.url = next
-                rendered.query = []
-            }
-        case .none:
-            break
-        }
+        program.pagination.apply(run, to: &rendered)
         // Credentials go only to the API's own origin (http.baseUrl's), never to a host a next
         // link points at; a host outside the policy is refused by the client before any byte.
         let sendCredentials = session.originPolicy.decide(rendered.url) == .withCredentials
@@ -357,14 +339,14 @@ public final class KindFetcher: PageSource {
     /// the total or `maxPages`. They are read in order, exactly as if fetched one by one; a page
     /// that ends the run early (empty, or `stop`) cancels the rest.
     private func readAhead(_ run: PaginationRun) {
-        guard !run.finished, let total = run.knownTotal else { return }
+        guard !run.finished, let total = run.knownTotal, let readAhead = program.pagination.readAhead else { return }
         let maxPages = program.definition.pagination.maxPages ?? Int.max
         while ahead.count < Self.pagesAhead {
             // The pages already ahead are the run's next ones in order; this one follows them.
             var next = run
-            for _ in 0..<ahead.count { next.step(program.strategy) }
+            for _ in 0..<ahead.count { readAhead.step(&next) }
             let pageIndex = run.pagesRead + ahead.count + 1
-            guard pageIndex <= maxPages, next.isWithin(total: total, pageIndex: pageIndex, strategy: program.strategy),
+            guard pageIndex <= maxPages, readAhead.isWithin(total: total, pageIndex: pageIndex, run: next),
                   let built = try? makeRequest(for: next) else { return }
             let request = built.request
             let session = self.session, login = built.login
@@ -377,7 +359,7 @@ public final class KindFetcher: PageSource {
                     return .failure(error)
                 }
             }
-            ahead.append(Ahead(position: next.position(program.strategy), requestLine: "\(request.method) \(request.url)", task: task))
+            ahead.append(Ahead(position: readAhead.position(next), requestLine: "\(request.method) \(request.url)", task: task))
         }
     }
 
@@ -386,81 +368,21 @@ public final class KindFetcher: PageSource {
         ahead = []
     }
 
-    /// Moves `run` to its next page, or marks it finished.
+    /// Moves `run` to its next page, or marks it finished: what every type shares here (an empty
+    /// page ends the run whatever the API says about more, which guards against loops; so does
+    /// `stop`), the rest by the kind's pagination type.
     private func advance(_ run: inout PaginationRun, records: Int, input: JSON, response: HTTPResponse, base: String) throws(FetchError) {
-        // An empty page always ends, whatever the API says about more: it guards against loops.
+        let page = PageReading(records: records, input: input, response: response, base: base, kind: kind,
+                               redactor: session.redactor, hasStop: program.stop != nil)
         if records == 0 {
             run.finished = true
             return
         }
-        if let stop = program.stop, Self.isTrue(try evaluate(stop, input, field: "pagination.stop")) {
+        if let stop = program.stop, Self.isTrue(try page.evaluate(stop, field: "pagination.stop")) {
             run.finished = true
             return
         }
-        switch program.strategy {
-        case .none:
-            run.finished = true
-        case .offset(_, _, let limit, _, _, let total):
-            run.offset += limit
-            // A short page means the end only when nothing better says so: APIs that cap the page
-            // size below `limit` would otherwise stop after one page.
-            if records < limit, program.stop == nil, total == nil {
-                run.finished = true
-            } else if let total, let count = try number(evaluate(total, input, field: "pagination.total"), field: "pagination.total") {
-                run.knownTotal = count
-                if Double(run.offset) >= count { run.finished = true }
-            }
-        case .page(_, _, let size, _, _, let total):
-            run.pageNumber += 1
-            if records < size, program.stop == nil, total == nil {
-                run.finished = true
-            } else if let total, let count = try number(evaluate(total, input, field: "pagination.total"), field: "pagination.total") {
-                run.knownTotal = count
-                if Double(run.pagesRead + 1) >= count { run.finished = true }
-            }
-        case .cursor(let cursorProgram, _, _):
-            guard let cursor = try evaluate(cursorProgram, input, field: "pagination.cursor"), !cursor.isNull,
-                  cursor.stringValue != "" else {
-                run.finished = true
-                return
-            }
-            let key = cursor.serialized()
-            guard run.seen.insert(key).inserted else {
-                throw FetchError(.repeatedCursor, message: "the API returned the cursor \(session.redactor.excerpt(key, limit: 80)) a second time, so pagination would loop",
-                                 hint: "check pagination.cursor and that pagination.param is sent where the API reads it (in: query or body)")
-            }
-            run.cursor = cursor
-        case .nextURL(let nextProgram):
-            let value = try evaluate(nextProgram, input, field: "pagination.next")
-            guard let value, !value.isNull, value.stringValue != "" else {
-                run.finished = true
-                return
-            }
-            guard let text = value.stringValue else {
-                throw FetchError(.evaluation, message: "pagination.next gave \(session.redactor.excerpt(value.serialized(), limit: 80)), not a URL string")
-            }
-            try follow(text, from: base, run: &run)
-        case .linkHeader(let rel):
-            let wanted = rel.lowercased()
-            let links = WebLink.parse(response.headers.values(for: "Link"))
-            guard let link = links.first(where: { $0.relations.contains(wanted) }), !link.target.isEmpty else {
-                run.finished = true
-                return
-            }
-            try follow(link.target, from: base, run: &run)
-        }
-    }
-
-    private func follow(_ reference: String, from base: String, run: inout PaginationRun) throws(FetchError) {
-        let resolved = URLText.resolve(reference, against: base)
-        guard URLText.isAbsolute(resolved) else {
-            throw FetchError(.evaluation, message: "the next page's URL \"\(reference)\" cannot be resolved against \(base)")
-        }
-        guard !run.seen.contains(resolved) else {
-            throw FetchError(.repeatedURL, message: "the API pointed to \(resolved) as the next page, which was already read, so pagination would loop",
-                             hint: "check the pagination's next expression (or Link rel) against the API's responses")
-        }
-        run.nextURL = resolved
+        try program.pagination.advance(&run, after: page)
     }
 
     private func evaluate(_ program: JQProgram, _ input: JSON, field: String) throws(FetchError) -> JSON? {
@@ -468,12 +390,6 @@ public final class KindFetcher: PageSource {
             throw FetchError(.evaluation, message: "\(field) failed on the response: \(error.description)",
                              hint: "check \(field) of kind \"\(kind)\" against the API's response")
         }
-    }
-
-    private func number(_ value: JSON?, field: String) throws(FetchError) -> Double? {
-        guard let value, !value.isNull else { return nil }
-        if let number = value.numberValue ?? value.stringValue.flatMap(Double.init) { return number }
-        throw FetchError(.evaluation, message: "\(field) gave \(session.redactor.excerpt(value.serialized(), limit: 80)), not a number")
     }
 
     /// jq's truth: everything but false and null.
@@ -562,78 +478,23 @@ struct PaginationRun {
     /// What `pagination.total` said (records for offset, pages for page pagination).
     var knownTotal: Double?
 
-    /// Where the current page starts: the offset, or the page number.
-    func position(_ strategy: KindProgram.Strategy) -> Int {
-        if case .page = strategy { return pageNumber }
-        return offset
-    }
-
-    /// To the page after this one, as `advance` moves after a full page.
-    mutating func step(_ strategy: KindProgram.Strategy) {
-        switch strategy {
-        case .offset(_, _, let limit, _, _, _): offset += limit
-        case .page: pageNumber += 1
-        default: break
-        }
-    }
-
-    /// Whether the page at this position, the `pageIndex`-th of the run, is within what
-    /// `pagination.total` said (records for offset, pages for page pagination).
-    func isWithin(total: Double, pageIndex: Int, strategy: KindProgram.Strategy) -> Bool {
-        switch strategy {
-        case .offset: Double(offset) < total
-        case .page: Double(pageIndex) <= total
-        default: false
-        }
-    }
-
     init(program: KindProgram, parent: JSON?, redactor: Redactor) {
         self.parent = parent
         parentExcerpt = parent.map { redactor.excerpt($0.serialized(), limit: 120) }
-        switch program.strategy {
-        case .offset(_, _, _, let start, _, _): offset = start
-        case .page(_, _, _, let start, _, _): pageNumber = start
-        default: break
-        }
-    }
-
-    /// `.page` for templates and `$page` for pagination expressions.
-    func pageState(_ strategy: KindProgram.Strategy) -> JSON {
-        var offset = JSON.null, page = JSON.null, cursor = JSON.null, limit = JSON.null, size = JSON.null
-        switch strategy {
-        case .offset(_, _, let pageLimit, _, _, _):
-            offset = JSON(self.offset)
-            limit = JSON(pageLimit)
-        case .page(_, _, let pageSize, _, _, _):
-            page = JSON(pageNumber)
-            size = JSON(pageSize)
-        case .cursor:
-            cursor = self.cursor ?? .null
-        default:
-            break
-        }
-        return JSON(object: ["offset": offset, "page": page, "cursor": cursor, "limit": limit, "size": size])
+        program.pagination.begin(&self)
     }
 }
 
 /// A kind's request, records and pagination, compiled. Not thread-safe (it owns jq programs).
 final class KindProgram {
-    enum Strategy {
-        case none
-        case offset(offsetParam: String, limitParam: String, limit: Int, start: Int, inBody: Bool, total: JQProgram?)
-        case page(pageParam: String, sizeParam: String, size: Int, start: Int, inBody: Bool, total: JQProgram?)
-        case cursor(JQProgram, param: String, inBody: Bool)
-        case nextURL(JQProgram)
-        case linkHeader(rel: String)
-    }
-
     let definition: KindDefinition
     /// Shared with the other runs of the kind read side by side (`CompiledKind(sharingRequestOf:)`).
     let request: SharedRequest
     let recordsProgram: JQProgram
     /// `records` is written as a stream (`.values[]`): each output object is a record.
     let recordsGiveStream: Bool
-    let strategy: Strategy
+    /// The kind's `pagination.type`.
+    let pagination: any PaginationStrategy
     let stop: JQProgram?
     /// `responses` rules with `when`, by their index, compiled.
     let bodyRules: [(Int, JQProgram)]
@@ -656,30 +517,11 @@ final class KindProgram {
                 .map { (index, $0) }
         }
         retriedStatuses = Set(kind.responses.filter { $0.action == .retry }.flatMap(\.statuses))
-        func response(_ expression: JQExpression?, _ field: String) -> JQProgram? {
-            expression.flatMap { compiler.program($0, what: "pagination.\(field) of \(name)", seesResponse: true) }
-        }
-        var strategy: Strategy?
-        switch kind.pagination.strategy {
-        case .none:
-            strategy = Strategy.none
-        case .offset(let offsetParam, let limitParam, let limit, let start, let inBody, let total):
-            strategy = .offset(offsetParam: offsetParam, limitParam: limitParam, limit: limit, start: start, inBody: inBody,
-                               total: response(total, "total"))
-        case .page(let pageParam, let sizeParam, let size, let start, let inBody, let total):
-            strategy = .page(pageParam: pageParam, sizeParam: sizeParam, size: size, start: start, inBody: inBody,
-                             total: response(total, "total"))
-        case .cursor(let cursor, let param, let inBody):
-            strategy = response(cursor, "cursor").map { .cursor($0, param: param, inBody: inBody) }
-        case .nextURL(let next):
-            strategy = response(next, "next").map { .nextURL($0) }
-        case .linkHeader(let rel):
-            strategy = .linkHeader(rel: rel)
-        }
-        guard compiler.diagnostics.count == before, let records, let strategy else { return nil }
+        let pagination = PaginationStrategies.make(kind.pagination, kind: kind.name, compiler: &compiler)
+        guard compiler.diagnostics.count == before, let records, let pagination else { return nil }
         recordsProgram = records
         recordsGiveStream = JQStreamShape.givesStream(kind.records.source)
-        self.strategy = strategy
+        self.pagination = pagination
     }
 
     /// The plan `pageProjection` gives, made once per `recordPaths`: analysing the expressions
@@ -701,13 +543,8 @@ final class KindProgram {
         // `records` may give an array of records or the records themselves.
         let outputs = recordPaths.union(recordPaths.grafted(under: [.elements]))
         var page = JSONProjection.analyzing("null as $parent | (\(definition.records.source)\n)", outputs: outputs)
-        var paginationExpressions = [definition.pagination.stop]
-        switch definition.pagination.strategy {
-        case .offset(_, _, _, _, _, let total), .page(_, _, _, _, _, let total): paginationExpressions.append(total)
-        case .cursor(let cursor, _, _): paginationExpressions.append(cursor)
-        case .nextURL(let next): paginationExpressions.append(next)
-        case .none, .linkHeader: break
-        }
+        // Pagination and `responses` tests read the body too.
+        let paginationExpressions = [definition.pagination.stop] + pagination.expressions + definition.responses.map(\.when)
         for expression in paginationExpressions.compactMap({ $0 }) {
             page.formUnion(JSONProjection.analyzing("null as $headers | null as $page | (\(expression.source)\n)"))
         }
@@ -724,12 +561,7 @@ final class KindProgram {
         recordsProgram.releaseInput()
         stop?.releaseInput()
         for (_, rule) in bodyRules { rule.releaseInput() }
-        switch strategy {
-        case .offset(_, _, _, _, _, let total), .page(_, _, _, _, _, let total): total?.releaseInput()
-        case .cursor(let cursor, _, _): cursor.releaseInput()
-        case .nextURL(let next): next.releaseInput()
-        case .none, .linkHeader: break
-        }
+        for program in pagination.programs { program.releaseInput() }
     }
 
     /// Whether `records` is a plain path into the body (`.`, `.values`, `.data.items[]`): its
@@ -740,13 +572,6 @@ final class KindProgram {
         return text == "." || text.wholeMatch(of: /(\.[A-Za-z_][A-Za-z0-9_]*|\.?\[\]|\.?\["[^"\\]*"\])+/) != nil
     }
 
-    /// Whether requested URLs are remembered to catch a next link that loops.
-    var tracksURLs: Bool {
-        switch strategy {
-        case .nextURL, .linkHeader: true
-        default: false
-        }
-    }
 
     /// `records` over a response body (with `$parent`). An array gives its elements; an expression
     /// written as a stream (`.values[]`) gives one record per output. Anything else means the

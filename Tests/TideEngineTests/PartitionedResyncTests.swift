@@ -58,13 +58,18 @@ struct PartitionedThings {
 
     /// Each region's ids, two per page with a delay so that partitions overlap; `failing` regions
     /// answer 500 on their second page.
-    static func server(_ regions: [String: [String]], failing: Set<String> = [], forbidden: Set<String> = []) async throws -> FixtureServer {
+    static func server(_ regions: [String: [String]], failing: Set<String> = [], forbidden: Set<String> = [],
+                       errorBody: Set<String> = []) async throws -> FixtureServer {
         var fixtures: [TideTesting.Fixture] = []
+        for region in errorBody {
+            fixtures.append(TideTesting.Fixture(match: FixtureMatch(method: "GET", path: "/regions/\(region)/items"),
+                                                response: .json(#"{"ok": false, "error": "not_allowed", "values": []}"#)))
+        }
         for region in forbidden {
             fixtures.append(TideTesting.Fixture(match: FixtureMatch(method: "GET", path: "/regions/\(region)/items"),
                                                 response: TestResponse(status: 403, body: Array(#"{"message": "forbidden"}"#.utf8))))
         }
-        for (region, ids) in regions where !forbidden.contains(region) {
+        for (region, ids) in regions where !forbidden.contains(region) && !errorBody.contains(region) {
             var pages = stride(from: 0, to: ids.count, by: 2).map { Array(ids[$0..<min($0 + 2, ids.count)]) }
             if ids.count % 2 == 0 { pages.append([]) }
             for (index, page) in pages.enumerated() {
@@ -186,5 +191,21 @@ struct PartitionedThings {
         #expect(outcomes[0].succeeded && outcomes[0].skipped == 1)
         #expect(outcomes[0].reconciliation == .deleted(count: 0, protected: 0, optedOut: 6), "e4, e5 and a1–a4 kept")
         #expect(!outcomes[1].succeeded && outcomes[1].reconciliation == .skippedAfterErrors)
+    }
+
+    /// A `when` rule reads the body through partial parsing (which keeps what the rule reads, not
+    /// only what the mapping reads): an error answered with 200 fails the kind, nothing deleted.
+    @Test func anErrorBodyRuleSeesThroughPartialParsing() async throws {
+        let fixture = try PartitionedThings(concurrency: 2, responses: "[{when: .ok == false, action: fail}]")
+        let full = try await PartitionedThings.server(PartitionedThings.regions)
+        _ = try await fixture.resync(full)
+        await full.stop()
+        let second = try await PartitionedThings.server(PartitionedThings.regions, errorBody: ["us"])
+        let summary = try await fixture.resync(second)
+        await second.stop()
+        #expect(!summary.succeeded)
+        #expect(summary.kinds.first?.failure?.contains("responses[0]") == true, "\(summary.kinds.first?.failure ?? "")")
+        #expect(summary.reconciliation == .skippedAfterErrors)
+        #expect(try fixture.entities().count == 11)
     }
 }
