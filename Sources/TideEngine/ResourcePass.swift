@@ -55,8 +55,9 @@ public final class ResourcePass {
     // MARK: Live events
 
     /// Every record the kind's request gives for `selector` (a refetch narrowed to one record).
-    public func records(selector: [String: String]) async throws -> [JSON] {
-        let fetcher = try fetcher(selector: selector)
+    /// With `parent`, the kind's run for that parent record alone is read, not every parent's.
+    public func records(selector: [String: String], parent: JSON? = nil) async throws -> [JSON] {
+        let fetcher = try KindFetcher(compiled: compiledKind(), selector: selector, binding: parent.map { RunBinding(parent: $0) })
         var records: [JSON] = []
         while let page = try await fetcher.next() { records += page.records }
         return records

@@ -312,6 +312,8 @@ public struct WebhookDefinition: Sendable {
         public var item: JQExpression
         public var action: Action
         public var refetch: [(name: String, expression: JQExpression)]
+        /// For a refetch of a kind with a parent: the parent record, from the payload.
+        public var parent: JQExpression?
         public var key: JQExpression?
         public var location: SourceLocation?
     }

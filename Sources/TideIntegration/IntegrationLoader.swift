@@ -54,7 +54,25 @@ extension Integration {
                 return KindParents.Link(kind: kind.name, parent: from, location: kind.partitions?.location, field: "partitions.fromKind")
             }
             return KindParents.Link(kind: kind.name, parent: kind.parent, location: kind.location)
-        }) + kinds.flatMap(\.partitionProblems) + kinds.flatMap(\.responseProblems)
+        }) + kinds.flatMap(\.partitionProblems) + kinds.flatMap(\.responseProblems) + refetchParentProblems
+    }
+}
+
+extension Integration {
+    /// A webhook event's `parent` binds the parent of a refetched kind: it needs `action: refetch`
+    /// and kinds that have a parent.
+    var refetchParentProblems: [Diagnostic] {
+        webhooks.flatMap(\.events).flatMap { event -> [Diagnostic] in
+            guard let parent = event.parent else { return [] }
+            if event.action != .refetch {
+                return [Diagnostic(at: parent.location, "event \"\(event.name)\" gives parent, which only a refetch reads", rule: "refetch-parent",
+                                   hint: "remove parent, or make the event action: refetch")]
+            }
+            return event.kinds.filter { kind($0) != nil && kind($0)?.parent == nil }.map { name in
+                Diagnostic(at: parent.location, "event \"\(event.name)\" gives parent, but kind \"\(name)\" has no parent:", rule: "refetch-parent",
+                           hint: "parent binds .parent for kinds declared with parent:; remove it for \"\(name)\"")
+            }
+        }
     }
 }
 
@@ -124,6 +142,7 @@ struct IntegrationBuilder {
                 refetch: (item["refetch"]?.pairs ?? []).compactMap { pair in
                     expression(pair.value).map { (pair.key.scalar?.text ?? "", $0) }
                 },
+                parent: expression(item["parent"]),
                 key: expression(item["key"]),
                 location: item.location)
         }

@@ -223,6 +223,7 @@ public enum IntegrationSpec {
         FieldSpec("action", .enumeration(["upsert", "delete", "refetch"]), default: "\"upsert\"",
                   "upsert the item, delete it, or refetch it through the kind's request narrowed by `refetch` (empty result: delete)."),
         FieldSpec("refetch", .map(jq), "Selector values for the refetch, each jq over {payload, item, selector, config}."),
+        FieldSpec("parent", jq, "For a refetch of a kind with parent: jq over {payload, item, selector, config} giving the parent record its request reads (.parent in templates), so that one run is read instead of listing every parent."),
         FieldSpec("key", jq, "jq over {payload, item} giving the entity's ordering key; events with one key apply in arrival order."),
     ]))
 

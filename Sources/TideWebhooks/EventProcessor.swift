@@ -34,7 +34,13 @@ final class EventProcessor: @unchecked Sendable {
     let metrics: WebhookMetrics
     let config: JSON
     let mappingOptions: MappingOptions
-    private var compiled: (items: [JQProgram], refetches: [[(name: String, program: JQProgram)]])?
+    private var compiled: Programs?
+    private struct Programs {
+        var items: [JQProgram]
+        var refetches: [[(name: String, program: JQProgram)]]
+        /// Each matcher's `parent`, when it gives one.
+        var parents: [JQProgram?]
+    }
     /// Each resource's fetch → map → write, compiled once: an event costs its request, not a compile.
     private var passes: [Int: ResourcePass] = [:]
     private var selectors: [Int: JSON] = [:]
@@ -56,7 +62,7 @@ final class EventProcessor: @unchecked Sendable {
 
     /// Compiled on first use: intake has already compiled the same expressions at start, so errors
     /// surface there, and idle workers cost nothing.
-    private func programs() throws(LiveEventError) -> (items: [JQProgram], refetches: [[(name: String, program: JQProgram)]]) {
+    private func programs() throws(LiveEventError) -> Programs {
         if let compiled { return compiled }
         do {
             let items = try definition.events.map { event throws(JQCompileError) in try JQProgram(event.item.source) }
@@ -65,8 +71,12 @@ final class EventProcessor: @unchecked Sendable {
                     (entry.name, try JQProgram(WebhookDefinition.refetchHelpers + entry.expression.source))
                 }
             }
-            compiled = (items, refetches)
-            return (items, refetches)
+            let parents = try definition.events.map { event throws(JQCompileError) in
+                try event.parent.map { expression throws(JQCompileError) in try JQProgram(expression.source) }
+            }
+            let programs = Programs(items: items, refetches: refetches, parents: parents)
+            compiled = programs
+            return programs
         } catch {
             throw .evaluation("webhook \(definition.path): \(error)")
         }
@@ -143,10 +153,18 @@ final class EventProcessor: @unchecked Sendable {
             }
             selector[name] = value.serialized()
         }
+        // The parent record from the payload: one run read, instead of every parent listed again.
+        var parent: JSON?
+        if let program = try programs().parents[matcher] {
+            do { parent = try program.first(context) } catch { throw .evaluation("refetch parent: \(error)") }
+            guard let value = parent, value.kind == .object else {
+                throw .evaluation("refetch parent gave \(parent.map { $0.kind.name } ?? "nothing"), not the parent record (an object)")
+            }
+        }
         var attempt = 1
         while true {
             do {
-                return try await pass.records(selector: selector)
+                return try await pass.records(selector: selector, parent: parent)
             } catch {
                 guard attempt < definition.retryAttempts, !Task.isCancelled else {
                     throw .refetch("\(error)")
