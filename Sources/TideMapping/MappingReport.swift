@@ -133,13 +133,27 @@ public struct MappingReport: Sendable {
             lines.append("itemsToParse:")
             lines += Self.sorted(itemsToParseWarnings).map { "  ×\($0.value)  \($0.key)" }
         }
-        if !misconfigurations.isEmpty {
-            lines.append("misconfigured fields (sent as null, as Ocean does):")
-            for entry in misconfigurations.values.sorted(by: { ($0.total, $1.path) > ($1.total, $0.path) }) {
-                let place = entry.expression.location.map { "\($0): " } ?? ""
-                lines.append("  \(place)\(entry.path): \(entry.expression.source)")
-                lines += Self.sorted(entry.problems).map { "      ×\($0.value)  \($0.key)" }
-            }
+        // A field that raised (or does not compile) is a mistake to fix; one that gave null is often
+        // a field the API leaves out for some records. Both are sent as null, as Ocean does.
+        let isPlainNull: (String) -> Bool = { $0 == FieldProblem.Problem.null.summary || $0 == FieldProblem.Problem.noOutput.summary }
+        lines += misconfigurationLines("fields that failed (sent as null, as Ocean does; fix the expression):") { !isPlainNull($0) }
+        lines += misconfigurationLines("fields that gave null (sent as null; often a field the API leaves out):", where: isPlainNull)
+        return lines
+    }
+
+    /// A section of the fields whose problems pass `include`, most frequent first.
+    private func misconfigurationLines(_ heading: String, where include: (String) -> Bool) -> [String] {
+        let entries = misconfigurations.values.compactMap { entry -> Misconfiguration? in
+            var kept = entry
+            kept.problems = entry.problems.filter { include($0.key) }
+            return kept.problems.isEmpty ? nil : kept
+        }
+        guard !entries.isEmpty else { return [] }
+        var lines = [heading]
+        for entry in entries.sorted(by: { ($0.total, $1.path) > ($1.total, $0.path) }) {
+            let place = entry.expression.location.map { "\($0): " } ?? ""
+            lines.append("  \(place)\(entry.path): \(entry.expression.source)")
+            lines += Self.sorted(entry.problems).map { "      ×\($0.value)  \($0.key)" }
         }
         return lines
     }

@@ -48,4 +48,28 @@ import TideModel
         #expect(mappedFields == count)
         #expect(report.misconfigurations.keys.sorted() == ["properties.bad"])
     }
+
+    /// The report keeps fields that raised apart from fields that were null: the first are
+    /// mistakes to fix, the second often fields the API leaves out.
+    @Test func theReportSeparatesFieldsThatFailedFromFieldsThatWereNull() throws {
+        let config = try config(mappings: """
+        identifier: .id
+        blueprint: '"b"'
+        properties:
+          broken: .name.first
+          absent: .resolution
+        """)
+        let mapped = try map(config, [#"{"id": "1", "name": "Ada"}"#, #"{"id": "2", "name": "Bo", "resolution": "done"}"#])
+        let text = mapped.report.humanText(title: "t")
+        let lines = text.split(separator: "\n").map(String.init)
+        let failed = try #require(lines.firstIndex { $0.hasPrefix("fields that failed") })
+        let null = try #require(lines.firstIndex { $0.hasPrefix("fields that gave null") })
+        #expect(failed < null)
+        let failedSection = lines[failed..<null].joined(separator: "\n")
+        let nullSection = lines[null...].joined(separator: "\n")
+        #expect(failedSection.contains("properties.broken") && failedSection.contains("×2  error: Cannot index string"))
+        #expect(!failedSection.contains("properties.absent"))
+        #expect(nullSection.contains("properties.absent") && nullSection.contains("×1  null"))
+        #expect(!nullSection.contains("properties.broken"))
+    }
 }
