@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import TideCore
 import TideJQ
 import TideMapping
@@ -14,7 +15,7 @@ struct MapCommand: ParsableCommand {
         discussion: """
         Entities go to standard output, one JSON object per line, with the keys Ocean would send. The report (misconfigured fields, skipped items, selector errors, counts) goes to standard error.
 
-        RAW is a JSON array of records, JSON lines (one record per line), or - for standard input.
+        RAW is a JSON array of records, JSON lines (one record per line), or - for standard input. An API's response that holds the records (`{"issues": [...]}`) is picked apart with --records: jq over each value of RAW, giving an array of records or the records themselves (--records .issues, --records '.values[]').
 
         Exit status: 0 when every item mapped, 1 when some items had errors, 2 for unusable input.
         """
@@ -44,6 +45,9 @@ struct MapCommand: ParsableCommand {
     @Flag(name: .long, help: "Parse every record whole, instead of only the parts the mapping reads (slower; to compare).")
     var parseWhole = false
 
+    @Option(name: .long, help: ArgumentHelp("jq over each value of RAW giving its records: for an API response such as {\"issues\": [...]}, --records .issues.", valueName: "EXPR"))
+    var records: String?
+
     @Argument(help: ArgumentHelp("Raw records: a JSON array, JSON lines, or - for standard input.", valueName: "RAW"))
     var raw: String
 
@@ -52,6 +56,12 @@ struct MapCommand: ParsableCommand {
     mutating func validate() throws {
         if try output.isJSON(legacy: report == .json, spelling: "--report json") { report = .json }
         if jobs < 1 { throw ValidationError("--jobs takes a number of threads, 1 or more; got \(jobs)") }
+        if let records {
+            if jobs > 1 { throw ValidationError("--records maps on one thread; leave --jobs out") }
+            do { _ = try JQProgram(records) } catch {
+                throw ValidationError("--records \"\(records)\" does not compile: \(error.message)")
+            }
+        }
     }
 
     func run() throws {
@@ -77,7 +87,8 @@ struct MapCommand: ParsableCommand {
             throw ExitCode(2)
         }
         environment.applyLimits()
-        let options = MappingOptions(allowEnvironment: !noEnv && environment.allowJQEnvironment, partialParsing: !parseWhole)
+        // With --records the records are a part of each value, so each value is parsed whole.
+        let options = MappingOptions(allowEnvironment: !noEnv && environment.allowJQEnvironment, partialParsing: !parseWhole && records == nil)
         let mapper = ResourceMapper(resource: candidates[resource], options: options)
 
         let input = try InputFile(raw, what: "RAW file")
@@ -117,24 +128,55 @@ struct MapCommand: ParsableCommand {
     /// One thread: a JSON array, JSON lines or concatenated values. Returns an input error, if any.
     private func mapSequentially(descriptor: Int32, mapper: ResourceMapper, report mappingReport: inout MappingReport,
                                  emit: (ItemOutcome) -> Void) -> String? {
+        // `validate()` has compiled it once already.
+        let recordsProgram = records.flatMap { try? JQProgram($0) }
         // Parse only what the mapping reads, unless it reads everything anyway.
         let paths = mapper.options.partialParsing ? mapper.readPaths : .whole
         let stream: any JSONValueStream = paths.isWhole
             ? JSONStream(descriptor: descriptor) : ProjectedJSONStream(descriptor: descriptor, recordPaths: paths)
+        var objects = 0
+        let entitiesBefore = mappingReport.entities
         do {
-            while let value = try stream.next() {
-                switch value.kind {
-                case .object:
-                    mapper.map(record: value, report: &mappingReport, emit)
-                case .array:
-                    for record in value.arrayElements { mapper.map(record: record, report: &mappingReport, emit) }
-                default:
-                    return "\(rawName): value \(stream.count) is a \(value.kind.name); RAW must hold records (JSON objects): a JSON array of them, or one per line"
+            while let whole = try stream.next() {
+                var values = [whole]
+                if let recordsProgram {
+                    do { values = try recordsProgram.all(whole) } catch {
+                        return "\(rawName): --records \"\(records ?? "")\" failed on value \(stream.count): \(error.description)"
+                    }
+                }
+                for value in values {
+                    switch value.kind {
+                    case .object:
+                        objects += 1
+                        mapper.map(record: value, report: &mappingReport, emit)
+                    case .array:
+                        for record in value.arrayElements { mapper.map(record: record, report: &mappingReport, emit) }
+                    default:
+                        let source = recordsProgram == nil ? "value \(stream.count)" : "--records gave a \(value.kind.name) for value \(stream.count); it"
+                        return "\(rawName): \(source) is a \(value.kind.name); RAW must hold records (JSON objects): a JSON array of them, or one per line"
+                    }
                 }
             }
         } catch {
             return "\(rawName): not valid JSON: \(error)"
         }
+        // One object that made no entity is most likely an API response around the records.
+        if recordsProgram == nil, objects == 1, mappingReport.records == 1, mappingReport.entities == entitiesBefore {
+            Terminal.report(.warning, "\(rawName) holds one object, which mapped to no entity: if it is an API response holding the records, pick them with --records\(envelopeHint())")
+        }
         return nil
+    }
+
+    /// ` .issues` (the key of RAW's first object that holds an array of objects), or a generic hint.
+    private func envelopeHint() -> String {
+        guard raw != "-", let data = FileManager.default.contents(atPath: raw), data.count <= 64 << 20,
+              let object = try? JSON(parsing: String(decoding: data, as: UTF8.self)), object.kind == .object else {
+            return " (for example --records .values)"
+        }
+        for (key, value) in object.objectMembers where value.kind == .array && value.arrayElements.contains(where: { $0.kind == .object }) {
+            let path = key.wholeMatch(of: /[A-Za-z_][A-Za-z0-9_]*/) != nil ? ".\(key)" : ".[\(JSON(key).serialized())]"
+            return " \(path) (its \"\(key)\" holds \(value.arrayElements.count) objects)"
+        }
+        return " (for example --records .values)"
     }
 }

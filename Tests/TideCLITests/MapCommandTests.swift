@@ -55,6 +55,26 @@ import TideTesting
         #expect(result.stderr.contains("2 records → 1 entity (1 filtered by the selector, 0 skipped, 0 errors)"))
     }
 
+    /// An API response around the records maps as one record that gives no entity: a warning
+    /// names the key that holds them, and --records picks them out.
+    @Test func anEnvelopeIsNamedAndRecordsPicksItsRecords() async throws {
+        let raw = try file("envelope.json", #"{"startAt": 0, "issues": [{"key": "P-1", "fields": {"summary": "Hi"}}, {"key": "P-2", "fields": {"summary": "Ho"}}]}"#)
+        let plain = try await TideProcess.run(["map", "--mapping", mapping, "--kind", "issue", raw])
+        #expect(plain.status == 0)
+        #expect(plain.lines.isEmpty)
+        #expect(plain.stderr.contains("pick them with --records .issues (its \"issues\" holds 2 objects)"), "\(plain.stderr)")
+        let picked = try await TideProcess.run(["map", "--mapping", mapping, "--kind", "issue", "--records", ".issues", raw])
+        #expect(picked.status == 0)
+        #expect(picked.lines.count == 2)
+        #expect(picked.lines.first?.contains(#""identifier":"P-1""#) == true)
+        #expect(!picked.stderr.contains("--records"))
+        let streamed = try await TideProcess.run(["map", "--mapping", mapping, "--kind", "issue", "--records", ".issues[]", raw])
+        #expect(streamed.lines == picked.lines)
+        let broken = try await TideProcess.run(["map", "--mapping", mapping, "--kind", "issue", "--records", ".issues[", raw])
+        #expect(broken.status == 2)
+        #expect(broken.stderr.contains("does not compile"))
+    }
+
     @Test func readsJSONLinesFromStandardInputAndPicksTheResourceByIndex() async throws {
         let input = Data("{\"key\": \"A\"}\n{\"key\": \"B\"}\n".utf8)
         let result = try await TideProcess.run(["map", "--mapping", mapping, "--kind", "issue", "--resource", "1", "-"], stdin: input)
