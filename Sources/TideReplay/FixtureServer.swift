@@ -40,6 +40,39 @@ public struct FixtureMatch: Sendable, Hashable, CustomStringConvertible {
         return true
     }
 
+    /// Why `request` does not match, one reason per field that differs (empty when it matches):
+    /// what `tide test` says of the nearest fixture when no fixture answered a request.
+    public func mismatches(_ request: RecordedRequest) -> [String] {
+        var reasons: [String] = []
+        if let method, method != request.method { reasons.append("method \(request.method), not \(method)") }
+        if path != request.path {
+            // Paths are compared percent-decoded: say so when the request was sent encoded.
+            let sent = request.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.path
+            let decoded = sent == request.path ? "" : " (sent as \(sent), compared decoded)"
+            reasons.append("path \(request.path)\(decoded), not \(path)")
+        }
+        for (name, value) in query.sorted(by: { $0.key < $1.key }) {
+            let sent = request.query.filter { $0.name == name }.map { $0.value ?? "" }
+            if sent.contains(value) { continue }
+            reasons.append(sent.isEmpty ? "no query parameter \(name) (the fixture wants \(name)=\(value))"
+                                        : "query \(name)=\(sent.joined(separator: ",")), not \(value)")
+        }
+        for (name, value) in headers.sorted(by: { $0.key < $1.key }) where !request.headerValues(name).contains(value) {
+            let sent = request.headerValues(name)
+            reasons.append(sent.isEmpty ? "no header \(name)" : "header \(name): \(sent.joined(separator: ", ")), not \(value)")
+        }
+        if let jsonBody, let expected = JSONValue.parse(Array(jsonBody.utf8)) {
+            if request.body.isEmpty {
+                reasons.append("no body (the fixture wants one ⊇ \(jsonBody))")
+            } else if let actual = JSONValue.parse(request.body) {
+                if let difference = expected.firstDifference(from: actual, at: "body") { reasons.append(difference) }
+            } else {
+                reasons.append("the body is not JSON")
+            }
+        }
+        return reasons
+    }
+
     public var description: String {
         var text = "\(method ?? "*") \(path)"
         if !query.isEmpty { text += "?" + query.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "&") }
@@ -160,6 +193,52 @@ public final class FixtureServer: Sendable {
         encoder.outputFormatting = [.sortedKeys]
         let body = (try? encoder.encode(description)).map { Array($0) } ?? Array("{}".utf8)
         return TestResponse(status: 404, headers: [TestHeader("Content-Type", "application/json")], body: body)
+    }
+}
+
+extension FixtureServer {
+    /// The fixture nearest to matching `request`, with why it does not: the same path first, then
+    /// the fewest differences (nil when there are no fixtures).
+    public func nearest(to request: RecordedRequest) -> (fixture: Fixture, reasons: [String])? {
+        let fixtures = book.withLock { $0.fixtures }
+        return fixtures.map { ($0, $0.match.mismatches(request)) }
+            .min { lhs, rhs in
+                let left = (lhs.0.match.path == request.path ? 0 : 1, lhs.1.count)
+                let right = (rhs.0.match.path == request.path ? 0 : 1, rhs.1.count)
+                return left < right
+            }
+    }
+}
+
+extension JSONValue {
+    /// The first place where `actual` does not contain this value, as the fixture format compares
+    /// (objects by the keys given, arrays element by element), in words; nil when it does.
+    func firstDifference(from actual: JSONValue, at path: String) -> String? {
+        switch (self, actual) {
+        case let (.object(expected), .object(given)):
+            for key in expected.keys.sorted() {
+                guard let value = given[key] else { return "\(path).\(key) is missing" }
+                if let difference = expected[key]!.firstDifference(from: value, at: "\(path).\(key)") { return difference }
+            }
+            return nil
+        case let (.array(expected), .array(given)):
+            guard expected.count == given.count else { return "\(path) has \(given.count) elements, not \(expected.count)" }
+            for index in expected.indices {
+                if let difference = expected[index].firstDifference(from: given[index], at: "\(path)[\(index)]") { return difference }
+            }
+            return nil
+        default:
+            guard self != actual else { return nil }
+            return "\(path) is \(actual.compactText), not \(compactText)"
+        }
+    }
+
+    /// Short JSON-ish text for messages.
+    var compactText: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let text = (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "?"
+        return text.count > 120 ? String(text.prefix(117)) + "…" : text
     }
 }
 

@@ -238,7 +238,17 @@ public enum TestRunner {
         }
 
         let unmatched = server.unmatchedRequests
+        // Said while the fixtures are at hand: which one came nearest to each, and why not.
+        let nearest = unmatched.map { request -> String in
+            guard let (fixture, reasons) = server.nearest(to: request) else { return "" }
+            let place = testCase.fixtureLocations[fixture.name].map { "\($0): " } ?? ""
+            return "\n    nearest fixture: \(place)\(fixture.name): " + reasons.joined(separator: "; ")
+        }
         let unused = server.unusedFixtures
+        // A pagination that loops was fed by a fixture that answered more than once: name it.
+        let repeatedAnswers = server.callCounts.filter { $0.value > 1 }.sorted { $0.key < $1.key }.map { name, count in
+            "\(testCase.fixtureLocations[name].map { "\($0): " } ?? "")\(name) answered \(count) requests"
+        }
         result.requestCount = server.requests.count
         await server.stop()
 
@@ -248,7 +258,7 @@ public enum TestRunner {
         // Requests: every one answered by a fixture, every fixture used.
         if !unmatched.isEmpty {
             failures.append("no fixture matched \(unmatched.count == 1 ? "this request" : "these \(unmatched.count) requests"):\n"
-                + unmatched.map { "  " + describe($0) }.joined(separator: "\n"))
+                + zip(unmatched, nearest).map { "  " + describe($0) + configuration.secretStore.redact($1) }.joined(separator: "\n"))
         }
         if !unused.isEmpty, !testCase.allowUnusedFixtures {
             failures.append("\(unused.count == 1 ? "this fixture was" : "these \(unused.count) fixtures were") never requested:\n"
@@ -261,7 +271,13 @@ public enum TestRunner {
         // Kind failures and item errors, against expect.errors.
         var problems: [(kind: String, message: String)] = []
         for (progress, resource) in zip(summary?.kinds ?? [], mapping.resources) {
-            if let failure = progress.failure { problems.append((resource.kind, failure)) }
+            if var failure = progress.failure {
+                if failure.contains("pagination would loop"), !repeatedAnswers.isEmpty {
+                    failure += " (fixtures that answered more than once: " + repeatedAnswers.joined(separator: "; ")
+                        + "; the next page's cursor or link in their response points back at a page already read)"
+                }
+                problems.append((resource.kind, failure))
+            }
             if progress.report.errorCount > 0 {
                 let reasons = progress.report.errors.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value))" }
                 problems.append((resource.kind, "\(progress.report.errorCount) items had mapping errors: \(reasons.joined(separator: "; "))"))

@@ -119,10 +119,91 @@ import TideTestRunner
         #expect(result.status == .failed)
         let report = result.failures.joined(separator: "\n")
         #expect(report.contains("no fixture matched this request:\n  GET /items?color=any"))
+        // The nearest fixture is named with its position and why it did not match.
+        #expect(report.contains("nearest fixture: "), "\(report)")
+        #expect(report.contains("tests/case.yml:2:5: items in red: query color=any, not red"), "\(report)")
         #expect(report.contains("never requested"))
         #expect(report.contains("items in red"))
         // The 404 fails the kind too, which the case did not expect.
         #expect(report.contains("kind \"item\" failed"))
+    }
+
+    /// A body that differs from the nearest fixture's is named by the first key that differs.
+    @Test func theNearestFixtureSaysWhichBodyKeyDiffers() async throws {
+        let folder = try writeIntegration([
+            "integration.yml": """
+            name: search
+            configuration:
+              - {name: apiUrl, type: url, required: true}
+            http:
+              baseUrl: "{{ .config.apiUrl }}"
+            kinds:
+              item:
+                request:
+                  method: POST
+                  path: /search
+                  body: {query: "status = open", limit: 50}
+                records: .items
+            """,
+            ".port/resources/port-app-config.yml": """
+            resources:
+              - kind: item
+                selector: {query: 'true'}
+                port: {entity: {mappings: {identifier: .id, blueprint: '"item"'}}}
+            """,
+            "fixtures/config.yml": "apiUrl: https://api.example.com\n",
+        ], cases: ["case": """
+            fixtures:
+              - name: the search
+                request: {method: POST, path: /search, body: {query: status = closed, limit: 50}}
+                response: {json: {items: []}}
+              - name: something else
+                request: {path: /other}
+                response: {json: {items: []}}
+            allowUnusedFixtures: true
+            expect:
+              counts: {item: 0}
+            """])
+        let result = try await runOnlyCase(in: folder)
+        let report = result.failures.joined(separator: "\n")
+        #expect(report.contains("nearest fixture: ") && report.contains("the search: body.query is \"status = open\", not \"status = closed\""), "\(report)")
+        #expect(!report.contains("nearest fixture: something else"))
+    }
+
+    /// Pagination that loops names the fixture that answered more than once.
+    @Test func aLoopingPaginationNamesTheFixtureThatAnsweredTwice() async throws {
+        let folder = try writeIntegration([
+            "integration.yml": """
+            name: loop
+            configuration:
+              - {name: apiUrl, type: url, required: true}
+            http:
+              baseUrl: "{{ .config.apiUrl }}"
+            kinds:
+              item:
+                request: {path: /items}
+                records: .items
+                pagination: {type: cursor, cursor: .next, param: after}
+            """,
+            ".port/resources/port-app-config.yml": """
+            resources:
+              - kind: item
+                selector: {query: 'true'}
+                port: {entity: {mappings: {identifier: .id, blueprint: '"item"'}}}
+            """,
+            "fixtures/config.yml": "apiUrl: https://api.example.com\n",
+        ], cases: ["case": """
+            fixtures:
+              - name: every page
+                request: {path: /items}
+                response: {json: {items: [{id: a}], next: same}}
+            expect:
+              counts: {item: 1}
+            """])
+        let result = try await runOnlyCase(in: folder)
+        let report = result.failures.joined(separator: "\n")
+        #expect(report.contains("pagination would loop"), "\(report)")
+        #expect(report.contains("tests/case.yml:2:5: every page answered 2 requests"), "\(report)")
     }
 
     @Test func anUnusedFixtureFailsUnlessAllowed() async throws {
