@@ -240,6 +240,8 @@ struct IntegrationBuilder {
         case "apiKey":
             method = .apiKey(name: reader.string(specified: "name"), value: template(node["value"]) ?? TemplateSource(""),
                              inQuery: reader.string("in") == "query")
+        case "oauth2":
+            method = .login(oauth2(reader, node: node))
         case "login":
             let request = SpecReader(node["request"], IntegrationSpec.loginRequest)
             method = .login(LoginAuth(
@@ -258,6 +260,49 @@ struct IntegrationBuilder {
             method = .none
         }
         return AuthScheme(method: method, when: expression(node["when"]), location: node.location)
+    }
+
+    /// OAuth 2.0 as the login it is: a form POST to the token endpoint whose `access_token` is
+    /// sent as a bearer token for `expires_in` seconds.
+    func oauth2(_ reader: SpecReader, node: YAMLNode) -> LoginAuth {
+        let refresh = reader.string(specified: "grant") == "refreshToken"
+        let basic = reader.string(specified: "clientAuth") == "basic"
+        var form: [(name: String, value: TemplateSource)] = [("grant_type", TemplateSource(refresh ? "refresh_token" : "client_credentials"))]
+        if refresh, let token = template(node["refreshToken"]) { form.append(("refresh_token", token)) }
+        var headers: [(name: String, value: TemplateSource)] = [("Accept", TemplateSource("application/json"))]
+        let clientId = template(node["clientId"]) ?? TemplateSource("")
+        let clientSecret = template(node["clientSecret"])
+        if basic {
+            // RFC 6749 §2.3.1: the id and secret form-encoded, then joined for Basic.
+            let pair = "{{ ([(\(Self.jqValue(clientId))), (\(clientSecret.map(Self.jqValue) ?? "\"\""))] | map(tostring | @uri) | join(\":\") | @base64) }}"
+            headers.append(("Authorization", TemplateSource("Basic " + pair, location: clientId.location)))
+        } else {
+            form.append(("client_id", clientId))
+            if let clientSecret { form.append(("client_secret", clientSecret)) }
+        }
+        if let scope = template(node["scope"]) {
+            form.append(("scope", TemplateSource("{{ (\(Self.jqValue(scope))) | if . == \"\" then null else . end }}", location: scope.location)))
+        }
+        form += templates(node["params"])
+        let url = template(node["tokenUrl"]) ?? TemplateSource("")
+        return LoginAuth(request: RequestDefinition(method: "POST", path: nil, url: url, query: [], headers: headers, body: nil, retryable: true),
+                         form: form, token: JQExpression(".access_token"), expiresIn: JQExpression(".expires_in"),
+                         header: TemplateSource("Bearer {{ .token }}"), jwt: nil)
+    }
+
+    /// A template's value as a jq expression: `{{ x }}` gives x, anything else its text interpolated.
+    static func jqValue(_ template: TemplateSource) -> String {
+        let text = template.text
+        if text.hasPrefix("{{"), text.hasSuffix("}}"), text.dropFirst(2).range(of: "{{") == nil {
+            return String(text.dropFirst(2).dropLast(2))
+        }
+        var parts = ""
+        var rest = Substring(text)
+        while let open = rest.range(of: "{{"), let close = rest[open.upperBound...].range(of: "}}") {
+            parts += JSONText.escaped(String(rest[..<open.lowerBound])) + "\\(" + rest[open.upperBound..<close.lowerBound] + ")"
+            rest = rest[close.upperBound...]
+        }
+        return "\"" + parts + JSONText.escaped(String(rest)) + "\""
     }
 
     func request(_ reader: SpecReader, methodDefault: String = "GET") -> RequestDefinition {

@@ -41,6 +41,16 @@ public enum IntegrationSpec {
             FieldSpec("value", template, required: true, "The key; may be prefixed, e.g. \"Token token={{ .config.token }}\"."),
             FieldSpec("in", .enumeration(["header", "query"]), default: "\"header\"", "Where the key goes."),
         ])),
+        .init("oauth2", ObjectSpec("OAuth 2.0 (RFC 6749): an access token from the token endpoint, by the client credentials or the refresh token grant; renewed before it expires (expires_in) and on 401, as login's.", fields: [
+            FieldSpec("grant", .enumeration(["clientCredentials", "refreshToken"]), default: "\"clientCredentials\"", "The grant: the client's own credentials (section 4.4), or a refresh token (section 6)."),
+            FieldSpec("tokenUrl", template, required: true, "The token endpoint (absolute). Credentials for it go there only."),
+            FieldSpec("clientId", template, required: true, "The client identifier."),
+            FieldSpec("clientSecret", template, "The client secret (a sensitive setting)."),
+            FieldSpec("refreshToken", template, "The refresh token, for grant: refreshToken (a sensitive setting)."),
+            FieldSpec("scope", template, "Scopes, space-separated; left out when empty."),
+            FieldSpec("params", templates, "More form fields the provider wants (audience, resource…)."),
+            FieldSpec("clientAuth", .enumeration(["body", "basic"]), default: "\"body\"", "How the client authenticates: client_id and client_secret in the form (body), or HTTP Basic (basic)."),
+        ])),
         .init("login", ObjectSpec("Log in with a request whose response yields a token; renewed before expiry and on 401.", fields: [
             FieldSpec("request", loginRequest, required: true, "The login request."),
             FieldSpec("token", jq, required: true, "jq over the login response body giving the token."),

@@ -123,6 +123,73 @@ import TideTesting
     static let loginMatch = FixtureMatch(method: "POST", path: "/oauth/token")
     static let loginConfig = ["user": jsonString("client-1"), "key": jsonString("client-secret-9")]
 
+    /// OAuth 2.0's client credentials grant: the form RFC 6749 §4.4 gives, the token sent as a
+    /// bearer token, an empty scope left out.
+    @Test func oauth2ClientCredentials() async throws {
+        for (clientAuth, expectedBody, expectedAuthorization) in [
+            ("body", "grant_type=client_credentials&client_id=client-1&client_secret=client-secret-9&audience=https%3A%2F%2Fapi", nil as String?),
+            ("basic", "grant_type=client_credentials&audience=https%3A%2F%2Fapi",
+             "Basic " + Data("client-1:client-secret-9".utf8).base64EncodedString()),
+        ] {
+            let auth = """
+            auth:
+              type: oauth2
+              tokenUrl: "{{ .config.mode }}/oauth/token"
+              clientId: "{{ .config.user }}"
+              clientSecret: "{{ .config.key }}"
+              scope: ""
+              params: {audience: "https://api"}
+              clientAuth: \(clientAuth)
+            """
+            let yaml = integrationYAML(kinds: Self.kinds, http: auth, configuration: Self.settings)
+            let server = try await FixtureServer.start([
+                Fixture(match: Self.loginMatch, response: Self.token("token-7", expiresIn: 3600)),
+                Fixture(match: get("/items", headers: ["Authorization": "Bearer token-7"]), response: page([1])),
+            ])
+            var config = Self.loginConfig
+            config["mode"] = jsonString(server.baseURL)
+            let harness = try await Harness.start(yaml, server: server, config: config)
+            let outcome = try await harness.fetchAll("item")
+            #expect(outcome.error == nil, "\(clientAuth)")
+            #expect(outcome.ids == ["1"])
+            let login = try #require(harness.server.requests.first { $0.path == "/oauth/token" })
+            #expect(login.method == "POST")
+            #expect(login.bodyText == expectedBody, "\(clientAuth)")
+            #expect(login.header("Authorization") == expectedAuthorization)
+            #expect(harness.server.unmatchedRequests.isEmpty)
+            await harness.stop()
+        }
+    }
+
+    /// The refresh token grant (RFC 6749 §6), renewed on a 401 like every login.
+    @Test func oauth2RefreshTokenRenewsOnA401() async throws {
+        let auth = """
+        auth:
+          type: oauth2
+          grant: refreshToken
+          tokenUrl: "{{ .config.mode }}/oauth/token"
+          clientId: "{{ .config.user }}"
+          refreshToken: "{{ .config.key }}"
+          scope: read:items
+        """
+        let yaml = integrationYAML(kinds: Self.kinds, http: auth, configuration: Self.settings)
+        let server = try await FixtureServer.start([
+            Fixture(match: Self.loginMatch, responses: [Self.token("token-1", expiresIn: 3600), Self.token("token-2", expiresIn: 3600)]),
+            Fixture(match: get("/items", headers: ["Authorization": "Bearer token-1"]), response: .json(#"{"error": "expired"}"#, status: 401)),
+            Fixture(match: get("/items", headers: ["Authorization": "Bearer token-2"]), response: page([4])),
+        ])
+        var config = Self.loginConfig
+        config["mode"] = jsonString(server.baseURL)
+        let harness = try await Harness.start(yaml, server: server, config: config)
+        let outcome = try await harness.fetchAll("item")
+        #expect(outcome.error == nil)
+        #expect(outcome.ids == ["4"])
+        let logins = harness.server.requests.filter { $0.path == "/oauth/token" }
+        #expect(logins.count == 2)
+        #expect(logins.first?.bodyText == "grant_type=refresh_token&refresh_token=client-secret-9&client_id=client-1&scope=read%3Aitems")
+        await harness.stop()
+    }
+
     @Test func loginRenewsTheTokenShortlyBeforeItExpires() async throws {
         let kinds = """
         item:
