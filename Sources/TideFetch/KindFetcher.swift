@@ -259,6 +259,13 @@ public final class KindFetcher: PageSource {
                                       hint: "check the request's URL and that the API is asked for JSON (an Accept: application/json header)"))
             }
         }
+        // GraphQL answers its errors with 200: any error fails the page, partial data or not.
+        if program.definition.request.isGraphQL, let errors = body["errors"], errors.kind == .array, !errors.arrayElements.isEmpty {
+            let messages = errors.arrayElements.prefix(3).map { $0["message"]?.stringValue ?? $0.serialized() }
+            throw fail(FetchError(.unexpectedRecords, status: response.status,
+                                  message: "the GraphQL response has \(errors.arrayElements.count) error\(errors.arrayElements.count == 1 ? "" : "s"): \(session.redactor.redact(messages.joined(separator: "; "))), so the page is treated as failed and nothing of kind \"\(kind)\" is deleted",
+                                  hint: "check the query and its variables against the API's schema (the errors above say where)"))
+        }
         // An error answered as a 2xx (`responses` rules with `when`), before reading records.
         let input = JSON(object: ["body": body, "headers": Self.headersObject(response.headers), "page": pageState])
         if let (index, rule) = try matchingBodyRule(input, fail: fail) {
@@ -544,7 +551,8 @@ final class KindProgram {
         let outputs = recordPaths.union(recordPaths.grafted(under: [.elements]))
         var page = JSONProjection.analyzing("null as $parent | (\(definition.records.source)\n)", outputs: outputs)
         // Pagination and `responses` tests read the body too.
-        let paginationExpressions = [definition.pagination.stop] + pagination.expressions + definition.responses.map(\.when)
+        let graphQLErrors = definition.request.isGraphQL ? [JQExpression(".errors")] : []
+        let paginationExpressions = [definition.pagination.stop] + pagination.expressions + definition.responses.map(\.when) + graphQLErrors
         for expression in paginationExpressions.compactMap({ $0 }) {
             page.formUnion(JSONProjection.analyzing("null as $headers | null as $page | (\(expression.source)\n)"))
         }

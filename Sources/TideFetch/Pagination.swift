@@ -125,6 +125,8 @@ enum PaginationStrategies {
             return response(next, "next").map { NextURLPagination(expression: next, next: $0) }
         case .linkHeader(let rel):
             return LinkHeaderPagination(rel: rel.lowercased())
+        case .graphql(let pageInfo, let variable):
+            return response(pageInfo, "pageInfo").map { GraphQLPagination(expression: pageInfo, pageInfo: $0, variable: variable) }
         }
     }
 }
@@ -295,4 +297,42 @@ extension RenderedRequest {
         url = next
         query = []
     }
+}
+
+/// `type: graphql`: a GraphQL cursor connection. `pageInfo.endCursor` goes into the query's
+/// `variable` for the next page while `pageInfo.hasNextPage` is true.
+struct GraphQLPagination: PaginationStrategy {
+    let expression: JQExpression
+    let pageInfo: JQProgram
+    let variable: String
+
+    func begin(_ run: inout PaginationRun) {}
+
+    func apply(_ run: PaginationRun, to request: inout RenderedRequest) {
+        guard let cursor = run.cursor else { return }
+        let body = request.body ?? JSON(orderedObject: [])
+        let variables = body["variables"].flatMap { $0.kind == .object ? $0 : nil } ?? JSON(orderedObject: [])
+        request.body = body.setting("variables", to: variables.setting(variable, to: cursor))
+    }
+
+    func pageState(_ run: PaginationRun) -> PageState { PageState(cursor: run.cursor ?? .null) }
+
+    func advance(_ run: inout PaginationRun, after page: PageReading) throws(FetchError) {
+        guard let info = try page.evaluate(pageInfo, field: "pagination.pageInfo"), info.kind == .object else {
+            throw FetchError(.evaluation, message: "pagination.pageInfo gave no pageInfo object",
+                             hint: "point pagination.pageInfo at the connection's pageInfo { endCursor hasNextPage } in the query's response")
+        }
+        guard info["hasNextPage"]?.boolValue == true, let cursor = info["endCursor"], !cursor.isNull, cursor.stringValue != "" else {
+            run.finished = true
+            return
+        }
+        guard run.seen.insert(cursor.serialized()).inserted else {
+            throw FetchError(.repeatedCursor, message: "the API returned the cursor \(page.redactor.excerpt(cursor.serialized(), limit: 80)) a second time, so pagination would loop",
+                             hint: "check that pagination.variable (\(variable)) is the variable the query passes as after:")
+        }
+        run.cursor = cursor
+    }
+
+    var expressions: [JQExpression] { [expression] }
+    var programs: [JQProgram] { [pageInfo] }
 }

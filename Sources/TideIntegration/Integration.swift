@@ -123,6 +123,8 @@ public struct RequestDefinition: Sendable {
     public var body: JSONTemplate?
     /// nil: only safe methods are retried.
     public var retryable: Bool?
+    /// The body is a GraphQL query: a response with errors fails the page.
+    public var isGraphQL = false
 }
 
 public struct SelectorField: Sendable {
@@ -290,6 +292,7 @@ public struct Pagination: Sendable {
         case cursor(cursor: JQExpression, param: String, inBody: Bool)
         case nextURL(next: JQExpression)
         case linkHeader(rel: String)
+        case graphql(pageInfo: JQExpression, variable: String)
     }
     public var strategy: Strategy
     public var stop: JQExpression?

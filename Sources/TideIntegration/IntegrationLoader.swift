@@ -306,14 +306,22 @@ struct IntegrationBuilder {
     }
 
     func request(_ reader: SpecReader, methodDefault: String = "GET") -> RequestDefinition {
-        RequestDefinition(
-            method: reader.string("method") ?? methodDefault,
+        // A GraphQL query is a POST of {query, variables}, and only reads: it may be retried.
+        let graphql = reader["graphql"]
+        let body = graphql.map { node -> JSONTemplate in
+            let query = JSONTemplate.literal(JSONText.quoted(node["query"]?.scalar?.text ?? ""))
+            return .object([("query", query)] + (node["variables"].map { [("variables", jsonTemplate($0))] } ?? []))
+        } ?? reader["body"].map(jsonTemplate)
+        var request = RequestDefinition(
+            method: graphql != nil && reader["method"] == nil ? "POST" : reader.string("method") ?? methodDefault,
             path: template(reader["path"]),
             url: template(reader["url"]),
             query: templates(reader["query"]),
             headers: templates(reader["headers"]),
-            body: reader["body"].map(jsonTemplate),
-            retryable: reader.bool("retryable"))
+            body: body,
+            retryable: reader.bool("retryable") ?? (graphql == nil ? nil : true))
+        request.isGraphQL = graphql != nil
+        return request
     }
 
     func kind(name: String, node: YAMLNode, location: SourceLocation) -> KindDefinition {
@@ -380,6 +388,8 @@ struct IntegrationBuilder {
             strategy = .nextURL(next: expression(reader, "next"))
         case "linkHeader":
             strategy = .linkHeader(rel: reader.string(specified: "rel"))
+        case "graphql":
+            strategy = .graphql(pageInfo: expression(reader, "pageInfo"), variable: reader.string(specified: "variable"))
         default:
             strategy = .none
         }

@@ -120,6 +120,12 @@ public enum IntegrationSpec {
         FieldSpec("headers", templates, "Headers for this kind."),
         FieldSpec("body", .json, "JSON body; strings may be templates, which keep their JSON type; null drops the key."),
         FieldSpec("retryable", .boolean, "Whether a failed request may be sent again (GET always may); set it for POSTs that only read, such as searches."),
+        FieldSpec("graphql", graphql, "A GraphQL query, sent as the JSON body {query, variables} with POST (instead of body); a response whose errors array is not empty fails the page."),
+    ]))
+
+    static let graphql = SpecType.object(ObjectSpec("A GraphQL query and its variables.", fields: [
+        FieldSpec("query", .string(), required: true, "The query document, as written (not a template: pass values through variables)."),
+        FieldSpec("variables", .json, "Variables; strings may be templates, which keep their JSON type."),
     ]))
 
     static let paginationPlace = SpecType.enumeration(["query", "body"])
@@ -151,6 +157,10 @@ public enum IntegrationSpec {
         ])),
         .init("linkHeader", ObjectSpec("RFC 8288 Link header.", fields: [
             FieldSpec("rel", .string(), default: "\"next\"", "Relation to follow."),
+        ])),
+        .init("graphql", ObjectSpec("GraphQL's cursor connections: pageInfo { endCursor hasNextPage } gives the next page's cursor, sent as a variable of the request's graphql query.", fields: [
+            FieldSpec("pageInfo", jq, required: true, "jq over the response body giving the connection's pageInfo object (.data.repository.issues.pageInfo)."),
+            FieldSpec("variable", .string(), default: "\"after\"", "The query variable that takes the cursor."),
         ])),
     ], defaultVariant: "none", commonFields: [
         FieldSpec("stop", jq, "jq over the response body (with $headers and $page) that ends pagination when true."),
