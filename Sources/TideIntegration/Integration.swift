@@ -28,7 +28,7 @@ public struct Integration: Sendable {
 }
 
 public struct ConfigurationField: Sendable {
-    public enum ValueType: String, Sendable { case string, integer, boolean, object, array, url }
+    public enum ValueType: String, Sendable, CaseIterable { case string, integer, boolean, object, array, url }
     public var name: String
     public var type: ValueType
     public var required: Bool
@@ -37,6 +37,8 @@ public struct ConfigurationField: Sendable {
     public var sensitive: Bool
     public var description: String?
     public var location: SourceLocation?
+    /// Where `name` is written (duplicate names are reported there).
+    public var nameLocation: SourceLocation?
 }
 
 /// A string that may contain `{{ jq }}`, as written.
@@ -91,6 +93,8 @@ public struct AuthScheme: Sendable {
     /// jq over `{config}`; nil means always.
     public var when: JQExpression?
     public var location: SourceLocation?
+    /// The scheme's place in a list of `auth`; nil when `auth` is one scheme.
+    public var index: Int? = nil
 }
 
 public struct LoginAuth: Sendable {
@@ -105,7 +109,7 @@ public struct LoginAuth: Sendable {
 
 /// A JSON Web Token signed for each login (GitHub Apps exchange one for an installation token).
 public struct JWTDefinition: Sendable {
-    public enum Algorithm: String, Sendable { case rs256 = "RS256", hs256 = "HS256" }
+    public enum Algorithm: String, Sendable, CaseIterable { case rs256 = "RS256", hs256 = "HS256" }
     public var algorithm: Algorithm
     public var key: TemplateSource
     public var claims: JSONTemplate?
@@ -146,6 +150,8 @@ public struct KindDefinition: Sendable {
     public var nullIsEmpty: Bool = false
     public var pagination: Pagination
     public var location: SourceLocation?
+    /// Where `parent` is written (an unknown parent or a cycle is reported there).
+    public var parentLocation: SourceLocation? = nil
 }
 
 public struct Pagination: Sendable {
@@ -170,7 +176,7 @@ public struct WebhookDefinition: Sendable {
         case standardWebhooks(secrets: [TemplateSource], tolerance: Int)
         case token(secret: TemplateSource, header: String?, query: String?)
     }
-    public enum Action: String, Sendable { case upsert, delete, refetch }
+    public enum Action: String, Sendable, CaseIterable { case upsert, delete, refetch }
     public struct Event: Sendable {
         public var name: String
         public var match: JQExpression
@@ -180,6 +186,8 @@ public struct WebhookDefinition: Sendable {
         public var refetch: [(name: String, expression: JQExpression)]
         public var key: JQExpression?
         public var location: SourceLocation?
+        /// Where each of `kinds` is written, in the same order.
+        public var kindLocations: [SourceLocation?] = []
     }
     /// Creating the webhook at the third party on start.
     public struct Registration: Sendable {

@@ -1,6 +1,7 @@
 import Foundation
 import TideCore
-import TideModel
+import TideIntegration
+import TideMapping
 import TideYAML
 
 /// `tide lint`: every finding about integrations that can be known without the network, each
@@ -40,33 +41,20 @@ public enum Linter {
     /// given, as `tide run --mapping` uses it) and blueprints.json. What `tide run` checks before
     /// it starts: any `.error` means the run must not start.
     public static func lint(directory: String, mapping: String? = nil) -> [Diagnostic] {
-        var diagnostics: [Diagnostic] = []
-        var facts: IntegrationFacts?
-        let integrationFile = ["integration.yml", "integration.yaml"].map { join(directory, $0) }
-            .first { FileManager.default.fileExists(atPath: $0) } ?? join(directory, "integration.yml")
-        if let (source, root) = read(integrationFile, into: &diagnostics) {
-            var linter = IntegrationLinter(source: source, root: root)
+        lint(Integration.read(directory: directory, mapping: mapping))
+    }
+
+    /// Lints what the loader read: its own diagnostics (spec, YAML, Ocean quirks, blueprints.json
+    /// and the cross-checks between files), then the linter's rules on the loaded model.
+    public static func lint(_ load: IntegrationLoad) -> [Diagnostic] {
+        var diagnostics = load.diagnostics
+        if let integration = load.integration, let source = SourceText(file: load.integrationFile) {
+            var linter = IntegrationLinter(source: source, integration: integration)
             linter.run()
             diagnostics += linter.diagnostics
-            facts = linter.facts
         }
-        let resources = join(directory, ".port/resources")
-        var blueprints: [Blueprint]?
-        let blueprintsFile = join(resources, "blueprints.json")
-        if FileManager.default.fileExists(atPath: blueprintsFile) {
-            if let data = FileManager.default.contents(atPath: blueprintsFile) {
-                do { blueprints = try Blueprint.list(fromJSON: String(decoding: data, as: UTF8.self)) } catch {
-                    diagnostics.append(Diagnostic(at: SourceLocation(file: blueprintsFile, line: 1, column: 1), error.message,
-                                                  rule: LintRule.blueprints))
-                }
-            } else {
-                diagnostics.append(Diagnostic(at: nil, "cannot read \(blueprintsFile)", rule: LintRule.io))
-            }
-        }
-        let mappingFile = mapping ?? ["port-app-config.yml", "port-app-config.yaml"].map { join(resources, $0) }
-            .first { FileManager.default.fileExists(atPath: $0) }
-        if let mappingFile, let (source, root) = read(mappingFile, into: &diagnostics) {
-            var linter = MappingLinter(source: source, root: root, facts: facts, blueprints: blueprints)
+        if let config = load.mapping, let file = load.mappingFile, let source = SourceText(file: file) {
+            var linter = MappingLinter(source: source, config: config, blueprints: load.blueprints)
             linter.run()
             diagnostics += linter.diagnostics
         }
@@ -75,13 +63,11 @@ public enum Linter {
 
     /// A port-app-config outside any integration: its spec, Ocean quirks and jq only.
     static func lintLoneMapping(_ file: String) -> [Diagnostic] {
-        var diagnostics: [Diagnostic] = []
-        if let (source, root) = read(file, into: &diagnostics) {
-            var linter = MappingLinter(source: source, root: root, facts: nil, blueprints: nil)
-            linter.run()
-            diagnostics += linter.diagnostics
-        }
-        return diagnostics
+        let (config, diagnostics) = PortAppConfig.read(contentsOf: file)
+        guard let config, let source = SourceText(file: file) else { return diagnostics }
+        var linter = MappingLinter(source: source, config: config, blueprints: nil)
+        linter.run()
+        return diagnostics + linter.diagnostics
     }
 
     // MARK: - Paths
@@ -163,21 +149,5 @@ public enum Linter {
         // "." is left out so paths read as the user would write them (jira/integration.yml).
         if directory.isEmpty || directory == "." { return name }
         return directory.hasSuffix("/") ? directory + name : directory + "/" + name
-    }
-
-    /// The file's text (for positions inside scalars) and tree; a read or YAML error is reported.
-    static func read(_ file: String, into diagnostics: inout [Diagnostic]) -> (SourceText, YAMLNode)? {
-        guard let data = FileManager.default.contents(atPath: file) else {
-            diagnostics.append(Diagnostic(at: nil, "cannot read \(file)", rule: LintRule.io))
-            return nil
-        }
-        let bytes = [UInt8](data)
-        do {
-            let root = try YAML.parse(bytes: bytes, file: file)
-            return (SourceText(file: file, bytes: bytes), root)
-        } catch {
-            diagnostics.append(error)
-            return nil
-        }
     }
 }
