@@ -318,7 +318,14 @@ struct IntegrationBuilder {
     func auth(_ node: YAMLNode) -> AuthScheme {
         let reader = specReader(node, IntegrationSpec.auth)
         let method: AuthScheme.Method
-        switch reader.string(specified: "type") {
+        var type = reader.string(specified: "type")
+        if lenient, !["none", "basic", "bearer", "apiKey", "login"].contains(type) {
+            // A missing or unknown type (already reported): the fields written say which scheme
+            // was meant, so the linter still checks their templates.
+            type = node["request"] != nil ? "login" : node["token"] != nil ? "bearer" : node["value"] != nil ? "apiKey"
+                : node["username"] != nil || node["password"] != nil ? "basic" : type
+        }
+        switch type {
         case "basic":
             method = .basic(username: template(node["username"]) ?? TemplateSource(""),
                             password: template(node["password"]) ?? TemplateSource(""))
