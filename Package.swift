@@ -114,10 +114,14 @@ let package = Package(
         .testTarget(name: "TideRuntimeTests", dependencies: ["TideRuntime", "TideIntegration", "TideModel", "TideWebhooks", "TideCore", "TidePort"]),
         .testTarget(name: "TideYAMLTests", dependencies: ["TideYAML", "TideCore"]),
         .testTarget(name: "TideJQTests", dependencies: ["TideJQ"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TideMappingTests", dependencies: ["TideMapping", "TideJQ", "TideCore", "TideModel", "TideOceanFuzz"], exclude: ["Fixtures"]),
+        .testTarget(name: "TideMappingTests", dependencies: ["TideMapping", "TideJQ", "TideCore", "TideModel"]),
+        // The differential comparison with Ocean: its committed corpus, and the comparison itself.
+        .testTarget(name: "TideOceanFuzzTests", dependencies: ["TideOceanFuzz", "TideJQ"], exclude: ["Fixtures"]),
         .testTarget(name: "TideCatalogTests", dependencies: ["TideCatalog", "TideModel", "TideJQ", "TideTesting", "TideCore"]),
         .testTarget(name: "TideCLITests", dependencies: ["TideTesting", "TideHTTP", "TideModel", "TideMapping", "TideJQ", "TideCore"]),
         .testTarget(name: "TideHTTPTests", dependencies: ["TideHTTP", "TideTesting", "TideCore"]),
+        // The fixture server and fixtures.yml, with TideHTTP's client as the caller.
+        .testTarget(name: "TideReplayTests", dependencies: ["TideReplay", "TideHTTP", "TideCore"]),
         .testTarget(name: "TideFetchTests", dependencies: ["TideFetch", "TideIntegration", "TideHTTP", "TideJQ", "TideTesting", "TideCore",
                                                           .product(name: "Crypto", package: "swift-crypto"),
                                                           .product(name: "_CryptoExtras", package: "swift-crypto")]),
