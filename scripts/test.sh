@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 swift build --build-tests
-# Three passes over one build. The jq suites are thousands of short synchronous evaluations that
-# keep Swift's cooperative threads (two on a 2-core machine) busy for minutes; run beside the
+# Three passes over one build. The jq suites and the Ocean fuzz corpus (a minute of mapping) are
+# thousands of short synchronous evaluations that keep Swift's cooperative threads (two on a 2-core machine) busy for minutes; run beside the
 # suites that wait on loopback servers and child processes, they starve those waits into
 # time-outs. The catalog suites do the same in their own way: against PostgreSQL every test
 # holds its thread while it waits for the server. So the CPU-bound suites run first, on their
@@ -19,7 +19,7 @@ swift build --build-tests
 # `tide` binary (in a process of their own: the loopback servers the other suites leave open
 # pushed the test process past a thousand descriptors, where Foundation's Process.run crashed),
 # then everything else.
-cpu_bound='TideJQTests|TideMappingTests'
+cpu_bound='TideJQTests|TideMappingTests|TideOceanFuzzTests'
 swift test --skip-build --filter "$cpu_bound"
 TIDE_TEST_REQUIRE_POSTGRES=1 scripts/with-postgres.sh swift test --skip-build --filter TideCatalogTests
 swift test --skip-build --filter TideHTTPTests
