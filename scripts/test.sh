@@ -10,8 +10,8 @@ swift build --build-tests
 # Three passes over one build. The jq suites and the Ocean fuzz corpus (a minute of mapping) are
 # thousands of short synchronous evaluations that keep Swift's cooperative threads (two on a
 # 2-core machine) busy for minutes; run beside the suites that wait on loopback servers and child
-# processes, they starve those waits into time-outs. The catalog suites do the same in their own way: against PostgreSQL every test
-# holds its thread while it waits for the server. So the CPU-bound suites run first, on their
+# processes, they starve those waits into time-outs. The catalog suites do the same in their own
+# way: against PostgreSQL every test holds its thread while it waits for the server. So the CPU-bound suites run first, on their
 # own, then the catalog suites beside a throwaway PostgreSQL (scripts/with-postgres.sh installs
 # it when missing and stops it after; without it their PostgreSQL tests fail rather than skip),
 # then the HTTP client's suites (their request-budget tests follow quota windows and pauses of a
