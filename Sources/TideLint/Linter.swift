@@ -2,6 +2,7 @@ import Foundation
 import TideCore
 import TideIntegration
 import TideMapping
+import TideReplay
 import TideYAML
 
 /// `tide lint`: every finding about integrations that can be known without the network, each
@@ -25,7 +26,7 @@ public enum Linter {
         for target in targets {
             switch target {
             case .integration(let directory):
-                diagnostics += lint(directory: directory)
+                diagnostics += lint(directory: directory) + lintTests(directory: directory)
             case .integrationFile(let directory, let file):
                 diagnostics += lint(directory: directory).filter { $0.location?.file == file }
             case .mapping(let directory, let file):
@@ -59,6 +60,24 @@ public enum Linter {
             diagnostics += linter.diagnostics
         }
         return Array(Set(diagnostics)).sorted()
+    }
+
+    /// An integration's `tests/*.yml` cases and `fixtures/fixtures.yml`, read by the readers
+    /// `tide test` and `tide run --replay` use, so their findings are theirs. Not part of what
+    /// `tide run` checks (a run reads neither, except fixtures.yml under `--replay`, which reports
+    /// its own).
+    public static func lintTests(directory: String) -> [Diagnostic] {
+        var diagnostics: [Diagnostic] = []
+        let fixtures = join(directory, "fixtures/fixtures.yml")
+        if FileManager.default.fileExists(atPath: fixtures) {
+            do { _ = try FixtureFile.load(contentsOf: fixtures) } catch { diagnostics += error.items }
+        }
+        for file in TestCase.files(in: directory) {
+            do { _ = try TestCase.load(contentsOf: join(directory, "tests/" + (file as NSString).lastPathComponent)) } catch {
+                diagnostics += error.items
+            }
+        }
+        return diagnostics
     }
 
     /// A port-app-config outside any integration: its spec, Ocean quirks and jq only.

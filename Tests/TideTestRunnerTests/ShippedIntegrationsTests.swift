@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TideReplay
 import TideTestRunner
 
 /// Every shipped integration's `tests/*.yml` passes, so `swift test` (the README's test command)

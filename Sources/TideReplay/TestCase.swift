@@ -4,7 +4,6 @@ import TideJQ
 import TideMapping
 import TideModel
 import TideSpec
-import TideReplay
 import TideYAML
 
 /// One `tests/*.yml` file, read and checked against `TestCaseSpec` (docs/reference.md).
