@@ -24,18 +24,23 @@ public struct IntegrationLoad: Sendable {
     public var diagnostics: [Diagnostic]
 
     public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
+
+    /// The integration ready to run, its mapping and blueprints in place and its warnings kept;
+    /// every diagnostic when there is an error.
+    public func loaded() throws(Diagnostics) -> Integration {
+        guard !hasErrors, var integration else { throw Diagnostics(diagnostics) }
+        integration.defaultMapping = mapping
+        integration.blueprints = blueprints ?? []
+        integration.warnings = diagnostics
+        return integration
+    }
 }
 
 extension Integration {
     /// Loads an integration directory. Every problem found is reported at once, each with its
     /// position; nothing is fetched.
     public static func load(directory: String) throws(Diagnostics) -> Integration {
-        let read = read(directory: directory)
-        guard !read.hasErrors, var integration = read.integration else { throw Diagnostics(read.diagnostics) }
-        integration.defaultMapping = read.mapping
-        integration.blueprints = read.blueprints ?? []
-        integration.warnings = read.diagnostics
-        return integration
+        try read(directory: directory).loaded()
     }
 
     /// Reads an integration directory without stopping at the first error: `integration.yml`,
