@@ -68,12 +68,15 @@ public enum Linter {
     /// its own).
     public static func lintTests(directory: String) -> [Diagnostic] {
         var diagnostics: [Diagnostic] = []
+        // Cases that name the integration's fixtures.yml share its one reading (and its findings).
+        let fixtureFiles = FixtureFileCache()
         let fixtures = join(directory, "fixtures/fixtures.yml")
         if FileManager.default.fileExists(atPath: fixtures) {
-            do { _ = try FixtureFile.load(contentsOf: fixtures) } catch { diagnostics += error.items }
+            do { _ = try FixtureFile.load(contentsOf: fixtures, cache: fixtureFiles) } catch { diagnostics += error.items }
         }
         for file in TestCase.files(in: directory) {
-            do { _ = try TestCase.load(contentsOf: join(directory, "tests/" + (file as NSString).lastPathComponent)) } catch {
+            let path = join(directory, "tests/" + (file as NSString).lastPathComponent)
+            do { _ = try TestCase.load(contentsOf: path, fixtureFiles: fixtureFiles) } catch {
                 diagnostics += error.items
             }
         }
