@@ -60,7 +60,7 @@ let package = Package(
         // The resync: fetch → map → sink, page by page, then reconcile.
         .target(name: "TideEngine", dependencies: ["TideCore", "TideJQ", "TideModel", "TideMapping", "TideIntegration", "TideFetch", "TideHTTP"]),
         // `tide lint`: every finding about an integration that can be known without the network.
-        .target(name: "TideLint", dependencies: ["TideCore", "TideYAML", "TideJQ", "TideSpec", "TideModel", "TideMapping", "TideIntegration"]),
+        .target(name: "TideLint", dependencies: ["TideCore", "TideYAML", "TideJQ", "TideSpec", "TideModel", "TideMapping", "TideIntegration", "TideReplay"]),
         // Port's REST API as a sink, called exactly as Ocean calls it.
         // (Its bookkeeping of what a resync produced spills to a scratch SQLite file, TideCatalog's EntityLedger.)
         .target(name: "TidePort", dependencies: ["TideCore", "TideModel", "TideMapping", "TideIntegration", "TideHTTP", "TideCatalog", "TideYAML"]),
@@ -75,7 +75,7 @@ let package = Package(
         .target(name: "TideRedis", dependencies: ["TideCore", "CHiredis"]),
         // `tide test`: an integration's YAML test cases run against fixture servers.
         // Webhook expectations go through TideWebhooks' real server, over TideHTTP's client.
-        .target(name: "TideTestRunner", dependencies: ["TideCore", "TideYAML", "TideJQ", "TideSpec", "TideModel", "TideMapping",
+        .target(name: "TideTestRunner", dependencies: ["TideCore", "TideJQ", "TideModel", "TideMapping",
                                                        "TideIntegration", "TideEngine", "TideCatalog", "TideReplay",
                                                        "TideWebhooks", "TideHTTP", "TideRuntime", "TideServer"]),
         // Every kind of run assembled in one place: the environment, the plan, sinks, the live
@@ -91,7 +91,7 @@ let package = Package(
         // The `tide` commands.
         .target(name: "TideCLI", dependencies: [
             "TideCore", "TideJQ", "TideModel", "TideMapping", "TideCatalog", "TideEngine", "TideIntegration", "TideLint",
-            "TideWebhooks", "TideTestRunner", "TideRuntime", "TideHTTP", "TideFetch",
+            "TideWebhooks", "TideTestRunner", "TideRuntime", "TideHTTP", "TideFetch", "TideReplay",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -103,8 +103,9 @@ let package = Package(
         // release-built runner for scripts/fuzz-mappings.py campaigns. Never linked into `tide`.
         .target(name: "TideOceanFuzz", dependencies: ["TideJQ", "TideModel", "TideMapping"]),
         .executableTarget(name: "tide-ocean-fuzz", dependencies: ["TideOceanFuzz", "TideJQ"], path: "Benchmarks/OceanFuzz"),
-        // Recorded responses served on loopback: `tide run --replay`, `tide test`, and the tests.
-        .target(name: "TideReplay", dependencies: ["TideCore", "TideYAML", "TideSpec", "TideServer"]),
+        // Recorded responses served on loopback: `tide run --replay`, `tide test`, and the tests;
+        // fixtures.yml and the `tests/*.yml` cases that embed fixtures, read for `tide test` and `tide lint`.
+        .target(name: "TideReplay", dependencies: ["TideCore", "TideYAML", "TideSpec", "TideServer", "TideJQ", "TideModel", "TideMapping"]),
         // The one HTTP server (SwiftNIO): webhooks, replay and the tests' servers. Deadlines, a
         // connection cap, draining; applications plug in through `HTTPRoutes`.
         .target(name: "TideServer", dependencies: [
@@ -123,10 +124,14 @@ let package = Package(
         .testTarget(name: "TideRuntimeTests", dependencies: ["TideRuntime", "TideIntegration", "TideModel", "TideWebhooks", "TideCore", "TidePort"]),
         .testTarget(name: "TideYAMLTests", dependencies: ["TideYAML", "TideCore"]),
         .testTarget(name: "TideJQTests", dependencies: ["TideJQ"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TideMappingTests", dependencies: ["TideMapping", "TideJQ", "TideCore", "TideModel", "TideOceanFuzz"], exclude: ["Fixtures"]),
+        .testTarget(name: "TideMappingTests", dependencies: ["TideMapping", "TideJQ", "TideCore", "TideModel"]),
+        // The differential comparison with Ocean: its committed corpus, and the comparison itself.
+        .testTarget(name: "TideOceanFuzzTests", dependencies: ["TideOceanFuzz", "TideJQ"], exclude: ["Fixtures"]),
         .testTarget(name: "TideCatalogTests", dependencies: ["TideCatalog", "TideModel", "TideJQ", "TideTesting", "TideCore"]),
         .testTarget(name: "TideCLITests", dependencies: ["TideTesting", "TideHTTP", "TideModel", "TideMapping", "TideJQ", "TideCore"]),
         .testTarget(name: "TideHTTPTests", dependencies: ["TideHTTP", "TideTesting", "TideCore"]),
+        // The fixture server and fixtures.yml, with TideHTTP's client as the caller.
+        .testTarget(name: "TideReplayTests", dependencies: ["TideReplay", "TideHTTP", "TideCore"]),
         .testTarget(name: "TideFetchTests", dependencies: ["TideFetch", "TideIntegration", "TideHTTP", "TideJQ", "TideTesting", "TideCore",
                                                           .product(name: "Crypto", package: "swift-crypto"),
                                                           .product(name: "_CryptoExtras", package: "swift-crypto")]),
@@ -134,7 +139,7 @@ let package = Package(
         .testTarget(name: "TideLintTests", dependencies: ["TideLint", "TideYAML", "TideCore"], resources: [.copy("Corpus")]),
         .testTarget(name: "TidePortTests", dependencies: ["TidePort", "TideRuntime", "TideEngine", "TideCatalog", "TideModel", "TideIntegration", "TideTesting", "TideCore", "TideHTTP", "TideMapping"]),
         .testTarget(name: "TideWebhooksTests", dependencies: ["TideWebhooks", "TideServer", "TideEngine", "TideCatalog", "TideIntegration", "TideTesting", "TideHTTP", "TideCore", "TideJQ", "TideMapping", "TideModel"]),
-        .testTarget(name: "TideTestRunnerTests", dependencies: ["TideTestRunner"]),
+        .testTarget(name: "TideTestRunnerTests", dependencies: ["TideTestRunner", "TideReplay"]),
         .testTarget(name: "TideRedisTests", dependencies: ["TideRedis", "TideWebhooks", "TideTesting", "TideCore", "TideCatalog", "TideHTTP", "TideModel"]),
         .testTarget(name: "TideIntegrationTests", dependencies: ["TideIntegration", "TideJQ", "TideCore", "TideMapping"]),
     ]

@@ -5,14 +5,14 @@ Generates resource mappings from a grammar of what real Ocean mappings contain, 
 stress them; maps every record with Ocean's own entity processor (JQEntityProcessor /
 JQEntityProcessorSync, called in-process per item instead of through its fork pool, and
 handle_items_to_parse for itemsToParse), and writes the cases with Ocean's results as JSON.
-The Swift suite (Tests/TideMappingTests/MappingFuzzTests.swift) maps the same records with Tide and
+The Swift suite (Tests/TideOceanFuzzTests/MappingFuzzTests.swift) maps the same records with Tide and
 compares entities, misconfigured fields, skipped, filtered and failed items.
 
   scripts/fuzz-mappings.py fixture            # rewrites the committed fixed-seed corpus
   scripts/fuzz-mappings.py campaign [--seed N] [--pairs 100000]
                                               # random corpus, compared by the Swift suite; every
                                               # difference not known is minimised and appended to
-                                              # Tests/TideMappingTests/Fixtures/ocean-fuzz-regressions.json
+                                              # Tests/TideOceanFuzzTests/Fixtures/ocean-fuzz-regressions.json
 
 Needs port-ocean 0.56.2 (Python >= 3.12): scripts/fuzz-setup.sh makes .build-venv with it.
 """
@@ -28,7 +28,7 @@ import sys
 import types
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "Tests/TideMappingTests/Fixtures"
+FIXTURES = ROOT / "Tests/TideOceanFuzzTests/Fixtures"
 CORPUS = FIXTURES / "ocean-fuzz.json"
 REGRESSIONS = FIXTURES / "ocean-fuzz-regressions.json"
 FIXTURE_SEED = 13

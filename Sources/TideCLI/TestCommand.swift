@@ -4,6 +4,7 @@ import TideJQ
 import TideCatalog
 import TideLint
 import TideRuntime
+import TideReplay
 import TideTestRunner
 
 /// `tide test DIR…`: an integration's YAML test cases, each a real resync against fixtures.

@@ -29,7 +29,7 @@ public struct Integration: Sendable {
 }
 
 public struct ConfigurationField: Sendable {
-    public enum ValueType: String, Sendable { case string, integer, boolean, object, array, url }
+    public enum ValueType: String, Sendable, CaseIterable { case string, integer, boolean, object, array, url }
     public var name: String
     public var type: ValueType
     public var required: Bool
@@ -38,6 +38,8 @@ public struct ConfigurationField: Sendable {
     public var sensitive: Bool
     public var description: String?
     public var location: SourceLocation?
+    /// Where `name` is written (duplicate names are reported there).
+    public var nameLocation: SourceLocation?
 }
 
 /// A string that may contain `{{ jq }}`, as written.
@@ -92,6 +94,8 @@ public struct AuthScheme: Sendable {
     /// jq over `{config}`; nil means always.
     public var when: JQExpression?
     public var location: SourceLocation?
+    /// The scheme's place in a list of `auth`; nil when `auth` is one scheme.
+    public var index: Int? = nil
 }
 
 public struct LoginAuth: Sendable {
@@ -106,7 +110,7 @@ public struct LoginAuth: Sendable {
 
 /// A JSON Web Token signed for each login (GitHub Apps exchange one for an installation token).
 public struct JWTDefinition: Sendable {
-    public enum Algorithm: String, Sendable { case rs256 = "RS256", hs256 = "HS256" }
+    public enum Algorithm: String, Sendable, CaseIterable { case rs256 = "RS256", hs256 = "HS256" }
     public var algorithm: Algorithm
     public var key: TemplateSource
     public var claims: JSONTemplate?
@@ -155,12 +159,14 @@ public struct KindDefinition: Sendable {
     /// Pagination runs (one per parent record or partition) fetched at once.
     public var concurrency: Int = 4
     public var location: SourceLocation?
+    /// Where `parent` is written (an unknown parent or a cycle is reported there).
+    public var parentLocation: SourceLocation? = nil
 }
 
 /// What a kind's response means, decided before its records are read: by status (after the
 /// client's retries), or by a jq test over a 2xx body (an API that answers errors with 200).
 public struct ResponseRule: Sendable {
-    public enum Action: String, Sendable {
+    public enum Action: String, Sendable, CaseIterable {
         /// The run (this parent record's, this partition's, or the kind's) has no records: a
         /// warning and a count; the resource's stale entities are kept this time. For a refetch,
         /// the record is not there, so its entity is deleted.
@@ -307,7 +313,7 @@ public struct WebhookDefinition: Sendable {
         case standardWebhooks(secrets: [TemplateSource], tolerance: Int)
         case token(secret: TemplateSource, header: String?, query: String?)
     }
-    public enum Action: String, Sendable { case upsert, delete, refetch }
+    public enum Action: String, Sendable, CaseIterable { case upsert, delete, refetch }
     public struct Event: Sendable {
         public var name: String
         public var match: JQExpression
@@ -319,6 +325,8 @@ public struct WebhookDefinition: Sendable {
         public var parent: JQExpression?
         public var key: JQExpression?
         public var location: SourceLocation?
+        /// Where each of `kinds` is written, in the same order.
+        public var kindLocations: [SourceLocation?] = []
     }
     /// Creating the webhook at the third party on start.
     public struct Registration: Sendable {

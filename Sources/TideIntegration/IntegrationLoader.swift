@@ -6,33 +6,75 @@ import TideModel
 import TideSpec
 import TideYAML
 
+/// Everything reading an integration directory found: the model, built as far as it can be even
+/// when files have errors (so `tide lint` can check the rest of it), and every diagnostic, each
+/// with its position. `Integration.load` is this, refusing to go on when there are errors.
+public struct IntegrationLoad: Sendable {
+    /// `integration.yml` (or `integration.yaml`).
+    public var integrationFile: String
+    /// nil when the integration file cannot be read or is not YAML.
+    public var integration: Integration?
+    /// The port-app-config read (the default one, or the one asked for).
+    public var mappingFile: String?
+    /// nil when there is none, or it cannot be read or is not YAML.
+    public var mapping: PortAppConfig?
+    /// nil when there is no blueprints.json, or it cannot be read.
+    public var blueprints: [Blueprint]?
+    /// Every finding of the loader and its cross-checks, sorted.
+    public var diagnostics: [Diagnostic]
+
+    public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
+
+    /// The integration ready to run, its mapping and blueprints in place and its warnings kept;
+    /// every diagnostic when there is an error.
+    public func loaded() throws(Diagnostics) -> Integration {
+        guard !hasErrors, var integration else { throw Diagnostics(diagnostics) }
+        integration.defaultMapping = mapping
+        integration.blueprints = blueprints ?? []
+        integration.warnings = diagnostics
+        return integration
+    }
+}
+
 extension Integration {
     /// Loads an integration directory. Every problem found is reported at once, each with its
     /// position; nothing is fetched.
     public static func load(directory: String) throws(Diagnostics) -> Integration {
-        let file = (directory as NSString).appendingPathComponent("integration.yml")
-        let root: YAMLNode
-        do { root = try YAML.parse(contentsOf: file) } catch { throw Diagnostics([error]) }
-        var diagnostics = SpecValidator.validate(root, against: IntegrationSpec.root)
-        if diagnostics.contains(where: { $0.severity == .error }) { throw Diagnostics(diagnostics) }
+        try read(directory: directory).loaded()
+    }
 
-        var integration = IntegrationBuilder(root: root).build(directory: directory)
-
-        let resources = (directory as NSString).appendingPathComponent(".port/resources")
-        let mappingPath = ["port-app-config.yml", "port-app-config.yaml"]
-            .map { (resources as NSString).appendingPathComponent($0) }
-            .first { FileManager.default.fileExists(atPath: $0) }
-        if let mappingPath {
-            do {
-                integration.defaultMapping = try PortAppConfig.load(contentsOf: mappingPath)
-                diagnostics += integration.defaultMapping?.warnings ?? []
-            } catch { diagnostics += error.items }
+    /// Reads an integration directory without stopping at the first error: `integration.yml`,
+    /// the port-app-config (`mapping`, or the default in `.port/resources`) and blueprints.json,
+    /// then the checks across them (parents, names, the kinds and selector fields a mapping or a
+    /// webhook names). A file with structural errors is still built into a model, leniently.
+    public static func read(directory: String, mapping: String? = nil) -> IntegrationLoad {
+        let integrationFile = ["integration.yml", "integration.yaml"].map { join(directory, $0) }
+            .first { FileManager.default.fileExists(atPath: $0) } ?? join(directory, "integration.yml")
+        var result = IntegrationLoad(integrationFile: integrationFile, diagnostics: [])
+        var diagnostics: [Diagnostic] = []
+        do {
+            let root = try YAML.parse(contentsOf: integrationFile)
+            let structure = SpecValidator.validate(root, against: IntegrationSpec.root)
+            diagnostics += structure
+            let lenient = structure.contains { $0.severity == .error }
+            result.integration = IntegrationBuilder(root: root, lenient: lenient).build(directory: directory)
+        } catch {
+            diagnostics.append(error)
         }
-        let blueprintsPath = (resources as NSString).appendingPathComponent("blueprints.json")
+
+        let resources = join(directory, ".port/resources")
+        result.mappingFile = mapping ?? ["port-app-config.yml", "port-app-config.yaml"].map { join(resources, $0) }
+            .first { FileManager.default.fileExists(atPath: $0) }
+        if let mappingFile = result.mappingFile {
+            let (config, found) = PortAppConfig.read(contentsOf: mappingFile)
+            result.mapping = config
+            diagnostics += found
+        }
+        let blueprintsPath = join(resources, "blueprints.json")
         if FileManager.default.fileExists(atPath: blueprintsPath) {
             do {
                 let text = try String(contentsOfFile: blueprintsPath, encoding: .utf8)
-                integration.blueprints = try Blueprint.list(fromJSON: text)
+                result.blueprints = try Blueprint.list(fromJSON: text)
             } catch let error as BlueprintError {
                 diagnostics.append(Diagnostic(at: SourceLocation(file: blueprintsPath, line: 1, column: 1),
                                               error.message, rule: "blueprints"))
@@ -40,21 +82,83 @@ extension Integration {
                 diagnostics.append(Diagnostic(at: nil, "cannot read \(blueprintsPath): \(error.localizedDescription)", rule: "io"))
             }
         }
-        diagnostics += integration.crossCheck()
-        if diagnostics.contains(where: { $0.severity == .error }) { throw Diagnostics(diagnostics) }
-        integration.warnings = diagnostics
-        return integration
+        if let integration = result.integration {
+            diagnostics += integration.crossCheck()
+            if let mapping = result.mapping { diagnostics += integration.crossCheck(mapping) }
+        }
+        result.diagnostics = Array(Set(diagnostics)).sorted()
+        return result
+    }
+
+    /// "." is left out so paths read as the user would write them (jira/integration.yml).
+    static func join(_ directory: String, _ name: String) -> String {
+        if directory.isEmpty || directory == "." { return name }
+        return directory.hasSuffix("/") ? directory + name : directory + "/" + name
     }
 
     /// Checks that need the whole integration: parents (and the kinds partitions come from) exist
-    /// and do not loop; partitions are sound.
+    /// and do not loop, partitions and response rules are sound, configuration names are unique,
+    /// and webhooks name kinds that exist (and bind parents only of kinds that have one).
     func crossCheck() -> [Diagnostic] {
-        KindParents.problems(kinds.map { kind in
+        var diagnostics = KindParents.problems(kinds.map { kind in
             if kind.parent == nil, let from = kind.partitions?.fromKind {
                 return KindParents.Link(kind: kind.name, parent: from, location: kind.partitions?.location, field: "partitions.fromKind")
             }
-            return KindParents.Link(kind: kind.name, parent: kind.parent, location: kind.location)
+            return KindParents.Link(kind: kind.name, parent: kind.parent, location: kind.parentLocation ?? kind.location)
         }) + kinds.flatMap(\.partitionProblems) + kinds.flatMap(\.responseProblems) + refetchParentProblems
+        var seen: [String: SourceLocation] = [:]
+        for field in configuration {
+            guard let location = field.nameLocation else { continue }
+            if let first = seen[field.name] {
+                diagnostics.append(Diagnostic(at: location, "configuration \"\(field.name)\" is declared twice (first at line \(first.line))",
+                                              rule: Self.duplicateNameRule))
+            } else {
+                seen[field.name] = location
+            }
+        }
+        for (index, webhook) in webhooks.enumerated() {
+            for (eventIndex, event) in webhook.events.enumerated() {
+                for (position, name) in event.kinds.enumerated() where kind(name) == nil {
+                    let location = position < event.kindLocations.count ? event.kindLocations[position] : event.location
+                    diagnostics.append(Diagnostic(at: location, "webhooks[\(index)].events[\(eventIndex)].kinds names \"\(name)\", which is not a kind here\(Self.suggestion(name, kinds.map(\.name)))",
+                                                  rule: Self.unknownKindRule))
+                }
+            }
+        }
+        return diagnostics
+    }
+
+    /// Checks of a port-app-config against this integration: each resource names one of its
+    /// kinds, and sets only selector fields that kind declares (others would silently be unused).
+    public func crossCheck(_ mapping: PortAppConfig) -> [Diagnostic] {
+        var diagnostics: [Diagnostic] = []
+        let names = kinds.map(\.name)
+        for resource in mapping.resources {
+            guard let kindLocation = resource.kindLocation else { continue }
+            let path = "resources[\(resource.index)]"
+            guard let kind = kind(resource.kind) else {
+                diagnostics.append(Diagnostic(at: kindLocation,
+                                              "\(path).kind \"\(resource.kind)\" is not a kind of this integration\(Self.suggestion(resource.kind, names)); it defines \(names.joined(separator: ", "))",
+                                              rule: Self.unknownKindRule))
+                continue
+            }
+            let declaredFields = kind.selector.map(\.name)
+            for field in resource.selector.fields where !declaredFields.contains(field.name) {
+                let declared = declaredFields.isEmpty ? "declares no selector fields" : "declares \(declaredFields.joined(separator: ", "))"
+                diagnostics.append(Diagnostic(at: field.location,
+                                              "\(path).selector.\(field.name) is not a selector field of kind \"\(kind.name)\"\(Self.suggestion(field.name, declaredFields)); the kind \(declared)",
+                                              rule: Self.unknownSelectorFieldRule))
+            }
+        }
+        return diagnostics
+    }
+
+    public static let duplicateNameRule = "duplicate-name"
+    public static let unknownKindRule = "unknown-kind"
+    public static let unknownSelectorFieldRule = "unknown-selector-field"
+
+    static func suggestion(_ name: String, _ candidates: [String]) -> String {
+        DidYouMean.closest(to: name, in: candidates).map { " (did you mean \"\($0)\"?)" } ?? ""
     }
 }
 
@@ -79,11 +183,16 @@ extension Integration {
 /// Builds the model from a tree that has passed validation; defaults come from the spec.
 struct IntegrationBuilder {
     let root: YAMLNode
+    /// The tree has structural errors: placeholders stand in for what the spec determines (see
+    /// `SpecReader.lenient`), so the linter can check the rest.
+    var lenient = false
+
+    func specReader(_ node: YAMLNode?, _ type: SpecType) -> SpecReader { SpecReader(node, type, lenient: lenient) }
 
     func build(directory: String) -> Integration {
-        let reader = SpecReader(root, IntegrationSpec.root)
+        let reader = specReader(root, IntegrationSpec.root)
         let configuration = (root["configuration"]?.items ?? []).map { item -> ConfigurationField in
-            let field = SpecReader(item, IntegrationSpec.configurationField)
+            let field = specReader(item, IntegrationSpec.configurationField)
             return ConfigurationField(
                 name: field.string(specified: "name"),
                 type: field.value(specified: "type", as: ConfigurationField.ValueType.self),
@@ -91,7 +200,8 @@ struct IntegrationBuilder {
                 defaultValue: item["default"]?.jsonText(),
                 sensitive: field.bool(specified: "sensitive"),
                 description: field.string("description"),
-                location: item.location)
+                location: item.location,
+                nameLocation: item["name"]?.location)
         }
         let kinds = (root["kinds"]?.pairs ?? []).map { pair in
             kind(name: pair.key.scalar?.text ?? "", node: pair.value, location: pair.key.location)
@@ -113,11 +223,11 @@ struct IntegrationBuilder {
     }
 
     func webhook(_ node: YAMLNode) -> WebhookDefinition {
-        let reader = SpecReader(node, IntegrationSpec.webhook)
+        let reader = specReader(node, IntegrationSpec.webhook)
         let verifyNodes: [YAMLNode]
         if let verify = node["verify"] { verifyNodes = verify.items ?? [verify] } else { verifyNodes = [] }
         let verify = verifyNodes.map { item -> WebhookDefinition.Verification in
-            let scheme = SpecReader(item, IntegrationSpec.webhookVerify)
+            let scheme = specReader(item, IntegrationSpec.webhookVerify)
             switch scheme.string(specified: "type") {
             case "hmac":
                 return .hmac(secret: template(item["secret"]) ?? TemplateSource(""), header: scheme.string(specified: "header"),
@@ -132,7 +242,7 @@ struct IntegrationBuilder {
             }
         }
         let events = (node["events"]?.items ?? []).enumerated().map { index, item -> WebhookDefinition.Event in
-            let event = SpecReader(item, IntegrationSpec.webhookEvent)
+            let event = specReader(item, IntegrationSpec.webhookEvent)
             return WebhookDefinition.Event(
                 name: event.string("name") ?? "event\(index)",
                 match: expression(event, "match"),
@@ -144,7 +254,8 @@ struct IntegrationBuilder {
                 },
                 parent: expression(item["parent"]),
                 key: expression(item["key"]),
-                location: item.location)
+                location: item.location,
+                kindLocations: (item["kinds"]?.items ?? []).compactMap { $0.scalar == nil ? nil : $0.location })
         }
         let retry = reader.child("retry")
         let path = reader.string(specified: "path")
@@ -163,7 +274,7 @@ struct IntegrationBuilder {
     }
 
     func registration(_ node: YAMLNode) -> WebhookDefinition.Registration {
-        let reader = SpecReader(node, IntegrationSpec.webhookRegistration)
+        let reader = specReader(node, IntegrationSpec.webhookRegistration)
         return WebhookDefinition.Registration(
             when: expression(node["when"]),
             list: node["list"].map { _ in request(reader.child("list")) },
@@ -214,7 +325,11 @@ struct IntegrationBuilder {
         return HTTPSettings(
             baseURL: template(reader["baseUrl"]) ?? TemplateSource(""),
             headers: templates(reader["headers"]),
-            auth: authNodes.map(auth),
+            auth: authNodes.enumerated().map { index, node in
+                var scheme = auth(node)
+                if reader["auth"]?.items != nil { scheme.index = index }
+                return scheme
+            },
             connectTimeout: timeout.double(specified: "connect"),
             totalTimeout: timeout.double(specified: "total"),
             concurrency: reader.int(specified: "concurrency"),
@@ -229,9 +344,16 @@ struct IntegrationBuilder {
     }
 
     func auth(_ node: YAMLNode) -> AuthScheme {
-        let reader = SpecReader(node, IntegrationSpec.auth)
+        let reader = specReader(node, IntegrationSpec.auth)
         let method: AuthScheme.Method
-        switch reader.string(specified: "type") {
+        var type = reader.string(specified: "type")
+        if lenient, !["none", "basic", "bearer", "apiKey", "login"].contains(type) {
+            // A missing or unknown type (already reported): the fields written say which scheme
+            // was meant, so the linter still checks their templates.
+            type = node["request"] != nil ? "login" : node["token"] != nil ? "bearer" : node["value"] != nil ? "apiKey"
+                : node["username"] != nil || node["password"] != nil ? "basic" : type
+        }
+        switch type {
         case "basic":
             method = .basic(username: template(node["username"]) ?? TemplateSource(""),
                             password: template(node["password"]) ?? TemplateSource(""))
@@ -243,7 +365,7 @@ struct IntegrationBuilder {
         case "oauth2":
             method = .login(oauth2(reader, node: node))
         case "login":
-            let request = SpecReader(node["request"], IntegrationSpec.loginRequest)
+            let request = specReader(node["request"], IntegrationSpec.loginRequest)
             method = .login(LoginAuth(
                 request: self.request(request, methodDefault: "POST"),
                 form: templates(node["request"]?["form"]),
@@ -251,7 +373,7 @@ struct IntegrationBuilder {
                 expiresIn: expression(node["expiresIn"]),
                 header: template(node["header"]) ?? TemplateSource(reader.string(specified: "header")),
                 jwt: node["jwt"].map { jwt in
-                    let fields = SpecReader(jwt, IntegrationSpec.jwt)
+                    let fields = specReader(jwt, IntegrationSpec.jwt)
                     return JWTDefinition(algorithm: fields.value(specified: "algorithm", as: JWTDefinition.Algorithm.self),
                                          key: template(jwt["key"]) ?? TemplateSource(""), claims: jwt["claims"].map(jsonTemplate),
                                          lifetime: fields.int(specified: "lifetime"), location: jwt.location)
@@ -325,9 +447,9 @@ struct IntegrationBuilder {
     }
 
     func kind(name: String, node: YAMLNode, location: SourceLocation) -> KindDefinition {
-        let reader = SpecReader(node, IntegrationSpec.kind)
+        let reader = specReader(node, IntegrationSpec.kind)
         let selector = (node["selector"]?.pairs ?? []).map { pair in
-            let field = SpecReader(pair.value, IntegrationSpec.selectorField)
+            let field = specReader(pair.value, IntegrationSpec.selectorField)
             return SelectorField(name: pair.key.scalar?.text ?? "", type: field.string(specified: "type"),
                                  defaultValue: pair.value["default"]?.jsonText(),
                                  description: field.string("description"), location: pair.key.location)
@@ -343,13 +465,14 @@ struct IntegrationBuilder {
             nullIsEmpty: reader.bool(specified: "nullIsEmpty"),
             pagination: pagination(reader.child("pagination")),
             responses: (node["responses"]?.items ?? []).map { item in
-                let rule = SpecReader(item, IntegrationSpec.responseRule)
+                let rule = specReader(item, IntegrationSpec.responseRule)
                 return ResponseRule(statuses: item["status"] == nil ? [] : rule.ints(specified: "status"), when: expression(item["when"]),
                                     action: rule.value(specified: "action", as: ResponseRule.Action.self), location: item.location)
             },
-            partitions: node["partitions"].map { partitions(SpecReader($0, IntegrationSpec.partitions), location: $0.location) },
+            partitions: node["partitions"].map { partitions(specReader($0, IntegrationSpec.partitions), location: $0.location) },
             concurrency: reader.int(specified: "concurrency"),
-            location: location)
+            location: location,
+            parentLocation: node["parent"]?.location)
     }
 
     func partitions(_ reader: SpecReader, location: SourceLocation?) -> Partitions {

@@ -1,8 +1,8 @@
 import TideCore
 
 /// The parent graph of an integration's kinds: every `parent` (or `partitions.fromKind`, a kind
-/// read before this one just the same) names a kind here, and no chain of them loops. One check for the loader (on the model) and `tide lint` (on the YAML, which it
-/// reads before, or without, a model).
+/// read before this one just the same) names a kind here, and no chain of them loops. Part of the
+/// loader's cross-checks (`Integration.read`), which `tide lint` reports as they are.
 public enum KindParents {
     public static let unknownParentRule = "unknown-parent"
     public static let cycleRule = "parent-cycle"

@@ -14,8 +14,8 @@ struct JQBatch {
     let source: SourceText
 
     private enum Entry {
-        case expression(text: String, program: String, node: YAMLNode, field: String, seesResponse: Bool, seesParent: Bool)
-        case template(node: YAMLNode, text: String, pieces: [JQScan.Piece]?, field: String)
+        case expression(text: String, program: String, location: SourceLocation?, field: String, seesResponse: Bool, seesParent: Bool)
+        case template(location: SourceLocation?, text: String, pieces: [JQScan.Piece]?, field: String)
     }
     private var entries: [Entry] = []
 
@@ -24,14 +24,14 @@ struct JQBatch {
     /// A jq expression written as the whole scalar; `program` is what is compiled (Ocean's
     /// quote rewrite of it, for mappings). Pagination fields see `$headers` and `$page`, a kind's
     /// `records` sees `$parent`.
-    mutating func expression(_ text: String, program: String? = nil, node: YAMLNode, field: String, seesResponse: Bool = false,
+    mutating func expression(_ text: String, program: String? = nil, at location: SourceLocation?, field: String, seesResponse: Bool = false,
                              seesParent: Bool = false) {
-        entries.append(.expression(text: text, program: program ?? text, node: node, field: field, seesResponse: seesResponse,
+        entries.append(.expression(text: text, program: program ?? text, location: location, field: field, seesResponse: seesResponse,
                                    seesParent: seesParent))
     }
 
-    mutating func template(node: YAMLNode, text: String, pieces: [JQScan.Piece]?, field: String) {
-        entries.append(.template(node: node, text: text, pieces: pieces, field: field))
+    mutating func template(at location: SourceLocation?, text: String, pieces: [JQScan.Piece]?, field: String) {
+        entries.append(.template(location: location, text: text, pieces: pieces, field: field))
     }
 
     /// The compile errors, each where the user wrote the failing expression.
@@ -69,26 +69,28 @@ struct JQBatch {
 
     private func diagnostics(_ entry: Entry) -> [Diagnostic] {
         switch entry {
-        case .expression(let text, let program, let node, let field, let seesResponse, let seesParent):
+        case .expression(let text, let program, let location, let field, let seesResponse, let seesParent):
             let wrapped = Self.wrap(program, seesResponse: seesResponse, seesParent: seesParent)
-            return compile(text, program: wrapped, node: node, offset: 0, field: field).map { [$0] } ?? []
-        case .template(let node, let text, let pieces, let field):
+            return compile(text, program: wrapped, at: location, offset: 0, field: field).map { [$0] } ?? []
+        case .template(let location, let text, let pieces, let field):
             do {
-                _ = try CompiledTemplate(TemplateSource(text, location: node.location))
+                _ = try CompiledTemplate(TemplateSource(text, location: location))
                 return []
             } catch {
                 guard error.rule == LintRule.jqCompile, let pieces else {
                     return [Diagnostic(at: error.location, "\(field): \(error.message)", rule: error.rule)]
                 }
                 // Place the failure at the expression that fails on its own.
-                let found = pieces.compactMap { compile($0.expression, program: $0.expression, node: node, offset: $0.offset, field: field) }
+                let found = pieces.compactMap { compile($0.expression, program: $0.expression, text: text, at: location, offset: $0.offset, field: field) }
                 return found.isEmpty ? [error] : found
             }
         }
     }
 
     /// Compiles one expression; on failure, a diagnostic at the line libjq blamed.
-    private func compile(_ expression: String, program: String, node: YAMLNode, offset: Int, field: String) -> Diagnostic? {
+    /// `text` is the whole scalar the expression is part of, at `offset`, written at `location`.
+    private func compile(_ expression: String, program: String, text: String? = nil, at location: SourceLocation?, offset: Int,
+                         field: String) -> Diagnostic? {
         do {
             _ = try JQProgram(program)
             return nil
@@ -106,7 +108,7 @@ struct JQBatch {
                 }
             }
             let shown = expression.contains("\n") || expression.unicodeScalars.count > 60 ? "" : " \"\(expression)\""
-            return Diagnostic(at: source.location(of: node, offset: lineOffset),
+            return Diagnostic(at: source.location(of: location, text: text ?? expression, offset: lineOffset),
                               "\(field): jq\(shown) does not compile: \(Self.clean(error.message))", rule: LintRule.jqCompile)
         }
     }

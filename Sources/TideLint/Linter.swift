@@ -1,6 +1,8 @@
 import Foundation
 import TideCore
-import TideModel
+import TideIntegration
+import TideMapping
+import TideReplay
 import TideYAML
 
 /// `tide lint`: every finding about integrations that can be known without the network, each
@@ -24,7 +26,7 @@ public enum Linter {
         for target in targets {
             switch target {
             case .integration(let directory):
-                diagnostics += lint(directory: directory)
+                diagnostics += lint(directory: directory) + lintTests(directory: directory)
             case .integrationFile(let directory, let file):
                 diagnostics += lint(directory: directory).filter { $0.location?.file == file }
             case .mapping(let directory, let file):
@@ -40,48 +42,54 @@ public enum Linter {
     /// given, as `tide run --mapping` uses it) and blueprints.json. What `tide run` checks before
     /// it starts: any `.error` means the run must not start.
     public static func lint(directory: String, mapping: String? = nil) -> [Diagnostic] {
-        var diagnostics: [Diagnostic] = []
-        var facts: IntegrationFacts?
-        let integrationFile = ["integration.yml", "integration.yaml"].map { join(directory, $0) }
-            .first { FileManager.default.fileExists(atPath: $0) } ?? join(directory, "integration.yml")
-        if let (source, root) = read(integrationFile, into: &diagnostics) {
-            var linter = IntegrationLinter(source: source, root: root)
+        lint(Integration.read(directory: directory, mapping: mapping))
+    }
+
+    /// Lints what the loader read: its own diagnostics (spec, YAML, Ocean quirks, blueprints.json
+    /// and the cross-checks between files), then the linter's rules on the loaded model.
+    public static func lint(_ load: IntegrationLoad) -> [Diagnostic] {
+        var diagnostics = load.diagnostics
+        if let integration = load.integration, let source = SourceText(file: load.integrationFile) {
+            var linter = IntegrationLinter(source: source, integration: integration)
             linter.run()
             diagnostics += linter.diagnostics
-            facts = linter.facts
         }
-        let resources = join(directory, ".port/resources")
-        var blueprints: [Blueprint]?
-        let blueprintsFile = join(resources, "blueprints.json")
-        if FileManager.default.fileExists(atPath: blueprintsFile) {
-            if let data = FileManager.default.contents(atPath: blueprintsFile) {
-                do { blueprints = try Blueprint.list(fromJSON: String(decoding: data, as: UTF8.self)) } catch {
-                    diagnostics.append(Diagnostic(at: SourceLocation(file: blueprintsFile, line: 1, column: 1), error.message,
-                                                  rule: LintRule.blueprints))
-                }
-            } else {
-                diagnostics.append(Diagnostic(at: nil, "cannot read \(blueprintsFile)", rule: LintRule.io))
-            }
-        }
-        let mappingFile = mapping ?? ["port-app-config.yml", "port-app-config.yaml"].map { join(resources, $0) }
-            .first { FileManager.default.fileExists(atPath: $0) }
-        if let mappingFile, let (source, root) = read(mappingFile, into: &diagnostics) {
-            var linter = MappingLinter(source: source, root: root, facts: facts, blueprints: blueprints)
+        if let config = load.mapping, let file = load.mappingFile, let source = SourceText(file: file) {
+            var linter = MappingLinter(source: source, config: config, blueprints: load.blueprints)
             linter.run()
             diagnostics += linter.diagnostics
         }
         return Array(Set(diagnostics)).sorted()
     }
 
-    /// A port-app-config outside any integration: its spec, Ocean quirks and jq only.
-    static func lintLoneMapping(_ file: String) -> [Diagnostic] {
+    /// An integration's `tests/*.yml` cases and `fixtures/fixtures.yml`, read by the readers
+    /// `tide test` and `tide run --replay` use, so their findings are theirs. Not part of what
+    /// `tide run` checks (a run reads neither, except fixtures.yml under `--replay`, which reports
+    /// its own).
+    public static func lintTests(directory: String) -> [Diagnostic] {
         var diagnostics: [Diagnostic] = []
-        if let (source, root) = read(file, into: &diagnostics) {
-            var linter = MappingLinter(source: source, root: root, facts: nil, blueprints: nil)
-            linter.run()
-            diagnostics += linter.diagnostics
+        // Cases that name the integration's fixtures.yml share its one reading (and its findings).
+        let fixtureFiles = FixtureFileCache()
+        let fixtures = join(directory, "fixtures/fixtures.yml")
+        if FileManager.default.fileExists(atPath: fixtures) {
+            do { _ = try FixtureFile.load(contentsOf: fixtures, cache: fixtureFiles) } catch { diagnostics += error.items }
+        }
+        for file in TestCase.files(in: directory) {
+            let path = join(directory, "tests/" + (file as NSString).lastPathComponent)
+            do { _ = try TestCase.load(contentsOf: path, fixtureFiles: fixtureFiles) } catch {
+                diagnostics += error.items
+            }
         }
         return diagnostics
+    }
+
+    /// A port-app-config outside any integration: its spec, Ocean quirks and jq only.
+    static func lintLoneMapping(_ file: String) -> [Diagnostic] {
+        let (config, diagnostics) = PortAppConfig.read(contentsOf: file)
+        guard let config, let source = SourceText(file: file) else { return diagnostics }
+        var linter = MappingLinter(source: source, config: config, blueprints: nil)
+        linter.run()
+        return diagnostics + linter.diagnostics
     }
 
     // MARK: - Paths
@@ -163,21 +171,5 @@ public enum Linter {
         // "." is left out so paths read as the user would write them (jira/integration.yml).
         if directory.isEmpty || directory == "." { return name }
         return directory.hasSuffix("/") ? directory + name : directory + "/" + name
-    }
-
-    /// The file's text (for positions inside scalars) and tree; a read or YAML error is reported.
-    static func read(_ file: String, into diagnostics: inout [Diagnostic]) -> (SourceText, YAMLNode)? {
-        guard let data = FileManager.default.contents(atPath: file) else {
-            diagnostics.append(Diagnostic(at: nil, "cannot read \(file)", rule: LintRule.io))
-            return nil
-        }
-        let bytes = [UInt8](data)
-        do {
-            let root = try YAML.parse(bytes: bytes, file: file)
-            return (SourceText(file: file, bytes: bytes), root)
-        } catch {
-            diagnostics.append(error)
-            return nil
-        }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import TideCore
 import TideYAML
 
@@ -16,35 +17,55 @@ struct SourceText {
         self.lines = lines
     }
 
-    /// Where the character at `offset` (in Unicode scalars) of a scalar node's text was written.
-    /// Falls back to the node's own position when the text cannot be traced back to the source.
-    func location(of node: YAMLNode, offset: Int) -> SourceLocation {
-        guard offset > 0 || node.scalar?.style != .plain, let positions = positions(of: node), offset < positions.count else {
-            return node.location
-        }
-        return SourceLocation(file: node.location.file, line: positions[offset].line + 1, column: positions[offset].column + 1)
+    /// The file as it is now (the loader has just parsed it); nil when it cannot be read.
+    init?(file: String) {
+        guard let data = FileManager.default.contents(atPath: file) else { return nil }
+        self.init(file: file, bytes: [UInt8](data))
     }
 
-    /// 0-based (line, column) of every scalar of the node's text, found by walking the source and
-    /// the text side by side: equal characters pair up, a YAML escape pairs with what it means,
-    /// and whitespace in the text pairs with any whitespace or line break (folding, indentation).
-    func positions(of node: YAMLNode) -> [(line: Int, column: Int)]? {
-        guard let scalar = node.scalar else { return nil }
-        var line = node.location.line - 1, column = node.location.column - 1
-        guard line >= 0, line < lines.count else { return nil }
+    /// Where the character at `offset` (in Unicode scalars) of a scalar's text was written, the
+    /// scalar being the model value `text` read from `location`. Falls back to `location` itself
+    /// when the text cannot be traced back to the source.
+    func location(of location: SourceLocation?, text: String, offset: Int) -> SourceLocation? {
+        guard let location, location.file == file, let (style, positions) = positions(of: text, at: location),
+              offset > 0 || style != .plain, offset < positions.count else {
+            return location
+        }
+        return SourceLocation(file: location.file, line: positions[offset].line + 1, column: positions[offset].column + 1)
+    }
+
+    /// The style of the scalar written at (0-based) `line`, `column`, from its first character.
+    private func style(line: Int, column: Int) -> YAMLScalar.Style {
+        guard column < lines[line].count else { return .plain }
+        switch lines[line][column] {
+        case "\"": return .doubleQuoted
+        case "'": return .singleQuoted
+        case "|": return .literal
+        case ">": return .folded
+        default: return .plain
+        }
+    }
+
+    /// 0-based (line, column) of every scalar of the text, found by walking the source and the
+    /// text side by side: equal characters pair up, a YAML escape pairs with what it means, and
+    /// whitespace in the text pairs with any whitespace or line break (folding, indentation).
+    func positions(of text: String, at location: SourceLocation) -> (YAMLScalar.Style, [(line: Int, column: Int)])? {
+        var line = location.line - 1, column = location.column - 1
+        guard line >= 0, line < lines.count, column >= 0 else { return nil }
         // Skip properties (`!!str`, `&anchor`) written before the value.
         while column < lines[line].count, lines[line][column] == "!" || lines[line][column] == "&" {
             while column < lines[line].count, lines[line][column] != " " { column += 1 }
             while column < lines[line].count, lines[line][column] == " " { column += 1 }
         }
-        switch scalar.style {
+        let style = style(line: line, column: column)
+        switch style {
         case .singleQuoted, .doubleQuoted: column += 1
         case .literal, .folded:
             line += 1
             column = 0
         case .plain: break
         }
-        let text = Array(scalar.text.unicodeScalars)
+        let text = Array(text.unicodeScalars)
         var result: [(line: Int, column: Int)] = []
         result.reserveCapacity(text.count)
         // A bound on skipped source characters, so a text that does not trace back cannot run away.
@@ -54,7 +75,7 @@ struct SourceText {
                 guard line < lines.count, budget > 0 else { return nil }
                 budget -= 1
                 let row = lines[line]
-                let (found, width) = character(at: column, in: row, style: scalar.style)
+                let (found, width) = character(at: column, in: row, style: style)
                 let matches = found == wanted || (Self.isSpace(found) && Self.isSpace(wanted))
                 let here = (line: line, column: column)
                 if found == "\n" {
@@ -69,7 +90,7 @@ struct SourceText {
                 }
             }
         }
-        return result
+        return (style, result)
     }
 
     /// The character the source holds at `column` (a line end reads as "\n") and how many source

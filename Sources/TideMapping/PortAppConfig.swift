@@ -37,6 +37,8 @@ public struct ResourceConfig: Sendable {
     /// port-ocean 0.56's per-resource opt-out of stale deletion (nil = not set, which means allowed).
     public var enableDelete: Bool?
     public var location: SourceLocation?
+    /// Where `kind` is written; nil when it is missing or null.
+    public var kindLocation: SourceLocation? = nil
 }
 
 extension ResourceConfig {
@@ -53,7 +55,8 @@ extension ResourceConfig {
 public struct Selector: Sendable {
     /// Must produce a JSON boolean for every record.
     public var query: JQExpression
-    /// Integration-specific selector fields (`jql`, `expand`…) as JSON text, in file order.
+    /// Integration-specific selector fields (`jql`, `expand`…) as JSON text, in file order, each
+    /// with where its key is written.
     public var fields: [(name: String, json: String, location: SourceLocation?)]
 
     public func field(_ name: String) -> String? { fields.first { $0.name == name }?.json }
@@ -70,6 +73,11 @@ public struct PortMapping: Sendable {
 public struct EntityMapping: Sendable {
     /// The mapped fields in Ocean's order: identifier, title, blueprint, icon, team, properties, relations.
     public var fields: [(name: String, tree: MappingTree)]
+    /// Where `mappings` is written.
+    public var location: SourceLocation? = nil
+    /// Where keys are written, by path: `properties`, `properties.status`, `relations.project`…
+    /// (the first of a repeated key, as its position is the one kept).
+    public var keyLocations: [String: SourceLocation] = [:]
 
     public func tree(_ name: String) -> MappingTree? { fields.first { $0.name == name }?.tree }
 }

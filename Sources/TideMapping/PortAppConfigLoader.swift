@@ -13,6 +13,30 @@ extension PortAppConfig {
         return config
     }
 
+    /// Reads a port-app-config file without stopping at errors: the model as far as it can be
+    /// built (nil when the file cannot be read or parsed) and every diagnostic, warnings included.
+    /// `load` is this, throwing on errors; `tide lint` checks the model it gives.
+    public static func read(contentsOf path: String) -> (config: PortAppConfig?, diagnostics: [Diagnostic]) {
+        let root: YAMLNode
+        do { root = try YAML.parse(contentsOf: path) } catch { return (nil, [error]) }
+        var (config, diagnostics) = read(node: root)
+        config.file = path
+        return (config, diagnostics)
+    }
+
+    /// The model built from a tree, however invalid, and every diagnostic about it.
+    public static func read(node root: YAMLNode) -> (config: PortAppConfig, diagnostics: [Diagnostic]) {
+        // An empty file is an empty configuration (PyYAML gives None; Ocean's defaults apply).
+        if let scalar = root.scalar, scalar.style == .plain, scalar.value == .null { return (PortAppConfig(), []) }
+        var diagnostics = SpecValidator.validate(root, against: PortAppConfigSpec.root)
+        // The builder reads what it can of an invalid tree too, so its Ocean warnings are
+        // reported alongside the errors rather than only once the errors are fixed.
+        var builder = ConfigBuilder()
+        let config = builder.build(root)
+        diagnostics += builder.diagnostics
+        return (config, diagnostics)
+    }
+
     /// Reads a port-app-config from YAML (or JSON, as Port's API returns it) text.
     public static func parse(_ text: String, file: String) throws(Diagnostics) -> PortAppConfig {
         let root: YAMLNode
@@ -25,15 +49,7 @@ extension PortAppConfig {
     /// Builds the configuration from a parsed YAML tree: first validated against
     /// `PortAppConfigSpec` (every finding at once), then read; warnings are kept in `warnings`.
     public init(node root: YAMLNode) throws(Diagnostics) {
-        self.init()
-        // An empty file is an empty configuration (PyYAML gives None; Ocean's defaults apply).
-        if let scalar = root.scalar, scalar.style == .plain, scalar.value == .null { return }
-        var diagnostics = SpecValidator.validate(root, against: PortAppConfigSpec.root)
-        // The builder reads what it can of an invalid tree too, so its Ocean warnings are
-        // reported alongside the errors rather than only once the errors are fixed.
-        var builder = ConfigBuilder()
-        let config = builder.build(root)
-        diagnostics += builder.diagnostics
+        let (config, diagnostics) = Self.read(node: root)
         if diagnostics.contains(where: { $0.severity == .error }) { throw Diagnostics(diagnostics) }
         self = config
         warnings = Diagnostics(diagnostics).items
@@ -53,7 +69,7 @@ private struct ConfigBuilder {
     static let mappingKeys = ["identifier", "title", "blueprint", "icon", "team", "properties", "relations"]
 
     mutating func build(_ root: YAMLNode) -> PortAppConfig {
-        let reader = SpecReader(root, PortAppConfigSpec.root)
+        let reader = SpecReader(root, PortAppConfigSpec.root, lenient: true)
         var config = PortAppConfig()
         config.enableMergeEntity = reader.bool(specified: "enableMergeEntity")
         config.deleteDependentEntities = reader.bool(specified: "deleteDependentEntities")
@@ -72,24 +88,38 @@ private struct ConfigBuilder {
         let query = queryNode.map { expression($0, field: "\(path).selector.query") } ?? JQExpression("null")
         var fields: [(name: String, json: String, location: SourceLocation?)] = []
         for pair in lastWins(selectorNode?.pairs ?? []) where pair.key.scalar?.text != "query" {
-            fields.append((pair.key.scalar?.text ?? "", pair.value.jsonText(), pair.value.location))
+            fields.append((pair.key.scalar?.text ?? "", pair.value.jsonText(), pair.key.location))
         }
         var enableDelete: Bool?
         if case .bool(let flag)? = node["enableDelete"]?.value { enableDelete = flag }
-        return ResourceConfig(kind: node["kind"]?.scalar?.text ?? "", index: index,
-                              selector: Selector(query: query, fields: fields),
-                              port: port(node["port"], path: "\(path).port"), enableDelete: enableDelete, location: node.location)
+        var resource = ResourceConfig(kind: node["kind"]?.scalar?.text ?? "", index: index,
+                                      selector: Selector(query: query, fields: fields),
+                                      port: port(node["port"], path: "\(path).port"), enableDelete: enableDelete, location: node.location)
+        if let kind = node["kind"], let scalar = kind.scalar, !(scalar.style == .plain && scalar.value == .null) {
+            resource.kindLocation = kind.location
+        }
+        return resource
     }
 
     mutating func port(_ node: YAMLNode?, path: String) -> PortMapping {
-        let reader = SpecReader(node, PortAppConfigSpec.port)
+        let reader = SpecReader(node, PortAppConfigSpec.port, lenient: true)
         let mappingsNode = node?["entity"]?["mappings"]
         var fields: [(name: String, tree: MappingTree)] = []
         for name in Self.mappingKeys {
             guard let value = mappingsNode?[name] else { continue }
             fields.append((name, tree(value, field: "\(path).entity.mappings.\(name)")))
         }
-        var port = PortMapping(entity: EntityMapping(fields: fields))
+        var entity = EntityMapping(fields: fields)
+        entity.location = mappingsNode?.location
+        for name in ["properties", "relations"] {
+            guard let pair = mappingsNode?.pairs?.last(where: { $0.key.scalar?.text == name }) else { continue }
+            entity.keyLocations[name] = pair.key.location
+            for inner in pair.value.pairs ?? [] {
+                let key = "\(name).\(inner.key.scalar?.text ?? "")"
+                if entity.keyLocations[key] == nil { entity.keyLocations[key] = inner.key.location }
+            }
+        }
+        var port = PortMapping(entity: entity)
         if let itemsNode = node?["itemsToParse"] { port.itemsToParse = expression(itemsNode, field: "\(path).itemsToParse") }
         port.itemsToParseName = reader.string(specified: "itemsToParseName")
         port.itemsToParseTopLevelTransform = reader.bool(specified: "itemsToParseTopLevelTransform")

@@ -46,6 +46,18 @@ public struct FixtureFile: Sendable {
         return try FixtureFile(node: root, path: path, directory: directory)
     }
 
+    /// Reads `path` through `cache`: each file is read (and its body files checked) once however
+    /// many cases share it, and its findings are the same each time.
+    public static func load(contentsOf path: String, cache: FixtureFileCache?) throws(Diagnostics) -> FixtureFile {
+        guard let cache else { return try load(contentsOf: path) }
+        let key = URL(fileURLWithPath: path).standardized.path
+        if let known = cache.files[key] { return try known.get() }
+        let result: Result<FixtureFile, Diagnostics>
+        do { result = .success(try load(contentsOf: path)) } catch { result = .failure(error) }
+        cache.files[key] = result
+        return try result.get()
+    }
+
     /// Parses text; `directory` is where relative body files are looked for.
     public static func parse(_ text: String, file: String, directory: String) throws(Diagnostics) -> FixtureFile {
         let root: YAMLNode
@@ -273,4 +285,11 @@ public struct FixtureFile: Sendable {
             return Array(data)
         }
     }
+}
+
+/// fixtures.yml files already read, by absolute path, for readers of many cases that share one
+/// (`tide lint` reads an integration's fixtures.yml and then each case that names it).
+public final class FixtureFileCache {
+    var files: [String: Result<FixtureFile, Diagnostics>] = [:]
+    public init() {}
 }

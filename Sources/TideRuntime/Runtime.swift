@@ -52,16 +52,21 @@ public enum Runtime {
         }
 
         plan.environment.applyLimits()
-        var integration: Integration
-        do { integration = try Integration.load(directory: plan.directory) } catch { throw fail(2, error.description) }
-        // The operator's request budget, over the integration's: every client of the run reads it here.
-        integration.http.apply(plan.effectiveHTTP)
-        // Everything that can be known without the network is checked before the first request.
-        let findings = Linter.lint(directory: plan.directory, mapping: plan.mapping)
+        // Loaded once, and everything that can be known without the network is checked on what
+        // was loaded, before the first request: the loader's own findings (structure, names,
+        // parents, the mapping's kinds) come out as lint findings, with their positions.
+        let read = Integration.read(directory: plan.directory)
+        let checked = plan.mapping == nil ? read : Integration.read(directory: plan.directory, mapping: plan.mapping)
+        let findings = Linter.lint(checked)
         for finding in findings { reporter.finding(finding) }
         if findings.contains(where: { $0.severity == .error }) {
             throw fail(2, "tide run: fix the errors above first (`tide lint \(plan.directory)` lists them)")
         }
+        var integration: Integration
+        // (With --mapping, the default mapping was not linted, but must still load.)
+        do { integration = try read.loaded() } catch { throw fail(2, error.description) }
+        // The operator's request budget, over the integration's: every client of the run reads it here.
+        integration.http.apply(plan.effectiveHTTP)
 
         // --replay: the integration's recorded responses stand in for its API.
         var configFile = plan.configFile

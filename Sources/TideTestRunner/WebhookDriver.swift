@@ -6,6 +6,7 @@ import TideIntegration
 import TideJQ
 import TideMapping
 import TideModel
+import TideReplay
 import TideWebhooks
 import TideRuntime
 import TideServer

@@ -127,8 +127,25 @@ import TideCore
         #expect(try Linter.lint(paths: [file]).map(\.rule) == ["unknown-kind", "unknown-selector-field"])
         let all = try Linter.lint(paths: [Self.corpus + "/..."])
         #expect(Set(all.compactMap { $0.location?.file.replacingOccurrences(of: Self.corpus + "/", with: "").split(separator: "/").first })
-                == ["badblueprints", "blueprints", "jq", "references", "structure", "syntax", "webhooks"])
+                == ["badblueprints", "blueprints", "jq", "references", "structure", "syntax", "testcases", "webhooks"])
         #expect(all == all.sorted())
+    }
+
+    /// `tide lint DIR` reads the integration's test cases and fixtures.yml with the readers
+    /// `tide test` uses; `tide run`'s check (`lint(directory:)`) leaves them out.
+    @Test func testCasesAndFixturesAreReadByTheirOwnReaders() throws {
+        let directory = Self.corpus + "/testcases"
+        let found = try Linter.lint(paths: [directory]).map { diagnostic in
+            let location = diagnostic.location.map { "\($0.file.replacingOccurrences(of: directory + "/", with: "")):\($0.line):\($0.column)" } ?? "-"
+            return "\(location) \(diagnostic.severity.rawValue) [\(diagnostic.rule)]"
+        }
+        #expect(found == [
+            "fixtures/fixtures.yml:3:22 error [range]",
+            "tests/bad.yml:4:14 error [required]",
+            "tests/bad.yml:4:15 error [unknown-key]",
+            "tests/bad.yml:7:3 error [unknown-key]",
+        ])
+        #expect(Self.findings("testcases").isEmpty)
     }
 
     @Test func unusablePathsAreErrorsNotFindings() {

@@ -18,11 +18,19 @@ import TideYAML
     }
 
     @Test func positionsFollowEscapesAndBlockScalars() throws {
-        let text = "a: \"x\\\"{{ .b }}\"\nc: |\n  line1\n  line2\n"
+        let text = "a: \"x\\\"{{ .b }}\"\nc: |\n  line1\n  line2\nd: 'it''s {{ .e }}'\n"
         let root = try YAML.parse(text, file: "f.yml")
         let source = SourceText(file: "f.yml", bytes: Array(text.utf8))
+        // The model keeps a value's text and position; the scalar's style is read from the source.
+        func location(_ key: String, _ offset: Int) -> TideCore.SourceLocation? {
+            source.location(of: root[key]!.location, text: root[key]!.scalar!.text, offset: offset)
+        }
         // The text of a is x"{{ .b }}: `.b` is at offset 5, column 11 in the source (after the escaped quote).
-        #expect(source.location(of: root["a"]!, offset: 5) == SourceLocation(file: "f.yml", line: 1, column: 11))
-        #expect(source.location(of: root["c"]!, offset: 6) == SourceLocation(file: "f.yml", line: 4, column: 3))
+        #expect(location("a", 5) == SourceLocation(file: "f.yml", line: 1, column: 11))
+        #expect(location("c", 6) == SourceLocation(file: "f.yml", line: 4, column: 3))
+        // it's {{ .e }}: `.e` is at offset 8, column 14 (the quote opens at column 4, and its doubled quote is one character).
+        #expect(location("d", 8) == SourceLocation(file: "f.yml", line: 5, column: 14))
+        // Text that is not the source's (a default, a placeholder) falls back to the value's position.
+        #expect(source.location(of: root["a"]!.location, text: "{{ nothing like it }}", offset: 5) == root["a"]!.location)
     }
 }

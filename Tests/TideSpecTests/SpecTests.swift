@@ -101,6 +101,23 @@ enum Sample {
         #expect(pagination.int("maxPages") == 1000)
         #expect(pagination.int("pageSize") == nil)  // not a field of the cursor variant
     }
+
+    /// A lenient reader reads a tree that failed validation: what the spec determines but the
+    /// document lacks or gets wrong is a placeholder, and nested readers are lenient too.
+    @Test func aLenientReaderGivesPlaceholdersWhereTheSpecDetermines() throws {
+        enum Mode: String, CaseIterable { case fast, safe }
+        let node = try Sample.node("retries: many\nmode: quick\npagination: {type: cursor}")
+        #expect(!SpecValidator.validate(node, against: Sample.root).isEmpty)
+        let reader = SpecReader(node, Sample.root, lenient: true)
+        #expect(reader.string(specified: "name") == "")        // required, missing
+        #expect(reader.int(specified: "retries") == 3)         // wrong type: the default, as ever
+        #expect(reader.value(specified: "mode", as: Mode.self) == .fast)  // not a case: the first
+        let pagination = reader.child("pagination")
+        #expect(pagination.lenient)
+        #expect(pagination.string(specified: "cursor") == "")  // required by the variant, missing
+        #expect(pagination.int(specified: "maxPages") == 1000)
+        #expect(!SpecReader(node, Sample.root).lenient)
+    }
 }
 
 @Suite struct JSONSchemaExportTests {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TideReplay
 import TideTestRunner
 
 /// Every shipped integration's `tests/*.yml` passes, so `swift test` (the README's test command)
@@ -35,8 +36,11 @@ import TideTestRunner
         let directory = URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent().path
         let report = await TestRunner.run(directory: directory, caseFiles: [file])
         #expect(report.error == nil, "\(report.error ?? "")")
+        // A file read as no case, or a case that ran nothing, would pass vacuously.
+        #expect(report.cases.count > 0, "\(file) gave no case")
         for result in report.cases {
             #expect(result.passed, "\(result.name):\n\(result.failures.joined(separator: "\n"))")
+            #expect(result.requestCount + result.eventCount > 0, "\(result.name) made no request and sent no event")
         }
     }
 }

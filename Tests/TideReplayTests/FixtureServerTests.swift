@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import TideHTTP
-import TideTesting
+import TideReplay
 
 @Suite("Fixture server", .timeLimit(.minutes(3)))
 struct FixtureServerTests {

@@ -4,7 +4,6 @@ import TideJQ
 import TideMapping
 import TideModel
 import TideSpec
-import TideReplay
 import TideYAML
 
 /// One `tests/*.yml` file, read and checked against `TestCaseSpec` (docs/reference.md).
@@ -59,16 +58,17 @@ public struct TestCase: Sendable {
     public var resync: Bool
     public var webhooks: [WebhookExpectation]
 
-    /// Reads and validates a case; every problem is reported at once with its position.
-    public static func load(contentsOf path: String) throws(Diagnostics) -> TestCase {
+    /// Reads and validates a case; every problem is reported at once with its position. A shared
+    /// fixtures file is read through `fixtureFiles` when given.
+    public static func load(contentsOf path: String, fixtureFiles: FixtureFileCache? = nil) throws(Diagnostics) -> TestCase {
         let root: YAMLNode
         do { root = try YAML.parse(contentsOf: path) } catch { throw Diagnostics([error]) }
         let diagnostics = SpecValidator.validate(root, against: TestCaseSpec.root)
         if diagnostics.contains(where: { $0.severity == .error }) { throw Diagnostics(diagnostics) }
-        return try TestCase(root: root, file: path)
+        return try TestCase(root: root, file: path, fixtureFiles: fixtureFiles)
     }
 
-    init(root: YAMLNode, file: String) throws(Diagnostics) {
+    init(root: YAMLNode, file: String, fixtureFiles: FixtureFileCache? = nil) throws(Diagnostics) {
         let folder = URL(fileURLWithPath: file).deletingLastPathComponent().path
         func relative(_ path: String) -> String {
             path.hasPrefix("/") ? path : URL(fileURLWithPath: folder).appendingPathComponent(path).standardized.path
@@ -117,7 +117,7 @@ public struct TestCase: Sendable {
         }
         if let path = reader.string("fixturesFile").map(relative) {
             do {
-                let shared = try FixtureFile.load(contentsOf: path)
+                let shared = try FixtureFile.load(contentsOf: path, cache: fixtureFiles)
                 // Inline names may repeat the file's; the reports keep them apart by location.
                 fixtures += shared.fixtures
                 for fixture in shared.fixtures where fixtureLocations[fixture.name] == nil {

@@ -1,0 +1,107 @@
+import Foundation
+import Testing
+import TideCore
+import TideIntegration
+import TideMapping
+
+/// `Integration.read`: every finding of every file at once, a model even when the structure has
+/// errors, and the cross-checks written once for the loader and `tide lint`.
+@Suite struct IntegrationReadTests {
+    /// A throwaway integration directory with these files (paths relative to it).
+    static func directory(_ files: [String: String]) throws -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tide-read-\(UUID().uuidString)").path
+        for (name, text) in files {
+            let path = directory + "/" + name
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+        }
+        return directory
+    }
+
+    static let broken = """
+        name: broken
+        configuration:
+          - name: token
+            type: uri
+          - name: token
+        http:
+          baseUrl: https://api.example.com
+          auth: {token: "{{ .config.token }}"}
+        kinds:
+          item:
+            request: {path: /items}
+            pagination: {type: cursor, param: next}
+          child:
+            parent: itme
+            request: {path: /child}
+        webhooks:
+          - path: hook
+            events:
+              - kinds: [item, chlid]
+
+        """
+
+    static let mapping = """
+        resources:
+          - kind: item
+            selector: {query: 'true', jql: x}
+            port: {entity: {mappings: {identifier: .id, blueprint: '"item"'}}}
+          - kind: items
+            selector: {query: 'true'}
+            port: {entity: {mappings: {identifier: .id, blueprint: '"item"'}}}
+
+        """
+
+    @Test func everyFindingOfEveryFileAtOnceAndAModelDespiteThem() throws {
+        let directory = try Self.directory(["integration.yml": Self.broken, ".port/resources/port-app-config.yml": Self.mapping])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let read = Integration.read(directory: directory)
+        let found = read.diagnostics.map { "\($0.location.map { "\($0.line):\($0.column)" } ?? "-") \($0.rule)" }
+        // Structure (the enum, the missing cursor and auth type), then the cross-checks: the
+        // duplicate name, the parent at its value, the webhook's kind, the mapping's kind and field.
+        let fromIntegration = read.diagnostics.filter { $0.location?.file.hasSuffix("integration.yml") == true }.map(\.rule)
+        #expect(Set(fromIntegration) == ["enum", "required", "duplicate-name", "unknown-parent", "unknown-kind"], "\(found)")
+        #expect(read.diagnostics.contains { $0.rule == "unknown-parent" && $0.location?.line == 14 && $0.location?.column == 13 })
+        #expect(read.diagnostics.contains { $0.rule == "unknown-kind" && $0.message.contains(#"names "chlid""#) && $0.location?.line == 19 })
+        let fromMapping = read.diagnostics.filter { $0.location?.file.hasSuffix("port-app-config.yml") == true }
+        #expect(fromMapping.map(\.rule) == ["unknown-selector-field", "unknown-kind"], "\(found)")
+        #expect(fromMapping.first?.location?.column == 31)  // the key `jql`, not its value (at 36)
+        #expect(read.hasErrors)
+
+        // The lenient model: placeholders where the spec determines a value, the rest as written.
+        let integration = try #require(read.integration)
+        #expect(integration.kinds.map(\.name) == ["item", "child"])
+        #expect(integration.configuration.map(\.name) == ["token", "token"])
+        #expect(integration.webhooks.first?.path == "/hook")
+        if case .bearer(let token)? = integration.http.auth.first?.method {
+            #expect(token.text == "{{ .config.token }}")  // no type: its fields say bearer
+        } else {
+            Issue.record("auth read as \(String(describing: integration.http.auth.first?.method))")
+        }
+        #expect(read.mapping?.resources.count == 2)
+
+        // load() is read() refusing errors, with all of them.
+        #expect(throws: Diagnostics.self) { try Integration.load(directory: directory) }
+        do { _ = try Integration.load(directory: directory) } catch { #expect(error.items == read.diagnostics.sorted()) }
+    }
+
+    @Test func aCleanIntegrationLoadsWithItsMappingAndWarnings() throws {
+        let clean = """
+            name: clean
+            http: {baseUrl: https://api.example.com}
+            kinds:
+              item: {request: {path: /items}}
+
+            """
+        let directory = try Self.directory(["integration.yml": clean,
+                                            ".port/resources/port-app-config.yml": "resources:\n  - kind: item\n    selector: {query: 'true'}\n    port: {entity: {mappings: {identifier: .id, blueprint: '\"item\"', title: true}}}\n"])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let read = Integration.read(directory: directory)
+        #expect(!read.hasErrors)
+        #expect(read.diagnostics.map(\.rule) == ["ocean-yaml-boolean"])
+        let integration = try Integration.load(directory: directory)
+        #expect(integration.defaultMapping?.resources.map(\.kind) == ["item"])
+        #expect(integration.warnings.map(\.rule) == ["ocean-yaml-boolean"])
+        #expect(integration.blueprints.isEmpty)
+    }
+}
