@@ -320,7 +320,7 @@ struct BindingSource {
     init(_ plan: Kind) throws {
         self.plan = plan
         if let parent = plan.parent {
-            fetcher = try Self.fetcher(plan.session, parent, of: plan.kind)
+            fetcher = try Self.fetcher(plan.session, parent, of: plan.kind, readFor: .parent)
             return
         }
         guard let partitions = plan.partitions else {
@@ -329,7 +329,7 @@ struct BindingSource {
         }
         switch partitions.source {
         case .kind(let from, let value):
-            fetcher = try Self.fetcher(plan.session, from, of: plan.kind)
+            fetcher = try Self.fetcher(plan.session, from, of: plan.kind, readFor: .partitions)
             do { valueProgram = try JQProgram(value.source) } catch {
                 throw FetchError(.evaluation, message: "partitions.value of kind \"\(plan.kind)\": jq \"\(value.source)\" does not compile: \(error.message)")
             }
@@ -344,10 +344,11 @@ struct BindingSource {
         pending.reverse()
     }
 
-    private static func fetcher(_ session: FetchSession, _ kind: String, of child: String) throws -> KindFetcher {
+    private static func fetcher(_ session: FetchSession, _ kind: String, of child: String, readFor: FetchError.ReadFor) throws -> KindFetcher {
         do { return try KindFetcher(session: session, kind: kind) } catch {
             var failure = FetchError(.evaluation, message: error.description)
             failure.whileFetchingParentsOf = child
+            failure.readFor = readFor
             throw failure
         }
     }
@@ -359,7 +360,10 @@ struct BindingSource {
             let page: FetchedPage?
             do { page = try await fetcher.next() } catch {
                 var error = error
-                if error.whileFetchingParentsOf == nil { error.whileFetchingParentsOf = plan.kind }
+                if error.whileFetchingParentsOf == nil {
+                    error.whileFetchingParentsOf = plan.kind
+                    error.readFor = plan.parent == nil ? .partitions : .parent
+                }
                 throw error
             }
             guard let page else {

@@ -48,6 +48,9 @@ public struct FetchError: Error, Sendable, CustomStringConvertible {
     public var parentRecord: String?
     /// Set when the failure happened while reading the parents of another kind: that kind's name.
     public var whileFetchingParentsOf: String?
+    /// What the kind was read for when `whileFetchingParentsOf` is set: its parents, or its partitions.
+    public var readFor: ReadFor = .parent
+    public enum ReadFor: String, Sendable { case parent, partitions }
     /// The HTTP client's error, redacted again with the session's run-time secrets.
     public var httpError: HTTPError?
 
@@ -70,7 +73,7 @@ public struct FetchError: Error, Sendable, CustomStringConvertible {
         var text = ""
         if !kind.isEmpty {
             text = "kind \"\(kind)\""
-            if let whileFetchingParentsOf { text += " (parent of \"\(whileFetchingParentsOf)\")" }
+            if let whileFetchingParentsOf { text += " (\(readFor.rawValue) of \"\(whileFetchingParentsOf)\")" }
             if let parentRecord { text += ", parent record \(parentRecord)" }
             text += ", page \(page): "
         }

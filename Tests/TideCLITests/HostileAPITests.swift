@@ -32,11 +32,10 @@ struct HostileAPITests {
         let before = [try await count("jiraProject"), try await count("jiraIssue"), try await count("jiraUser")]
         #expect(before.allSatisfy { $0 > 10 })
 
-        // Each kind gets a 200 that is not its list: a missing key, Jira's invalid-JQL answer, an empty body.
+        // Each kind gets a 200 that is not its list: a missing key (projects, which the issue kind
+        // also reads for its partitions), an empty body (users).
         let server = try await FixtureServer.start([
             Fixture(match: FixtureMatch(method: "GET", path: "/rest/api/3/project/search"), response: .json(#"{"isLast": true}"#)),
-            Fixture(match: FixtureMatch(method: "POST", path: "/rest/api/3/search/jql"),
-                    response: .json(#"{"errorMessages": ["The JQL is invalid"], "errors": {}}"#)),
             Fixture(match: FixtureMatch(method: "GET", path: "/rest/api/3/users/search"), response: TestResponse(status: 200, body: [])),
         ])
         let result = try await run(against: server)
@@ -44,9 +43,26 @@ struct HostileAPITests {
         #expect(result.status == 1, "\(result.stderr)")
         #expect(result.stderr.contains("Deleted nothing"), "\(result.stderr)")
         #expect(result.stderr.contains("GET \(server.baseURL)/rest/api/3/project/search"), "\(result.stderr)")
-        #expect(result.stderr.contains("The JQL is invalid"), "\(result.stderr)")
-        let after = [try await count("jiraProject"), try await count("jiraIssue"), try await count("jiraUser")]
+        #expect(result.stderr.contains("kind \"project\" (partitions of \"issue\")"), "\(result.stderr)")
+        var after = [try await count("jiraProject"), try await count("jiraIssue"), try await count("jiraUser")]
         #expect(after == before)
+
+        // The projects answer (one of them); the issue search answers Jira's invalid-JQL 200.
+        let second = try await FixtureServer.start([
+            Fixture(match: FixtureMatch(method: "GET", path: "/rest/api/3/project/search"),
+                    response: .json(#"{"isLast": true, "values": [{"id": "1", "key": "NW", "name": "Northwind", "self": "https://x/rest/api/3/project/1"}]}"#)),
+            Fixture(match: FixtureMatch(method: "POST", path: "/rest/api/3/search/jql"),
+                    response: .json(#"{"errorMessages": ["The JQL is invalid"], "errors": {}}"#)),
+            Fixture(match: FixtureMatch(method: "POST", path: "/rest/api/3/search/approximate-count"), response: .json(#"{"count": 1}"#)),
+            Fixture(match: FixtureMatch(method: "GET", path: "/rest/api/3/users/search"), response: TestResponse(status: 200, body: [])),
+        ])
+        let again = try await run(against: second)
+        await second.stop()
+        #expect(again.status == 1, "\(again.stderr)")
+        #expect(again.stderr.contains("The JQL is invalid"), "\(again.stderr)")
+        #expect(again.stderr.contains("Deleted nothing"), "\(again.stderr)")
+        after = [try await count("jiraProject"), try await count("jiraIssue"), try await count("jiraUser")]
+        #expect(after == before, "one project answered, yet none of the others is deleted while other kinds failed")
     }
 
     @Test func anErrorBodyEchoingTheCredentialShowsNoPartOfIt() async throws {

@@ -63,8 +63,9 @@ import TideTesting
         let rawLines = result.stderr.split(separator: "\n")
         let lines = Self.jsonLines(result.stderr)
         #expect(lines.count == rawLines.count)
-        // replaying, then per kind (3) a start and an end line, then the summary: 3 kinds and the resync.
-        let expected = 1 + 3 * 2 + 3 + 1
+        // replaying, then per kind (3) a start and an end line, the issue kind's progress every 20
+        // of its 117 pages (one per project partition, NW's two), then the summary: 3 kinds and the resync.
+        let expected = 1 + 3 * 2 + 117 / 20 + 3 + 1
         #expect(lines.count == expected, "\(result.stderr)")
         let millisecond = #/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/#
         for line in lines {
@@ -113,8 +114,10 @@ import TideTesting
         let failed = lines.filter { $0["log.level"] as? String == "error" && $0["http.request.method"] != nil }
         // Each kind fails: its end line and its summary line.
         #expect(failed.count == 6, "\(result.stderr)")
-        // Projects and users are listed with GET, issues searched with POST (Jira's /search/jql).
-        #expect(failed.map { $0["http.request.method"] as? String } == ["GET", "GET", "POST", "GET", "GET", "POST"])
+        // Projects and users are listed with GET; issues are read per project, so the first request
+        // of the issue kind is the project list (GET) that gives its partitions.
+        #expect(failed.map { $0["http.request.method"] as? String } == ["GET", "GET", "GET", "GET", "GET", "GET"])
+        #expect(failed.filter { ($0["error.message"] as? String ?? "").contains("(partitions of \"issue\")") }.count == 2)
         #expect(failed.allSatisfy { ($0["url.full"] as? String ?? "").hasPrefix("http://127.0.0.1:9/rest/api/") })
         #expect(failed.allSatisfy { $0["tide.page"] as? Int == 1 })
         #expect(failed.allSatisfy { ($0["error.message"] as? String ?? "").contains("connection failed") })
@@ -155,10 +158,12 @@ import TideTesting
         let warning = try await run(["--log-level", "warning"])
         let fromEnvironment = try await run([], environment: ["TIDE_LOG_LEVEL": "error"])
         let flagWins = try await run(["--log-level", "info"], environment: ["TIDE_LOG_LEVEL": "error"])
-        #expect(byDefault.progress == 6)
+        // Per kind a start and an end line, and the issue kind's progress every 20 of its 117 pages.
+        let progress = 3 * 2 + 117 / 20
+        #expect(byDefault.progress == progress)
         #expect(warning.progress == 0)
         #expect(fromEnvironment.progress == 0)
-        #expect(flagWins.progress == 6)
+        #expect(flagWins.progress == progress)
         // The summary is the command's answer, not a log line: always there.
         #expect([byDefault, warning, fromEnvironment, flagWins].allSatisfy { $0.summary == 4 })
     }
