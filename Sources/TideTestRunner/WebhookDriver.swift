@@ -112,9 +112,15 @@ enum WebhookDriver {
                 if counts() == finishedBefore {
                     failures.append("the event was not processed within \(Int(definition.timeout + 60)) s")
                 } else if service.metrics.snapshot.failed[path, default: 0] > failedBefore {
+                    // The worker counts the failure before it logs why: wait for the line a moment.
                     let marker = "webhook \(path): event failed: "
-                    let line = logs.current.dropFirst(logsBefore).last { $0.contains(marker) }
-                    failure = line.map { String($0[$0.range(of: marker)!.upperBound...]) } ?? "failed"
+                    let logged = ContinuousClock.now + .seconds(5)
+                    var line = logs.current.dropFirst(logsBefore).last { $0.contains(marker) }
+                    while line == nil, ContinuousClock.now < logged {
+                        try? await Task.sleep(for: .milliseconds(10))
+                        line = logs.current.dropFirst(logsBefore).last { $0.contains(marker) }
+                    }
+                    failure = line.map { String($0[$0.range(of: marker)!.upperBound...]) } ?? "failed (no reason was logged)"
                 }
             }
             switch (expectation.error, failure) {

@@ -360,8 +360,9 @@ public final class LiveService: Sendable {
             }
             endpoint.metrics.processed(path)
         } catch {
-            endpoint.metrics.failed(path)
+            // Logged before it is counted: whoever sees the count can find the reason.
             log(.error, "webhook \(path): event failed: \(error)")
+            endpoint.metrics.failed(path)
         }
     }
 
