@@ -139,13 +139,41 @@ struct NoPagination: PaginationStrategy {
     func advance(_ run: inout PaginationRun, after page: PageReading) throws(FetchError) { run.finished = true }
 }
 
-/// `type: offset`: an offset and a page size; reading stops at `total` when it is given.
-struct OffsetPagination: PaginationStrategy, ReadAhead {
+/// Offset and page pagination: a position the fetcher computes from a page size, so pages can go
+/// ahead once `total` is known. What they share is written once here.
+protocol NumberedPagination: PaginationStrategy, ReadAhead {
+    var pageSize: Int { get }
+    var total: (expression: JQExpression, program: JQProgram)? { get }
+    /// Whether `run`, already moved past its page, has reached what `total` said.
+    func reached(_ total: Double, run: PaginationRun) -> Bool
+}
+
+extension NumberedPagination {
+    func advance(_ run: inout PaginationRun, after page: PageReading) throws(FetchError) {
+        step(&run)
+        // A short page means the end only when nothing better says so: APIs that cap the page
+        // size below the one asked for would otherwise stop after one page.
+        if page.records < pageSize, !page.hasStop, total == nil {
+            run.finished = true
+        } else if let total, let count = try page.number(total.program, field: "pagination.total") {
+            run.knownTotal = count
+            if reached(count, run: run) { run.finished = true }
+        }
+    }
+
+    var expressions: [JQExpression] { total.map { [$0.expression] } ?? [] }
+    var programs: [JQProgram] { total.map { [$0.program] } ?? [] }
+    var readAhead: (any ReadAhead)? { self }
+}
+
+/// `type: offset`: an offset and a page size; `total` counts records.
+struct OffsetPagination: NumberedPagination {
     let offsetParam: String, limitParam: String
     let limit: Int, start: Int
     let inBody: Bool
     let total: (expression: JQExpression, program: JQProgram)?
 
+    var pageSize: Int { limit }
     func begin(_ run: inout PaginationRun) { run.offset = start }
 
     func apply(_ run: PaginationRun, to request: inout RenderedRequest) {
@@ -154,22 +182,7 @@ struct OffsetPagination: PaginationStrategy, ReadAhead {
     }
 
     func pageState(_ run: PaginationRun) -> PageState { PageState(offset: run.offset, limit: limit) }
-
-    func advance(_ run: inout PaginationRun, after page: PageReading) throws(FetchError) {
-        run.offset += limit
-        // A short page means the end only when nothing better says so: APIs that cap the page
-        // size below `limit` would otherwise stop after one page.
-        if page.records < limit, !page.hasStop, total == nil {
-            run.finished = true
-        } else if let total, let count = try page.number(total.program, field: "pagination.total") {
-            run.knownTotal = count
-            if Double(run.offset) >= count { run.finished = true }
-        }
-    }
-
-    var expressions: [JQExpression] { total.map { [$0.expression] } ?? [] }
-    var programs: [JQProgram] { total.map { [$0.program] } ?? [] }
-    var readAhead: (any ReadAhead)? { self }
+    func reached(_ total: Double, run: PaginationRun) -> Bool { Double(run.offset) >= total }
 
     func position(_ run: PaginationRun) -> Int { run.offset }
     func step(_ run: inout PaginationRun) { run.offset += limit }
@@ -177,12 +190,13 @@ struct OffsetPagination: PaginationStrategy, ReadAhead {
 }
 
 /// `type: page`: a page number and a page size; `total` counts pages.
-struct PageNumberPagination: PaginationStrategy, ReadAhead {
+struct PageNumberPagination: NumberedPagination {
     let pageParam: String, sizeParam: String
     let size: Int, start: Int
     let inBody: Bool
     let total: (expression: JQExpression, program: JQProgram)?
 
+    var pageSize: Int { size }
     func begin(_ run: inout PaginationRun) { run.pageNumber = start }
 
     func apply(_ run: PaginationRun, to request: inout RenderedRequest) {
@@ -191,20 +205,7 @@ struct PageNumberPagination: PaginationStrategy, ReadAhead {
     }
 
     func pageState(_ run: PaginationRun) -> PageState { PageState(page: run.pageNumber, size: size) }
-
-    func advance(_ run: inout PaginationRun, after page: PageReading) throws(FetchError) {
-        run.pageNumber += 1
-        if page.records < size, !page.hasStop, total == nil {
-            run.finished = true
-        } else if let total, let count = try page.number(total.program, field: "pagination.total") {
-            run.knownTotal = count
-            if Double(run.pagesRead + 1) >= count { run.finished = true }
-        }
-    }
-
-    var expressions: [JQExpression] { total.map { [$0.expression] } ?? [] }
-    var programs: [JQProgram] { total.map { [$0.program] } ?? [] }
-    var readAhead: (any ReadAhead)? { self }
+    func reached(_ total: Double, run: PaginationRun) -> Bool { Double(run.pagesRead + 1) >= total }
 
     func position(_ run: PaginationRun) -> Int { run.pageNumber }
     func step(_ run: inout PaginationRun) { run.pageNumber += 1 }
