@@ -60,13 +60,6 @@ import TideTesting
     """
 
     @Test func refetchesAreServedWhileAResyncSaturatesTheBudget() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tide-busy-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory + "/.port/resources", withIntermediateDirectories: true)
-        try Self.integration.write(toFile: directory + "/integration.yml", atomically: true, encoding: .utf8)
-        try Self.mapping.write(toFile: directory + "/.port/resources/port-app-config.yml", atomically: true, encoding: .utf8)
-        try #"[{"identifier": "item", "schema": {"properties": {}}}]"#
-            .write(toFile: directory + "/.port/resources/blueprints.json", atomically: true, encoding: .utf8)
-
         // Each partition's page takes 8 s, longer than any refetch here may wait: while the first
         // three are in flight, no bulk slot comes free. A refetch (no region, one id) answers at once.
         let api = try await TestHTTPServer.start { request in
@@ -78,28 +71,21 @@ import TideTesting
             response.delay = .seconds(8)
             return response
         }
-        let integration = try Integration.load(directory: directory)
         let secret = "busy-token-not-real"
-        let configuration = try ConfigurationResolver(overrides: ["host": api.baseURL, "secret": secret], environment: [:])
-            .resolve(for: integration)
-        let catalog = try Catalog(path: directory + "/catalog.sqlite")
-        let sink = CatalogSink(catalog: catalog, datasource: Datasource(integrationType: "busy", installationIdentifier: "busy-test"))
-        let service = try LiveService(integration: integration, mapping: integration.defaultMapping!, configuration: configuration,
-                                      sink: sink, settings: LiveSettings(host: "127.0.0.1", port: 0, listener: .webhooksOnly)) { true }
-        try await service.start()
-        let client = HTTPClient(configuration: .init(retry: .never))
+        let served = try await ServedIntegration.start(name: "busy", integration: Self.integration, mapping: Self.mapping,
+                                                       blueprint: "item", config: ["host": api.baseURL, "secret": secret])
+        let catalog = served.catalog
         defer {
             Task {
-                await service.shutdown()
-                await client.shutdown()
+                await served.stop()
                 await api.stop()
             }
         }
 
         // 12 runs at once through the 3 slots bulk may use (concurrency 4, a quarter kept live).
         let resync = Task {
-            try await Resync(integration: integration, mapping: integration.defaultMapping!, configuration: configuration, sink: sink)
-                .run(observer: NoObserver())
+            try await Resync(integration: served.integration, mapping: served.integration.defaultMapping!,
+                             configuration: served.configuration, sink: served.sink).run(observer: NoObserver())
         }
         func bulkRequests() -> Int { api.requests.filter { $0.queryValue("region") != nil }.count }
         try await eventually("the resync holding every bulk slot") { bulkRequests() >= 3 }
@@ -107,9 +93,7 @@ import TideTesting
         var applied = 0
         for index in 0..<2 {
             let body = #"{"action": "changed", "item": {"id": "live-\#(index)"}}"#
-            let status = try await client.send(HTTPRequest(method: .post, url: service.baseURL! + "/integration/webhook",
-                                                           headers: ["Content-Type": "application/json", "X-Token": secret],
-                                                           body: Array(body.utf8), throwsOnErrorStatus: false)).status
+            let status = try await served.post(body, headers: ["X-Token": secret])
             #expect(status == 202)
             try await eventually("live-\(index) written") { (try? catalog.entity(blueprint: "item", identifier: "live-\(index)")) != nil }
             applied += 1

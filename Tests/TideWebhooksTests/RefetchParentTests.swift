@@ -62,13 +62,6 @@ import TideTesting
     """
 
     @Test func aChildRefetchReadsOnlyTheParentThePayloadNames() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tide-lab-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory + "/.port/resources", withIntermediateDirectories: true)
-        try Self.integration.write(toFile: directory + "/integration.yml", atomically: true, encoding: .utf8)
-        try Self.mapping.write(toFile: directory + "/.port/resources/port-app-config.yml", atomically: true, encoding: .utf8)
-        try #"[{"identifier": "mergeRequest", "schema": {"properties": {}}}]"#
-            .write(toFile: directory + "/.port/resources/blueprints.json", atomically: true, encoding: .utf8)
-
         // Listing the projects would be a failure here: the refetch must not need it.
         let api = try await TestHTTPServer.start { request in
             switch request.path {
@@ -78,27 +71,18 @@ import TideTesting
                 return TestResponse(status: 500, body: Array("not here".utf8))
             }
         }
-        let integration = try Integration.load(directory: directory)
         let secret = "lab-token-not-real"
-        let configuration = try ConfigurationResolver(overrides: ["host": api.baseURL, "secret": secret], environment: [:])
-            .resolve(for: integration)
-        let catalog = try Catalog(path: directory + "/catalog.sqlite")
-        let sink = CatalogSink(catalog: catalog, datasource: Datasource(integrationType: "lab", installationIdentifier: "lab-test"))
-        let service = try LiveService(integration: integration, mapping: integration.defaultMapping!, configuration: configuration,
-                                      sink: sink, settings: LiveSettings(host: "127.0.0.1", port: 0, listener: .webhooksOnly)) { true }
-        try await service.start()
-        let client = HTTPClient(configuration: .init(retry: .never))
+        let served = try await ServedIntegration.start(name: "lab", integration: Self.integration, mapping: Self.mapping,
+                                                       blueprint: "mergeRequest", config: ["host": api.baseURL, "secret": secret])
+        let catalog = served.catalog
         defer {
             Task {
-                await service.shutdown()
-                await client.shutdown()
+                await served.stop()
                 await api.stop()
             }
         }
         let body = #"{"object_kind": "merge_request", "project": {"id": 7, "path_with_namespace": "grp/a"}, "object_attributes": {"iid": 3, "title": "stale"}}"#
-        let status = try await client.send(HTTPRequest(method: .post, url: service.baseURL! + "/integration/webhook",
-                                                       headers: ["Content-Type": "application/json", "X-Gitlab-Token": secret],
-                                                       body: Array(body.utf8), throwsOnErrorStatus: false)).status
+        let status = try await served.post(body, headers: ["X-Gitlab-Token": secret])
         #expect(status == 202)
         try await eventually("the merge request written") { (try? catalog.entity(blueprint: "mergeRequest", identifier: "7-3")) != nil }
         #expect(try catalog.entity(blueprint: "mergeRequest", identifier: "7-3")?.title?.text.contains("Fix the build") == true)

@@ -276,3 +276,47 @@ struct NoObserver: ResyncObserver {
 func event(_ action: String, id: String, name: String = "n", status: String = "open") -> String {
     #"{"action": "\#(action)", "item": {"id": "\#(id)", "name": "\#(name)", "status": "\#(status)"}}"#
 }
+
+/// An integration written to a throwaway folder (integration.yml, the mapping, one blueprint),
+/// loaded, configured against `host`, and served by a real webhook service that writes to a real
+/// catalog: what the tests of one webhook behaviour need around it.
+struct ServedIntegration {
+    let integration: Integration
+    let configuration: ResolvedConfiguration
+    let catalog: Catalog
+    let sink: CatalogSink
+    let service: LiveService
+    let client: HTTPClient
+
+    static func start(name: String, integration yaml: String, mapping: String, blueprint: String,
+                      config: [String: String]) async throws -> ServedIntegration {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tide-\(name)-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory + "/.port/resources", withIntermediateDirectories: true)
+        try yaml.write(toFile: directory + "/integration.yml", atomically: true, encoding: .utf8)
+        try mapping.write(toFile: directory + "/.port/resources/port-app-config.yml", atomically: true, encoding: .utf8)
+        try #"[{"identifier": "\#(blueprint)", "schema": {"properties": {}}}]"#
+            .write(toFile: directory + "/.port/resources/blueprints.json", atomically: true, encoding: .utf8)
+        let integration = try Integration.load(directory: directory)
+        let configuration = try ConfigurationResolver(overrides: config, environment: [:]).resolve(for: integration)
+        let catalog = try Catalog(path: directory + "/catalog.sqlite")
+        let sink = CatalogSink(catalog: catalog, datasource: Datasource(integrationType: name, installationIdentifier: "\(name)-test"))
+        let service = try LiveService(integration: integration, mapping: integration.defaultMapping!, configuration: configuration,
+                                      sink: sink, settings: LiveSettings(host: "127.0.0.1", port: 0, listener: .webhooksOnly)) { true }
+        try await service.start()
+        return ServedIntegration(integration: integration, configuration: configuration, catalog: catalog, sink: sink,
+                                 service: service, client: HTTPClient(configuration: .init(retry: .never)))
+    }
+
+    /// POSTs `body` to the integration's `/webhook` with `headers`; the status.
+    func post(_ body: String, headers: HTTPHeaders) async throws -> Int {
+        var headers = headers
+        headers.set("Content-Type", "application/json")
+        return try await client.send(HTTPRequest(method: .post, url: service.baseURL! + "/integration/webhook", headers: headers,
+                                                 body: Array(body.utf8), throwsOnErrorStatus: false)).status
+    }
+
+    func stop() async {
+        await service.shutdown()
+        await client.shutdown()
+    }
+}
