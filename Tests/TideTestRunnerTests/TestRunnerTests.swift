@@ -128,22 +128,19 @@ import TideTestRunner
         #expect(report.contains("kind \"item\" failed"))
     }
 
-    /// A body that differs from the nearest fixture's is named by the first key that differs.
-    @Test func theNearestFixtureSaysWhichBodyKeyDiffers() async throws {
-        let folder = try writeIntegration([
+    /// An integration whose one kind, `item`, is `kind` (its keys under `kinds.item`), mapped to
+    /// `item` entities by `.id`, with the one case `testCase`.
+    func oneKindIntegration(_ kind: String, testCase: String) throws -> String {
+        try writeIntegration([
             "integration.yml": """
-            name: search
+            name: one
             configuration:
               - {name: apiUrl, type: url, required: true}
             http:
               baseUrl: "{{ .config.apiUrl }}"
             kinds:
               item:
-                request:
-                  method: POST
-                  path: /search
-                  body: {query: "status = open", limit: 50}
-                records: .items
+            \(kind.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
             """,
             ".port/resources/port-app-config.yml": """
             resources:
@@ -152,7 +149,18 @@ import TideTestRunner
                 port: {entity: {mappings: {identifier: .id, blueprint: '"item"'}}}
             """,
             "fixtures/config.yml": "apiUrl: https://api.example.com\n",
-        ], cases: ["case": """
+        ], cases: ["case": testCase])
+    }
+
+    /// A body that differs from the nearest fixture's is named by the first key that differs.
+    @Test func theNearestFixtureSaysWhichBodyKeyDiffers() async throws {
+        let folder = try oneKindIntegration("""
+            request:
+              method: POST
+              path: /search
+              body: {query: "status = open", limit: 50}
+            records: .items
+            """, testCase: """
             fixtures:
               - name: the search
                 request: {method: POST, path: /search, body: {query: status = closed, limit: 50}}
@@ -163,7 +171,7 @@ import TideTestRunner
             allowUnusedFixtures: true
             expect:
               counts: {item: 0}
-            """])
+            """)
         let result = try await runOnlyCase(in: folder)
         let report = result.failures.joined(separator: "\n")
         #expect(report.contains("nearest fixture: ") && report.contains("the search: body.query is \"status = open\", not \"status = closed\""), "\(report)")
@@ -172,34 +180,18 @@ import TideTestRunner
 
     /// Pagination that loops names the fixture that answered more than once.
     @Test func aLoopingPaginationNamesTheFixtureThatAnsweredTwice() async throws {
-        let folder = try writeIntegration([
-            "integration.yml": """
-            name: loop
-            configuration:
-              - {name: apiUrl, type: url, required: true}
-            http:
-              baseUrl: "{{ .config.apiUrl }}"
-            kinds:
-              item:
-                request: {path: /items}
-                records: .items
-                pagination: {type: cursor, cursor: .next, param: after}
-            """,
-            ".port/resources/port-app-config.yml": """
-            resources:
-              - kind: item
-                selector: {query: 'true'}
-                port: {entity: {mappings: {identifier: .id, blueprint: '"item"'}}}
-            """,
-            "fixtures/config.yml": "apiUrl: https://api.example.com\n",
-        ], cases: ["case": """
+        let folder = try oneKindIntegration("""
+            request: {path: /items}
+            records: .items
+            pagination: {type: cursor, cursor: .next, param: after}
+            """, testCase: """
             fixtures:
               - name: every page
                 request: {path: /items}
                 response: {json: {items: [{id: a}], next: same}}
             expect:
               counts: {item: 1}
-            """])
+            """)
         let result = try await runOnlyCase(in: folder)
         let report = result.failures.joined(separator: "\n")
         #expect(report.contains("pagination would loop"), "\(report)")
