@@ -246,7 +246,7 @@ public final class ConcurrentKindFetcher: PageSource {
 
     /// The API's count of the whole set, through `partitions.count`.
     private static func countWhole(_ count: Partitions.Count, plan: Plan) async throws(FetchError) -> Double {
-        let selector = selectorObject(plan)
+        let selector = selectorObject(session: plan.session, kind: plan.kind, selector: plan.selector)
         let (response, request) = try await plan.session.send(count.request, context: [("selector", selector), ("partition", .null)])
         func failure(_ message: String) -> FetchError {
             var error = FetchError(.evaluation, message: "partitions.count of kind \"\(plan.kind)\": \(message)",
@@ -265,17 +265,6 @@ public final class ConcurrentKindFetcher: PageSource {
             throw failure("\(count.value.source) gave \(value.map { plan.session.redactor.excerpt($0.serialized(), limit: 80) } ?? "nothing"), not a number")
         }
         return number
-    }
-
-    /// The resource's selector as templates see it (the kind's defaults under what it sets).
-    private static func selectorObject(_ plan: Plan) -> JSON {
-        guard let definition = plan.session.integration.kind(plan.kind) else { return JSON(object: [:]) }
-        var members: [(String, JSON)] = []
-        for field in definition.selector {
-            let text = plan.selector[field.name] ?? field.defaultValue
-            members.append((field.name, text.flatMap { try? JSON(parsing: $0) } ?? .null))
-        }
-        return JSON(orderedObject: members)
     }
 
     private static func formatted(_ number: Double) -> String {
@@ -396,15 +385,9 @@ struct BindingSource {
     /// `partitions.values` over {config, selector}: an array of values, none null.
     private static func values(_ expression: JQExpression, plan: Kind) throws -> [BindingText] {
         let config = (try? JSON(parsing: plan.session.configText)) ?? JSON(object: [:])
-        var selector: [(String, JSON)] = []
-        for (name, text) in plan.selector.sorted(by: { $0.key < $1.key }) { selector.append((name, (try? JSON(parsing: text)) ?? .null)) }
-        if let definition = plan.session.integration.kind(plan.kind) {
-            for field in definition.selector where plan.selector[field.name] == nil {
-                selector.append((field.name, field.defaultValue.flatMap { try? JSON(parsing: $0) } ?? .null))
-            }
-        }
+        let selector = selectorObject(session: plan.session, kind: plan.kind, selector: plan.selector)
         let result: JSON?
-        do { result = try JQProgram(expression.source).first(JSON(object: ["config": config, "selector": JSON(orderedObject: selector)])) } catch {
+        do { result = try JQProgram(expression.source).first(JSON(object: ["config": config, "selector": selector])) } catch {
             throw FetchError(.evaluation, message: "partitions.values of kind \"\(plan.kind)\" failed: \(error)")
         }
         guard let result, result.kind == .array else {
@@ -463,4 +446,16 @@ final class CompiledPool: Sendable {
     }
 
     func put(_ compiled: UncheckedSendable<CompiledKind>) { idle.withLock { $0.append(compiled) } }
+}
+
+/// The resource's selector as templates see it, as `KindFetcher` builds it: the kind's fields
+/// (what the resource sets, else their defaults), then the keys it sets that the kind does not
+/// declare. The values were checked when the kind's first fetcher was made.
+func selectorObject(session: FetchSession, kind: String, selector: [String: String]) -> JSON {
+    func value(_ text: String?) -> JSON { text.flatMap { try? JSON(parsing: $0) } ?? .null }
+    let fields = session.integration.kind(kind)?.selector ?? []
+    let declared = Set(fields.map(\.name))
+    let members = fields.map { ($0.name, value(selector[$0.name] ?? $0.defaultValue)) }
+        + selector.keys.sorted().filter { !declared.contains($0) }.map { ($0, value(selector[$0])) }
+    return JSON(orderedObject: members)
 }
