@@ -355,7 +355,10 @@ enum SummaryTable {
             fields["tide.threshold"] = .double(threshold)
         case .dryRun:
             fields["tide.reconciliation"] = .string("dry_run")
+        case .incrementalPass:
+            fields["tide.reconciliation"] = .string("incremental_pass")
         }
+        fields["tide.mode"] = .string(summary.mode.rawValue)
         // The table's last two lines, in words, as the message.
         let words = render(summary, catalog: catalog).split(separator: "\n").suffix(2).joined(separator: " ")
         Terminal.report(summary.succeeded ? .info : .error, words, fields: fields, logger: "tide.summary")
@@ -399,8 +402,15 @@ enum SummaryTable {
         case .skippedOverThreshold(let stale, let owned, let threshold):
             lines.append("Deleted nothing: \(stale) of \(owned) owned entities are stale, more than entityDeletionThreshold (\(threshold)) allows.")
         case .dryRun: lines.append("Dry run: nothing was written or deleted.")
+        case .incrementalPass:
+            let left = summary.kinds.filter(\.notIncremental).map(\.label)
+            if !left.isEmpty { lines.append("Not read incrementally (no incremental: in their kind; full resyncs read them): \(left.joined(separator: ", ")).") }
+            let moved = summary.kinds.reduce(0) { $0 + $1.cursorsSaved }
+            lines.append("Incremental pass: nothing is deleted (full resyncs reconcile); \(moved) cursor\(moved == 1 ? "" : "s") moved.")
         }
-        let verdict = summary.succeeded ? "Resync completed" : "Resync failed"
+        let verdict = summary.mode == .incremental
+            ? (summary.succeeded ? "Incremental pass completed" : "Incremental pass failed")
+            : (summary.succeeded ? "Resync completed" : "Resync failed")
         lines.append("\(verdict) in \(seconds(summary.elapsed))" + (catalog.map { "; catalog: \($0)" } ?? "") + ".")
         return lines.joined(separator: "\n")
     }

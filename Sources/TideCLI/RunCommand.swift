@@ -49,6 +49,12 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Serve the integration's recorded responses (DIR/fixtures) on loopback and run against them, offline.")
     var replay = false
 
+    @Flag(name: .long, help: "Read only what changed since each resource's cursors, for kinds with incremental:, and delete nothing (or OCEAN__INTEGRATION__INCREMENTAL_SYNC_ENABLED=true). With ONCE one pass; with a live listener, passes every OCEAN__INTEGRATION__INCREMENTAL_SYNC_INTERVAL (15 minutes) between the full resyncs.")
+    var incremental = false
+
+    @Option(name: .long, help: ArgumentHelp("The file that keeps incremental sync's cursors when the sink is Port (or TIDE_STATE; default: state.json beside the catalog, .tide/state.json). The catalog keeps its own.", valueName: "PATH"))
+    var state: String?
+
     // `.unconditional` so that `--jobs -1` reaches validate() as a number, not as a missing value.
     @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Threads mapping each page (default: one per core, at most 4).", valueName: "N"))
     var jobs: Int?
@@ -127,6 +133,8 @@ struct RunCommand: AsyncParsableCommand {
         plan.sink = sink.map { $0 == .port ? .port : .catalog }
         plan.dryRun = dryRun
         plan.replay = replay
+        plan.incremental = incremental
+        plan.state = state
         plan.threads = jobs
         plan.partialParsing = !parseWhole
         plan.listener = eventListener

@@ -27,7 +27,7 @@ import TideModel
 public final class Catalog: @unchecked Sendable {
     /// The schema this build writes; `PRAGMA user_version` (SQLite) or the `tide_schema` table
     /// (PostgreSQL) holds the database's.
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
     /// `PRAGMA application_id` marking a Tide catalog ("TIDE"), so another program's SQLite file
     /// is refused instead of having tables added to it.
     static let applicationID: Int32 = 0x5449_4445

@@ -48,6 +48,19 @@ extension Catalog {
             -- Relations whose target blueprint is unknown are looked up by identifier alone.
             CREATE INDEX entities_by_identifier ON entities (identifier);
             """),
+        // Incremental sync: where each run of a resource was last read to its end (ms since 1970).
+        (2, """
+            CREATE TABLE sync_cursors (
+                integration_type TEXT NOT NULL,
+                installation TEXT NOT NULL,
+                resource TEXT NOT NULL,
+                selector TEXT NOT NULL,
+                run TEXT NOT NULL,
+                last_sync_start INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                PRIMARY KEY (integration_type, installation, resource, run)
+            );
+            """),
     ]
 
     func migrateSQLite() throws {
@@ -107,6 +120,18 @@ extension Catalog {
             );
             -- Relations whose target blueprint is unknown are looked up by identifier alone.
             CREATE INDEX entities_by_identifier ON entities (identifier);
+            """),
+        (2, """
+            CREATE TABLE sync_cursors (
+                integration_type text COLLATE "C" NOT NULL,
+                installation text COLLATE "C" NOT NULL,
+                resource text COLLATE "C" NOT NULL,
+                selector text NOT NULL,
+                run text COLLATE "C" NOT NULL,
+                last_sync_start bigint NOT NULL,
+                updated_at bigint NOT NULL,
+                PRIMARY KEY (integration_type, installation, resource, run)
+            );
             """),
     ]
 

@@ -39,6 +39,12 @@ public final class ResourcePass {
         Dictionary(resource.selector.fields.map { ($0.name, $0.json) }) { $1 }
     }
 
+    /// The selector as canonical JSON text (keys sorted): what a resource's cursors are kept under.
+    public var selectorText: String {
+        let fields = selector.sorted { $0.key < $1.key }
+        return "{" + fields.map { "\(JSON($0.key).serialized()):\($0.value)" }.joined(separator: ",") + "}"
+    }
+
     /// The kind compiled once for this pass.
     func compiledKind() throws(Diagnostics) -> CompiledKind {
         if let compiled { return compiled }
@@ -101,11 +107,13 @@ public final class ResourcePass {
     /// When the kind's records are plain parts of the response, pages are pipelined: while page N
     /// is mapped (on `mappingOptions.threads` threads), page N-1 is written and page N+1 is
     /// requested and parsed. Pages are always written one at a time, in order.
-    func sync(progress: inout KindProgress, observer: any ResyncObserver) async {
+    /// Returns the keys of the runs read to their end (kinds with `incremental`).
+    @discardableResult
+    func sync(progress: inout KindProgress, observer: any ResyncObserver, cursors: SyncCursors? = nil) async -> [String] {
         let fetcher: any PageSource
-        do { fetcher = try KindFetcher.forResync(compiled: compiledKind(), selector: selector) } catch {
+        do { fetcher = try KindFetcher.forResync(compiled: compiledKind(), selector: selector, cursors: cursors) } catch {
             progress.failure = error.description
-            return
+            return []
         }
         // Records built by jq (not a plain path into the body) may share values with each other or
         // with the fetcher's parent record: those are mapped here, one page after the other.
@@ -168,7 +176,7 @@ public final class ResourcePass {
                 if Task.isCancelled {
                     try? await finishAll(&progress)
                     progress.failure = "cancelled"
-                    return
+                    return []
                 }
                 if pipelined {
                     async let upcoming = fetchNext()
@@ -189,6 +197,7 @@ public final class ResourcePass {
         }
         progress.runs = fetcher.runs
         for note in fetcher.notes { observer.note(note) }
+        return fetcher.completedRuns
     }
 
     /// Below this many records per thread a page is mapped on one thread: handing work out would

@@ -26,6 +26,10 @@ public struct KindProgress: Sendable {
     public var skippedRuns = 0
     /// Why the kind stopped early, when it did.
     public var failure: String?
+    /// An incremental pass left the resource alone: its kind has no `incremental`.
+    public var notIncremental = false
+    /// Runs whose cursor this pass moved (kinds with `incremental`).
+    public var cursorsSaved = 0
     public var started: ContinuousClock.Instant
     public var elapsed: Duration = .zero
 
@@ -51,9 +55,12 @@ public enum Reconciliation: Sendable, Equatable {
     case skippedOverThreshold(stale: Int, owned: Int, threshold: Double)
     /// `--dry-run`: nothing was written, so nothing is deleted.
     case dryRun
+    /// An incremental pass reads what changed, never what is gone: only a full resync deletes.
+    case incrementalPass
 }
 
 public struct ResyncSummary: Sendable {
+    public var mode: Resync.Mode = .full
     public var kinds: [KindProgress]
     public var reconciliation: Reconciliation
     public var elapsed: Duration
@@ -93,6 +100,17 @@ public struct Resync: Sendable {
     /// Enough to keep a slow API's budget busy; each resource holds at most three pages in flight.
     public static let defaultResourcesAtOnce = 4
 
+    /// A full resync reads every resource whole and reconciles; an incremental pass reads the
+    /// resources whose kind has `incremental`, each run from its cursor, and deletes nothing.
+    public enum Mode: String, Sendable { case full, incremental }
+    public var mode = Mode.full
+    /// Where the resources' cursors are kept; without one, incremental passes read every run whole
+    /// and no cursor is saved.
+    public var cursors: (any CursorStore)?
+    /// When the pass counts as started for its cursors (default: when `run` starts); tests pin it
+    /// so that `.cursor` renders the same every time.
+    public var cursorTime: Date?
+
     public init(integration: Integration, mapping: PortAppConfig, configuration: ResolvedConfiguration,
                 sink: any EntitySink, mappingOptions: MappingOptions = MappingOptions(), dryRun: Bool = false) {
         self.integration = integration
@@ -109,6 +127,7 @@ public struct Resync: Sendable {
         // Whole seconds are not enough: the catalog stores milliseconds, and a page written in the
         // same millisecond as the start must count as written by this resync.
         let resyncStart = Date()
+        let passStart = cursorTime ?? resyncStart
         try await sink.prepare(blueprints: integration.blueprints)
 
         // The process's budgets: this resync's requests share each API host's with any other
@@ -125,7 +144,7 @@ public struct Resync: Sendable {
             }
         }
         let fetched: Result<[KindProgress], any Error>
-        do { fetched = .success(try await syncAll(client: client, observer: observer)) } catch { fetched = .failure(error) }
+        do { fetched = .success(try await syncAll(client: client, passStart: passStart, observer: observer)) } catch { fetched = .failure(error) }
         ticker.cancel()
         let budgets = client.budgetStats
         // libcurl's handles are released before returning, whatever happened.
@@ -138,12 +157,14 @@ public struct Resync: Sendable {
         let reconciliation: Reconciliation
         if dryRun {
             reconciliation = .dryRun
+        } else if mode == .incremental {
+            reconciliation = .incrementalPass
         } else if kinds.contains(where: \.hasErrors) {
             reconciliation = .skippedAfterErrors
         } else {
             reconciliation = try await reconcile(since: resyncStart, kinds: kinds)
         }
-        return ResyncSummary(kinds: kinds, reconciliation: reconciliation, elapsed: clock.now - started, budgets: budgets)
+        return ResyncSummary(mode: mode, kinds: kinds, reconciliation: reconciliation, elapsed: clock.now - started, budgets: budgets)
     }
 
     /// Every resource of the mapping, up to `resourcesAtOnce` side by side (Ocean fetches them one
@@ -151,7 +172,7 @@ public struct Resync: Sendable {
     /// leaves the request budget idle). Each resource has its own fetcher and mappers in its own
     /// task; the sink takes pages as they come. Results come back in mapping order, and a failure
     /// fails only its own resource, as before.
-    func syncAll(client: HTTPClient, observer: any ResyncObserver) async throws -> [KindProgress] {
+    func syncAll(client: HTTPClient, passStart: Date, observer: any ResyncObserver) async throws -> [KindProgress] {
         let clock = ContinuousClock()
         let session = try FetchSession(integration: integration, config: configuration, client: client)
         let resources = mapping.resources
@@ -166,7 +187,7 @@ public struct Resync: Sendable {
                     try Task.checkCancellation()
                     var progress = KindProgress(label: "\(resource.kind)[\(resource.index)]", started: clock.now)
                     observer.kindStarted(progress)
-                    await self.sync(resource, session: session, progress: &progress, observer: observer)
+                    await self.sync(resource, session: session, passStart: passStart, progress: &progress, observer: observer)
                     progress.elapsed = clock.now - progress.started
                     observer.kindFinished(progress)
                     return (index, progress)
@@ -182,16 +203,45 @@ public struct Resync: Sendable {
         }
     }
 
-    /// One resource through its `ResourcePass`, after checking that the integration has its kind.
-    func sync(_ resource: ResourceConfig, session: FetchSession, progress: inout KindProgress, observer: any ResyncObserver) async {
-        guard integration.kind(resource.kind) != nil else {
+    /// One resource through its `ResourcePass`, after checking that the integration has its kind;
+    /// then, for a kind with `incremental` read without errors, its completed runs' cursors move
+    /// to this pass's start.
+    func sync(_ resource: ResourceConfig, session: FetchSession, passStart: Date, progress: inout KindProgress,
+              observer: any ResyncObserver) async {
+        guard let kind = integration.kind(resource.kind) else {
             let known = integration.kinds.map(\.name)
             let suggestion = DidYouMean.closest(to: resource.kind, in: known).map { " (did you mean \"\($0)\"?)" } ?? ""
             progress.failure = "the mapping names kind \"\(resource.kind)\", which \(integration.name) does not define\(suggestion)"
             return
         }
+        if mode == .incremental, kind.incremental == nil {
+            progress.notIncremental = true
+            return
+        }
         let pass = ResourcePass(resource: resource, mapping: mapping, session: session, sink: sink, options: mappingOptions)
-        await pass.sync(progress: &progress, observer: observer)
+        let scope = (resource: progress.label, selector: pass.selectorText)
+        var cursors: SyncCursors?
+        if mode == .incremental, let incremental = kind.incremental {
+            var starts: [String: Date] = [:]
+            if let store = self.cursors {
+                do { starts = try await store.cursors(resource: scope.resource, selector: scope.selector) } catch {
+                    progress.failure = "its cursors could not be read: \(error)"
+                    return
+                }
+            }
+            cursors = SyncCursors(starts: starts, lookback: incremental.lookback, passStart: passStart)
+        }
+        let completed = await pass.sync(progress: &progress, observer: observer, cursors: cursors)
+        // A cursor says every record of the run that changed before it was written; after any
+        // error (a page, an item, a write) that is not known, so the cursors stay where they were.
+        guard kind.incremental != nil, let store = self.cursors, !dryRun, !progress.hasErrors, progress.writeFailures == 0,
+              !completed.isEmpty, !Task.isCancelled else { return }
+        do {
+            try await store.saveCursors(resource: scope.resource, selector: scope.selector, runs: completed, start: passStart)
+            progress.cursorsSaved = completed.count
+        } catch {
+            observer.note("\(progress.label): its cursors could not be saved (the next incremental pass reads from the previous ones): \(error)")
+        }
     }
 
     func reconcile(since resyncStart: Date, kinds: [KindProgress] = []) async throws -> Reconciliation {

@@ -19,6 +19,8 @@ public protocol PageSource: AnyObject {
     var runs: RunCounts? { get }
     /// What the fetch decided on its own that the operator should hear (a partition count short).
     var notes: [String] { get }
+    /// Keys of the runs read to their end, for a kind with `incremental` (see `SyncCursors`).
+    var completedRuns: [String] { get }
 }
 
 extension KindFetcher {
@@ -27,11 +29,12 @@ extension KindFetcher {
 
     /// The page source a resync reads `compiled`'s kind from: its runs side by side when it has
     /// partitions or a parent and `concurrency` above 1, else one fetcher.
-    public static func forResync(compiled: CompiledKind, selector: [String: String]) throws(Diagnostics) -> any PageSource {
+    /// - Parameter cursors: for an incremental pass, the resource's cursors (`.cursor`).
+    public static func forResync(compiled: CompiledKind, selector: [String: String], cursors: SyncCursors? = nil) throws(Diagnostics) -> any PageSource {
         let definition = compiled.program.definition
         let runsApart = definition.partitions != nil || (definition.parent != nil && definition.concurrency > 1)
-        guard runsApart else { return try KindFetcher(compiled: compiled, selector: selector) }
-        return try ConcurrentKindFetcher(compiled: compiled, selector: selector)
+        guard runsApart else { return try KindFetcher(compiled: compiled, selector: selector, cursors: cursors) }
+        return try ConcurrentKindFetcher(compiled: compiled, selector: selector, cursors: cursors)
     }
 }
 
@@ -73,6 +76,7 @@ public final class ConcurrentKindFetcher: PageSource {
     private struct Shared {
         var counts = RunCounts()
         var notes: [String] = []
+        var completedRuns: [String] = []
     }
 
     /// What the driver needs, all of it Sendable.
@@ -83,6 +87,7 @@ public final class ConcurrentKindFetcher: PageSource {
         let concurrency: Int
         let partitions: Partitions?
         let parent: String?
+        let cursors: SyncCursors?
     }
 
     /// A page on its way from a run's task to the consumer's: its records as they are when they
@@ -113,13 +118,14 @@ public final class ConcurrentKindFetcher: PageSource {
         }
     }
 
-    public init(compiled: CompiledKind, selector: [String: String]) throws(Diagnostics) {
+    public init(compiled: CompiledKind, selector: [String: String], cursors: SyncCursors? = nil) throws(Diagnostics) {
         let definition = compiled.program.definition
         kind = definition.name
         // Checked now so that a bad selector fails as it does for one fetcher, before any request.
         _ = try KindFetcher(compiled: compiled, selector: selector, binding: RunBinding())
         plan = Plan(session: compiled.session, kind: definition.name, selector: selector,
-                    concurrency: max(1, definition.concurrency), partitions: definition.partitions, parent: definition.parent)
+                    concurrency: max(1, definition.concurrency), partitions: definition.partitions, parent: definition.parent,
+                    cursors: cursors)
         pool = CompiledPool(session: compiled.session, kind: definition.name, first: compiled)
     }
 
@@ -136,6 +142,8 @@ public final class ConcurrentKindFetcher: PageSource {
     public var runs: RunCounts? { shared.current.counts }
 
     public var notes: [String] { shared.current.notes }
+
+    public var completedRuns: [String] { shared.current.completedRuns }
 
     public func next() async throws(FetchError) -> FetchedPage? {
         guard !finished else { return nil }
@@ -181,7 +189,9 @@ public final class ConcurrentKindFetcher: PageSource {
                                                             partitions: plan.partitions, parent: plan.parent))
         // The count is asked for while the partitions are read: a record added meanwhile is read
         // anyway (more records than counted), one deleted meanwhile costs a read unpartitioned.
-        let counting = plan.partitions?.count.map { count in
+        // Not in an incremental pass: it reads what changed, which no count of the whole matches,
+        // and deletes nothing.
+        let counting = plan.cursors != nil ? nil : plan.partitions?.count.map { count in
             Task { () throws(FetchError) -> Double in try await countWhole(count, plan: plan) }
         }
         defer { counting?.cancel() }
@@ -195,8 +205,11 @@ public final class ConcurrentKindFetcher: PageSource {
                 }
                 shared.withLock { $0.counts.started += 1 }
                 group.addTask {
-                    let read = try await run(binding, plan: plan, pool: pool, projection: projection, channel: channel)
-                    shared.withLock { $0.counts.finished += 1 }
+                    let (read, completed) = try await run(binding, plan: plan, pool: pool, projection: projection, channel: channel)
+                    shared.withLock {
+                        $0.counts.finished += 1
+                        $0.completedRuns += completed
+                    }
                     return read
                 }
                 running += 1
@@ -209,18 +222,20 @@ public final class ConcurrentKindFetcher: PageSource {
         guard Double(records) < expected else { return }
         let note = "kind \"\(plan.kind)\": its partitions gave \(records) records but the API counts \(formatted(expected)) in all, so it is read once more unpartitioned (nothing is deleted for a record no partition held)"
         shared.withLock { $0.notes.append(note) }
-        _ = try await run(BindingText(parent: nil, partition: nil), plan: plan, pool: pool, projection: projection, channel: channel)
+        let (_, completed) = try await run(BindingText(parent: nil, partition: nil), plan: plan, pool: pool, projection: projection, channel: channel)
+        shared.withLock { $0.completedRuns += completed }
     }
 
     /// One pagination run, in its own task with its own compiled kind: its pages go to the
-    /// consumer in order. Returns how many records it read.
+    /// consumer in order. Returns how many records it read, and the run's key when it was read to
+    /// its end (kinds with `incremental`).
     private static func run(_ binding: BindingText, plan: Plan, pool: CompiledPool, projection: JSONProjection?,
-                            channel: AsyncThrowingChannel<Transfer, any Error>) async throws -> Int {
+                            channel: AsyncThrowingChannel<Transfer, any Error>) async throws -> (Int, [String]) {
         let compiled = try pool.take()
         defer { pool.put(compiled) }
         let fetcher: KindFetcher
         do {
-            fetcher = try KindFetcher(compiled: compiled.value, selector: plan.selector, binding: try binding.parsed())
+            fetcher = try KindFetcher(compiled: compiled.value, selector: plan.selector, binding: try binding.parsed(), cursors: plan.cursors)
         } catch let diagnostics as Diagnostics {
             throw FetchError(.evaluation, message: diagnostics.description)
         }
@@ -241,7 +256,7 @@ public final class ConcurrentKindFetcher: PageSource {
             try Task.checkCancellation()
             await channel.send(transfer)
         }
-        return read
+        return (read, fetcher.completedRuns)
     }
 
     /// The API's count of the whole set, through `partitions.count`.

@@ -50,6 +50,13 @@ public final class KindFetcher: PageSource {
     let parentFetcher: KindFetcher?
     /// The parent record of a fetcher bound to one run.
     private var boundParent: JSON?
+    /// The partition's value as JSON text, for a fetcher bound to one partition.
+    private let boundPartition: String?
+    /// An incremental pass's cursors (`.cursor` in templates); nil in full resyncs and refetches.
+    private let cursors: SyncCursors?
+    /// Keys of the runs read to their end (not skipped, not failed), for a kind with
+    /// `incremental`: the runs whose cursor the pass may move.
+    public private(set) var completedRuns: [String] = []
 
     private var parentRecords: [JSON] = []
     private var parentIndex = 0
@@ -89,8 +96,12 @@ public final class KindFetcher: PageSource {
     /// - Parameter binding: when given, the fetcher reads one pagination run bound to it (a parent
     ///   record, a partition's value) instead of reading the kind's parents itself: what
     ///   `ConcurrentKindFetcher` gives each of its runs.
-    public init(compiled: CompiledKind, selector: [String: String] = [:], binding: RunBinding? = nil) throws(Diagnostics) {
+    /// - Parameter cursors: for an incremental pass, the resource's cursors.
+    public init(compiled: CompiledKind, selector: [String: String] = [:], binding: RunBinding? = nil,
+                cursors: SyncCursors? = nil) throws(Diagnostics) {
         let definition = compiled.program.definition
+        self.cursors = cursors
+        boundPartition = binding?.partition.flatMap { $0.isNull ? nil : $0.serialized() }
         let kind = definition.name
         self.kind = kind
         session = compiled.session
@@ -145,6 +156,7 @@ public final class KindFetcher: PageSource {
             if var current = run {
                 if current.finished {
                     dropAhead()
+                    if !current.skipped, let key = current.key { completedRuns.append(key) }
                     run = nil
                     continue
                 }
@@ -162,14 +174,14 @@ public final class KindFetcher: PageSource {
             guard let parentFetcher else {
                 if !startedRun {
                     startedRun = true
-                    run = PaginationRun(program: program, parent: boundParent, redactor: session.redactor)
+                    run = startRun(parent: boundParent)
                     continue
                 }
                 finished = true
                 break
             }
             if parentIndex < parentRecords.count {
-                run = PaginationRun(program: program, parent: parentRecords[parentIndex], redactor: session.redactor)
+                run = startRun(parent: parentRecords[parentIndex])
                 parentIndex += 1
                 continue
             }
@@ -189,6 +201,19 @@ public final class KindFetcher: PageSource {
             }
         }
         return nil
+    }
+
+    /// A run's state, with its key and `.cursor` when the kind is incremental.
+    private func startRun(parent: JSON?) -> PaginationRun {
+        var run = PaginationRun(program: program, parent: parent, redactor: session.redactor)
+        guard program.definition.incremental != nil else { return run }
+        if let parent {
+            run.key = program.runKey(parent: parent)
+        } else {
+            run.key = boundPartition ?? ""
+        }
+        run.syncCursor = cursors?.cursor(forRun: run.key)
+        return run
     }
 
     // MARK: One page
@@ -307,6 +332,7 @@ public final class KindFetcher: PageSource {
     private func skippedPage(_ run: inout PaginationRun, number: Int, request: String, reason: String) -> FetchedPage {
         dropAhead()
         run.finished = true
+        run.skipped = true
         run.pagesRead = number
         var page = FetchedPage(records: [], number: number, parent: run.parent, request: request)
         page.skipped = reason + (run.parentExcerpt.map { " (parent \($0))" } ?? "")
@@ -327,6 +353,7 @@ public final class KindFetcher: PageSource {
     /// login scheme to send it with.
     private func makeRequest(for run: PaginationRun) throws(FetchError) -> (request: HTTPRequest, login: LoginAuth?) {
         let context = self.context.setting("parent", to: run.parent ?? .null).setting("page", to: program.pagination.pageState(run).json)
+            .setting("cursor", to: run.syncCursor ?? .null)
         var rendered = try program.request.render(context)
         program.pagination.apply(run, to: &rendered)
         // Credentials go only to the API's own origin (http.baseUrl's), never to a host a next
@@ -480,6 +507,12 @@ struct PaginationRun {
     /// Origin of the run's first request; credentials are sent only there.
     var pagesRead = 0
     var finished = false
+    /// A `responses` rule ended the run: its records are unknown.
+    var skipped = false
+    /// The run's key among the resource's cursors (kinds with `incremental` only).
+    var key: String?
+    /// What templates see as `.cursor` (null outside incremental passes).
+    var syncCursor: JSON?
     /// Cursors received and URLs requested, to stop a loop. Grows with pages, not records.
     var seen: Set<String> = []
     /// What `pagination.total` said (records for offset, pages for page pagination).
@@ -507,6 +540,8 @@ final class KindProgram {
     let bodyRules: [(Int, JQProgram)]
     /// Statuses `responses` rules retry.
     let retriedStatuses: Set<Int>
+    /// `incremental.key` of a kind with a parent, over `{parent}`.
+    let runKeyProgram: JQProgram?
 
     /// nil when something does not compile (the compiler has the diagnostics).
     /// - Parameter sharedRequest: the request another program of the kind compiled, to share.
@@ -524,6 +559,8 @@ final class KindProgram {
                 .map { (index, $0) }
         }
         retriedStatuses = Set(kind.responses.filter { $0.action == .retry }.flatMap(\.statuses))
+        runKeyProgram = kind.parent == nil ? nil
+            : kind.incremental.flatMap { compiler.program($0.key, what: "incremental.key of \(name)") }
         let pagination = PaginationStrategies.make(kind.pagination, kind: kind.name, compiler: &compiler)
         guard compiler.diagnostics.count == before, let records, let pagination else { return nil }
         recordsProgram = records
@@ -557,6 +594,13 @@ final class KindProgram {
             page.formUnion(JSONProjection.analyzing("null as $headers | null as $page | (\(expression.source)\n)"))
         }
         return page
+    }
+
+    /// A parent record's run key (`incremental.key` over `{parent}`) as JSON text; nil when it
+    /// gives null or fails: that run keeps no cursor and is read whole in every pass.
+    func runKey(parent: JSON) -> String? {
+        guard let runKeyProgram, let value = try? runKeyProgram.first(JSON(object: ["parent": parent])), !value.isNull else { return nil }
+        return value.serialized()
     }
 
     /// The first `responses` rule that names `status`, with its index.

@@ -158,9 +158,26 @@ public struct KindDefinition: Sendable {
     public var partitions: Partitions?
     /// Pagination runs (one per parent record or partition) fetched at once.
     public var concurrency: Int = 4
+    /// How incremental passes read the kind (`incremental:`); nil when only full resyncs read it.
+    public var incremental: Incremental? = nil
     public var location: SourceLocation?
     /// Where `parent` is written (an unknown parent or a cycle is reported there).
     public var parentLocation: SourceLocation? = nil
+}
+
+/// A kind read incrementally: templates see `.cursor`, the start of the last pass that read the
+/// run whole, so the request can ask for what changed since.
+public struct Incremental: Sendable {
+    /// Seconds taken off the last pass's start in `.cursor.since`.
+    public var lookback: Int
+    /// For a kind with a parent: names the parent record's run (over `{parent}`).
+    public var key: JQExpression
+    public var location: SourceLocation?
+    public init(lookback: Int, key: JQExpression, location: SourceLocation?) {
+        self.lookback = lookback
+        self.key = key
+        self.location = location
+    }
 }
 
 /// What a kind's response means, decided before its records are read: by status (after the

@@ -471,6 +471,10 @@ struct IntegrationBuilder {
             },
             partitions: node["partitions"].map { partitions(specReader($0, IntegrationSpec.partitions), location: $0.location) },
             concurrency: reader.int(specified: "concurrency"),
+            incremental: node["incremental"].map { node in
+                let incremental = reader.child("incremental")
+                return Incremental(lookback: incremental.int(specified: "lookback"), key: expression(incremental, "key"), location: node.location)
+            },
             location: location,
             parentLocation: node["parent"]?.location)
     }

@@ -195,6 +195,14 @@ public enum IntegrationSpec {
         FieldSpec("complete", .boolean, default: "false", "States that the partitions always cover the whole set. Without it, count or dateWindows, nothing of the kind's resources is ever deleted as stale."),
     ], exactlyOneOf: ["fromKind", "values", "dateWindows"]))
 
+    static let incremental = SpecType.object(ObjectSpec(
+        "Lets incremental passes (tide run --incremental, OCEAN__INTEGRATION__INCREMENTAL_SYNC_ENABLED) read only what changed: templates see .cursor, the last successful pass's start for this resource and run (partition or parent record), and use it to narrow the request. .cursor is null in full resyncs, webhook refetches and a run no pass has completed yet, which is then read whole. An incremental pass never deletes.", fields: [
+        FieldSpec("lookback", .integer(minimum: 0), default: "60",
+                  "Seconds subtracted from the last pass's start in .cursor.since, for clock skew between Tide and the API and for records the API indexes late."),
+        FieldSpec("key", jq, default: "\".parent.id\"",
+                  "For a kind with parent: jq over {parent} naming the parent record's run, so each parent keeps its own cursor (null: the run has no cursor and is always read whole)."),
+    ]))
+
     static let kind = SpecType.object(ObjectSpec("A kind of record that port-app-config resources name.", fields: [
         FieldSpec("description", .string(), "What the records are."),
         FieldSpec("parent", .string(), "A kind whose every record runs this kind's request once (available as .parent in templates, $parent in records)."),
@@ -210,6 +218,7 @@ public enum IntegrationSpec {
         FieldSpec("partitions", partitions, "Split the records into partitions fetched side by side (not with parent:)."),
         FieldSpec("concurrency", .integer(minimum: 1, maximum: 32), default: "4",
                   "Pagination runs (one per parent record or partition) fetched at once; each keeps its own pages in order."),
+          FieldSpec("incremental", incremental, "Read only what changed since the last pass, between full resyncs (see .cursor)."),
     ]))
 
 

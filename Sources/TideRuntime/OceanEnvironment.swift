@@ -26,6 +26,12 @@ public struct OceanEnvironment: Sendable {
     public var pollingInterval: Double = 60
     /// `OCEAN__SCHEDULED_RESYNC_INTERVAL`, in minutes.
     public var scheduledResyncMinutes: Int?
+    /// `OCEAN__INTEGRATION__INCREMENTAL_SYNC_ENABLED` (false): with ONCE, run an incremental pass
+    /// instead of a full resync (Ocean's incremental CronJob); with a live listener, incremental
+    /// passes every `incrementalSyncMinutes` between the full resyncs.
+    public var incrementalSyncEnabled = false
+    /// `OCEAN__INTEGRATION__INCREMENTAL_SYNC_INTERVAL` (15): minutes, written `15`, `15m` or `1h`.
+    public var incrementalSyncMinutes = 15
     /// `OCEAN__BASE_URL`: where third parties reach this server.
     public var baseURL: String?
     /// `APPLICATION__PORT` (8000).
@@ -49,6 +55,8 @@ public struct OceanEnvironment: Sendable {
     public var catalog: String?
     /// `TIDE_EVENTS`: a `redis://` URL; live events go through Redis streams shared by replicas.
     public var events: String?
+    /// `TIDE_STATE`: the file that keeps incremental sync's cursors when the sink is Port.
+    public var state: String?
     /// `TIDE_LOG_LEVEL` (trace … critical).
     public var logLevel: String?
     /// `TIDE_MAX_MEMORY_MB`: the process's resident memory at which running jq evaluations are
@@ -82,6 +90,11 @@ public struct OceanEnvironment: Sendable {
         if let text = reader.string(["scheduled_resync_interval"]) {
             if let value = Int(text), value > 0 { scheduledResyncMinutes = value } else { fail("OCEAN__SCHEDULED_RESYNC_INTERVAL", "takes a number of minutes, got \"\(text)\"") }
         }
+        if let text = reader.string(["integration", "incremental_sync_interval"]) {
+            if let minutes = Self.minutes(text) { incrementalSyncMinutes = minutes } else {
+                fail("OCEAN__INTEGRATION__INCREMENTAL_SYNC_INTERVAL", "takes minutes, written 15, 15m or 1h; got \"\(text)\"")
+            }
+        }
         baseURL = reader.string(["base_url"])
         if let text = reader.string(["port"], prefix: "application") {
             if let value = Int(text), (0...65535).contains(value) { applicationPort = value } else { fail("APPLICATION__PORT", "takes a port number, got \"\(text)\"") }
@@ -94,6 +107,7 @@ public struct OceanEnvironment: Sendable {
             if let parsed = Self.bool(text) { value = parsed } else { fail(name, "takes true or false, got \"\(text)\"") }
         }
         flag(["initialize_port_resources"], "OCEAN__INITIALIZE_PORT_RESOURCES", into: &initializePortResources)
+        flag(["integration", "incremental_sync_enabled"], "OCEAN__INTEGRATION__INCREMENTAL_SYNC_ENABLED", into: &incrementalSyncEnabled)
         flag(["allow_environment_variables_jq_access"], "OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS", into: &allowJQEnvironment)
 
         if let text = reader.tide("ALLOW_UNSIGNED_WEBHOOKS") {
@@ -105,6 +119,7 @@ public struct OceanEnvironment: Sendable {
         }
         catalog = Self.catalog(in: reader)
         events = reader.tide("EVENTS")
+        state = reader.tide("STATE")
         logLevel = reader.tide("LOG_LEVEL")
         if let text = reader.tide("MAX_MEMORY_MB") {
             if let value = Int(text), value >= 0 { maxMemoryMB = value } else { fail("TIDE_MAX_MEMORY_MB", "takes a number of megabytes (0: no limit); got \"\(text)\"") }
@@ -139,6 +154,21 @@ public struct OceanEnvironment: Sendable {
         case "false", "0", "no", "off", "f", "n": false
         default: nil
         }
+    }
+
+    /// Minutes as Ocean's intervals are written: `15`, `15m`, `2h`, `1d`; nil for anything else
+    /// (and for 0).
+    static func minutes(_ text: String) -> Int? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let units: [Character: Int] = ["m": 1, "h": 60, "d": 1440]
+        var digits = Substring(trimmed), factor = 1
+        if let last = trimmed.last, let unit = units[last] {
+            digits = trimmed.dropLast()
+            factor = unit
+        }
+        guard !digits.isEmpty, digits.allSatisfy(\.isASCII), let number = Int(digits), number > 0,
+              number <= Int.max / 1440 else { return nil }
+        return number * factor
     }
 
     // MARK: What a run derives from it

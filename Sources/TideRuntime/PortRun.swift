@@ -23,9 +23,12 @@ public struct PortRun: Sendable {
     public let sink: PortSink
     public let lifecycle: PortIntegrationLifecycle
     public let mappingOptions: MappingOptions
+    /// Where incremental sync's cursors are kept (a local file: Port has no place for them).
+    public let cursors: (any CursorStore)?
 
     public init(integration: Integration, configuration: ResolvedConfiguration, settings: PortSettings,
-                client: PortClient? = nil, mappingOptions: MappingOptions = MappingOptions()) {
+                client: PortClient? = nil, mappingOptions: MappingOptions = MappingOptions(), cursors: (any CursorStore)? = nil) {
+        self.cursors = cursors
         var integration = integration
         integration.version = settings.version
         self.integration = integration
@@ -56,11 +59,11 @@ public struct PortRun: Sendable {
 
     /// Runs once. With `reportAbortOnSignal`, SIGINT/SIGTERM during the resync report `aborted`
     /// to Port before the process exits with 130, as Ocean does on shutdown.
-    public func run(observer: any ResyncObserver, reportAbortOnSignal: Bool = false) async throws -> Outcome {
-        guard reportAbortOnSignal else { return try await runOnce(observer: observer) }
+    public func run(observer: any ResyncObserver, reportAbortOnSignal: Bool = false, mode: Resync.Mode = .full) async throws -> Outcome {
+        guard reportAbortOnSignal else { return try await runOnce(observer: observer, mode: mode) }
         let lifecycle = self.lifecycle
         let box = ResultBox<Outcome>()
-        let run = FiniteRun(body: { try await self.runOnce(observer: observer) }, onShutdown: {
+        let run = FiniteRun(body: { try await self.runOnce(observer: observer, mode: mode) }, onShutdown: {
             Task {
                 try? await lifecycle.report(.aborted, end: Date())
                 exit(130)
@@ -70,30 +73,39 @@ public struct PortRun: Sendable {
         return try box.get()
     }
 
-    private func runOnce(observer: any ResyncObserver) async throws -> Outcome {
+    private func runOnce(observer: any ResyncObserver, mode: Resync.Mode) async throws -> Outcome {
         for note in try await lifecycle.start() { observer.note(note) }
         let start = Date()
-        try await lifecycle.report(.running, start: start)
+        // Port's resync state describes full resyncs: an incremental pass leaves it alone, as
+        // Ocean's does.
+        let reports = mode == .full
+        func report(_ state: PortIntegrationLifecycle.ResyncStatus, start: Date? = nil, end: Date? = nil) async throws {
+            guard reports else { return }
+            try await report(state, start: start, end: end)
+        }
+        try await report(.running, start: start)
         let mapping: PortAppConfig?
         do { mapping = try await lifecycle.fetchMapping() } catch {
-            try? await lifecycle.report(.failed, end: Date())
+            try? await report(.failed, end: Date())
             throw error
         }
         guard let mapping else {
             observer.note("the mapping in Port for \(settings.identifier) is empty, so the resync was skipped (as Ocean skips it); set one in Port's data sources page")
-            try await lifecycle.report(.completed, end: Date())
+            try await report(.completed, end: Date())
             return .skippedEmptyMapping
         }
-        let resync = Resync(integration: integration, mapping: mapping, configuration: configuration, sink: sink,
+        var resync = Resync(integration: integration, mapping: mapping, configuration: configuration, sink: sink,
                             mappingOptions: mappingOptions)
+        resync.mode = mode
+        resync.cursors = cursors
         let summary: ResyncSummary
         do { summary = try await resync.run(observer: observer) } catch {
-            try? await lifecycle.report(.failed, end: Date())
+            try? await report(.failed, end: Date())
             throw error
         }
         for failure in sink.deleteFailures.prefix(5) { observer.note("a delete failed: \(failure)") }
         // Ocean reports failed when a kind had errors (reconciliation then did not run).
-        try await lifecycle.report(summary.succeeded ? .completed : .failed, end: Date())
+        try await report(summary.succeeded ? .completed : .failed, end: Date())
         return .finished(summary)
     }
 }

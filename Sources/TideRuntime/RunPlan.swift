@@ -24,6 +24,11 @@ public struct RunPlan: Sendable {
     public var dryRun = false
     /// Serve `DIR/fixtures` on loopback and run against it.
     public var replay = false
+    /// `--incremental`: an incremental pass (with ONCE) or incremental passes between the full
+    /// resyncs (with a live listener), as `OCEAN__INTEGRATION__INCREMENTAL_SYNC_ENABLED` asks.
+    public var incremental = false
+    /// `--state`, else `TIDE_STATE`: the cursor file when the sink is Port; nil: beside the catalog.
+    public var state: String?
     /// Threads mapping each page; nil: one per core, at most 4.
     public var threads: Int?
     public var partialParsing = true
@@ -53,6 +58,24 @@ public struct RunPlan: Sendable {
                       rateLimit: http.rateLimit ?? environment.http.rateLimit)
     }
 
+    /// Whether incremental passes run (flag or environment).
+    public var effectiveIncremental: Bool { incremental || environment.incrementalSyncEnabled }
+
+    /// The file that keeps the cursors when the sink is Port: `--state`, `TIDE_STATE`, or
+    /// `state.json` in the default catalog's folder.
+    public var effectiveState: String {
+        state ?? environment.state ?? (Catalog.isPostgreSQL(catalog) ? Catalog.defaultRelativePath : catalog)
+            .replacingLastPathComponent(with: "state.json")
+    }
+
     /// Where entities go.
     public var effectiveSink: SinkChoice { sink ?? (environment.port != nil ? .port : .catalog) }
+}
+
+extension String {
+    /// This path with its last component replaced (`.tide/catalog.sqlite` → `.tide/state.json`).
+    fileprivate func replacingLastPathComponent(with name: String) -> String {
+        guard let slash = lastIndex(of: "/") else { return name }
+        return String(self[...slash]) + name
+    }
 }

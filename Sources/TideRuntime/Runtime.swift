@@ -124,18 +124,23 @@ public enum Runtime {
         } else {
             sink = try openCatalog(plan.catalog, datasource: plan.environment.datasource(for: integration), fail: fail)
         }
-        let assembly = RunAssembly(integration: integration, mapping: mapping, configuration: configuration, sink: sink,
+        // The catalog keeps incremental sync's cursors beside the entities.
+        var assembly = RunAssembly(integration: integration, mapping: mapping, configuration: configuration, sink: sink,
                                    mappingOptions: options)
+        assembly.cursors = sink as? CatalogSink
         if listener != .once, !plan.dryRun {
-            let resync = assembly.resync()
-            try await serve(plan, assembly: assembly, listener: listener, reporter: reporter) {
+            let resync = assembly.resync(), pass = assembly.resync(mode: .incremental)
+            try await serve(plan, assembly: assembly, listener: listener, reporter: reporter, resync: {
                 try await resync.run(observer: QuietObserver(reporter: reporter)).succeeded
-            }
+            }, incremental: {
+                try await pass.run(observer: QuietObserver(reporter: reporter)).succeeded
+            })
             return
         }
         let summary: ResyncSummary
-        do { summary = try await assembly.resync(dryRun: plan.dryRun).run(observer: reporter.observer) } catch {
-            throw fail(1, configuration.secretStore.redact("resync failed: \(error)"))
+        let mode: Resync.Mode = plan.effectiveIncremental ? .incremental : .full
+        do { summary = try await assembly.resync(dryRun: plan.dryRun, mode: mode).run(observer: reporter.observer) } catch {
+            throw fail(1, configuration.secretStore.redact("\(mode == .incremental ? "incremental pass" : "resync") failed: \(error)"))
         }
         reporter.finished(summary, catalog: plan.dryRun ? nil : Catalog.displayed(plan.catalog))
         if !summary.succeeded { throw RunFailure(status: 1) }
@@ -195,7 +200,10 @@ public enum Runtime {
         }
         configuration.secretStore.add([settings.credentials.clientSecret])
         settings.defaultMappingFile = plan.mapping
-        let run = PortRun(integration: integration, configuration: configuration, settings: settings, mappingOptions: options)
+        // Port has no place for Tide's cursors: a local file keeps them.
+        let cursors = CursorFile(path: plan.effectiveState, datasource: settings.datasource)
+        let run = PortRun(integration: integration, configuration: configuration, settings: settings, mappingOptions: options,
+                          cursors: cursors)
         if listener != .once {
             let mapping: PortAppConfig
             do {
@@ -209,17 +217,24 @@ public enum Runtime {
                 reporter.error(configuration.secretStore.redact("cannot start against Port: \(error)"))
                 throw RunFailure(status: 1)
             }
-            let assembly = RunAssembly(integration: run.integration, mapping: mapping, configuration: configuration, sink: run.sink,
+            var assembly = RunAssembly(integration: run.integration, mapping: mapping, configuration: configuration, sink: run.sink,
                                        mappingOptions: options)
+            assembly.cursors = cursors
             try await serve(plan, assembly: assembly, listener: listener, reporter: reporter,
-                            resyncRequested: run.resyncRequestWatcher()) {
+                            resyncRequested: run.resyncRequestWatcher(), resync: {
                 if case .finished(let summary) = try await run.run(observer: QuietObserver(reporter: reporter)) { return summary.succeeded }
                 return true
-            }
+            }, incremental: {
+                if case .finished(let summary) = try await run.run(observer: QuietObserver(reporter: reporter), mode: .incremental) {
+                    return summary.succeeded
+                }
+                return true
+            })
             return
         }
         let outcome: PortRun.Outcome
-        do { outcome = try await run.run(observer: reporter.observer, reportAbortOnSignal: true) } catch {
+        let mode: Resync.Mode = plan.effectiveIncremental ? .incremental : .full
+        do { outcome = try await run.run(observer: reporter.observer, reportAbortOnSignal: true, mode: mode) } catch {
             reporter.error(configuration.secretStore.redact("resync against Port failed: \(error)"))
             throw RunFailure(status: 1)
         }
@@ -235,7 +250,7 @@ public enum Runtime {
     /// The live service until SIGTERM or SIGINT, then a drain.
     static func serve(_ plan: RunPlan, assembly: RunAssembly, listener: EventListenerType, reporter: any RunReporter,
                       resyncRequested: (@Sendable () async -> Bool)? = nil,
-                      resync: @escaping ResyncController.Run) async throws(RunFailure) {
+                      resync: @escaping ResyncController.Run, incremental: @escaping ResyncController.Run) async throws(RunFailure) {
         let environment = plan.environment
         let address: (host: String, port: Int)
         do { address = try listenAddress(plan.listen, defaultPort: environment.applicationPort) } catch {
@@ -247,6 +262,7 @@ public enum Runtime {
                                     scheduledInterval: environment.scheduledResyncMinutes.map { Double($0) * 60 },
                                     baseURL: environment.baseURL)
         settings.resyncRequested = resyncRequested
+        if plan.effectiveIncremental { settings.incrementalInterval = Double(environment.incrementalSyncMinutes) * 60 }
         settings.allowUnsignedWebhooks = plan.allowUnsignedWebhooks || environment.allowUnsignedWebhooks
         settings.controlToken = plan.controlToken.flatMap { $0.isEmpty ? nil : $0 } ?? environment.controlToken
         if let token = settings.controlToken { assembly.configuration.secretStore.add([token]) }
@@ -270,7 +286,7 @@ public enum Runtime {
                 case .warning: reporter.warning(line)
                 case .error: reporter.error(line)
                 }
-            }, resync: resync)
+            }, resync: resync, incremental: incremental)
         } catch {
             reporter.error(error.description)
             throw RunFailure(status: 2)
@@ -313,6 +329,8 @@ public struct RunAssembly: Sendable {
     public let configuration: ResolvedConfiguration
     public let sink: any EntitySink
     public let mappingOptions: MappingOptions
+    /// Where incremental sync's cursors are kept (the catalog, or the state file beside Port).
+    public var cursors: (any CursorStore)?
 
     public init(integration: Integration, mapping: PortAppConfig, configuration: ResolvedConfiguration, sink: any EntitySink,
                 mappingOptions: MappingOptions = MappingOptions()) {
@@ -323,15 +341,18 @@ public struct RunAssembly: Sendable {
         self.mappingOptions = mappingOptions
     }
 
-    public func resync(dryRun: Bool = false) -> Resync {
-        Resync(integration: integration, mapping: mapping, configuration: configuration, sink: sink,
-               mappingOptions: mappingOptions, dryRun: dryRun)
+    public func resync(dryRun: Bool = false, mode: Resync.Mode = .full) -> Resync {
+        var resync = Resync(integration: integration, mapping: mapping, configuration: configuration, sink: sink,
+                            mappingOptions: mappingOptions, dryRun: dryRun)
+        resync.mode = mode
+        resync.cursors = cursors
+        return resync
     }
 
     public func liveService(settings: LiveSettings, log: @escaping LiveLog = { _, _ in },
-                            resync: @escaping ResyncController.Run) throws(Diagnostics) -> LiveService {
+                            resync: @escaping ResyncController.Run, incremental: ResyncController.Run? = nil) throws(Diagnostics) -> LiveService {
         try LiveService(integration: integration, mapping: mapping, configuration: configuration, sink: sink,
-                        mappingOptions: mappingOptions, settings: settings, log: log, resync: resync)
+                        mappingOptions: mappingOptions, settings: settings, log: log, resync: resync, incremental: incremental)
     }
 }
 

@@ -25,6 +25,9 @@ public struct LiveSettings: Sendable {
     public var pollingInterval: Double
     /// `OCEAN__SCHEDULED_RESYNC_INTERVAL`, converted to seconds.
     public var scheduledInterval: Double?
+    /// Seconds between incremental passes (`OCEAN__INTEGRATION__INCREMENTAL_SYNC_INTERVAL` when
+    /// incremental sync is enabled); nil: none. Needs the service's `incremental` run.
+    public var incrementalInterval: Double?
     /// `OCEAN__BASE_URL`: where the third party reaches this server (webhook registration).
     public var baseURL: String?
     /// With the Port sink, POLLING asks Port whether a resync was requested (true: resync now);
@@ -68,46 +71,68 @@ public typealias LiveLog = @Sendable (LiveLogLevel, String) -> Void
 /// pending, which starts when the running one ends, however many triggers arrived meanwhile (a
 /// newer trigger aborting the running resync let a caller starve reconciliation forever). Only
 /// `cancel` (SIGTERM) stops a running resync.
+///
+/// Incremental passes take turns with them the same way; a full resync pending makes an
+/// incremental one pending redundant (it reads everything the pass would), never the reverse.
 public actor ResyncController {
     public typealias Run = @Sendable () async throws -> Bool
     private let run: Run
+    private let incremental: Run?
     private let metrics: WebhookMetrics
     private let log: LiveLog
     private let gate: (any ResyncGate)?
     private var current: Task<Void, Never>?
-    /// Why the pending resync was asked for; nil when none is pending.
-    private var pending: String?
+    /// Why the pending resync was asked for, and whether it is an incremental pass; nil when
+    /// none is pending.
+    private var pending: (reason: String, incremental: Bool)?
     private var stopped = false
 
     /// - Parameter gate: shared by replicas (a lease in Redis): a resync starts only when this
     ///   replica can take it, and is skipped (logged) while another replica holds it.
-    public init(metrics: WebhookMetrics, log: @escaping LiveLog, gate: (any ResyncGate)? = nil, run: @escaping Run) {
+    /// - Parameter incremental: one incremental pass, for `trigger(_:incremental: true)`.
+    public init(metrics: WebhookMetrics, log: @escaping LiveLog, gate: (any ResyncGate)? = nil, run: @escaping Run,
+                incremental: Run? = nil) {
         self.run = run
+        self.incremental = incremental
         self.metrics = metrics
         self.log = log
         self.gate = gate
     }
 
-    public func trigger(_ reason: String) {
-        guard !stopped else { return }
+    public func trigger(_ reason: String, incremental: Bool = false) {
+        guard !stopped, !incremental || self.incremental != nil else { return }
         guard current == nil else {
             metrics.update { $0.resyncTriggersCoalesced += 1 }
-            if pending == nil {
-                pending = reason
-                log(.info, "resync requested (\(reason)) while one runs: it starts when the running one ends")
+            if pending == nil || (pending?.incremental == true && !incremental) {
+                pending = (reason, incremental)
+                log(.info, "\(incremental ? "incremental pass" : "resync") requested (\(reason)) while one runs: it starts when the running one ends")
             }
             return
         }
-        start(reason)
+        start(reason, incremental: incremental)
     }
 
-    private func start(_ reason: String) {
-        let run = self.run, metrics = self.metrics, log = self.log, gate = self.gate
+    private func start(_ reason: String, incremental: Bool) {
+        let metrics = self.metrics, log = self.log, gate = self.gate
+        guard let run = incremental ? self.incremental : self.run else { return }
+        let what = incremental ? "incremental pass" : "resync"
+        func count(_ outcome: String) {
+            metrics.update { s in
+                if incremental { s.incrementalPasses[outcome, default: 0] += 1 } else {
+                    switch outcome {
+                    case "started": s.resyncsStarted += 1
+                    case "succeeded": s.resyncsSucceeded += 1
+                    case "failed": s.resyncsFailed += 1
+                    default: s.resyncsAborted += 1
+                    }
+                }
+            }
+        }
         current = Task {
             var renewal: Task<Void, Never>?
             if let gate {
                 guard await gate.enter() else {
-                    log(.info, "resync (\(reason)) skipped: another replica holds the resync lease and runs one")
+                    log(.info, "\(what) (\(reason)) skipped: another replica holds the resync lease and runs one")
                     metrics.update { $0.ready = true }
                     await self.finished()
                     return
@@ -120,8 +145,9 @@ public actor ResyncController {
                 }
             }
             defer { renewal?.cancel() }
-            log(.info, "resync started (\(reason))")
-            metrics.update { $0.resyncsStarted += 1; $0.resyncRunning = true; $0.ready = true }
+            log(.info, "\(what) started (\(reason))")
+            count("started")
+            metrics.update { $0.resyncRunning = true; $0.ready = true }
             let started = ContinuousClock.now
             defer {
                 let elapsed = ContinuousClock.now - started
@@ -131,16 +157,14 @@ public actor ResyncController {
                 // The resync's HTTP clients are built inside the engine: the task-local observer reaches them.
                 let succeeded = try await HTTPClient.$observer.withValue(metrics) { try await run() }
                 let aborted = Task.isCancelled
-                metrics.update { s in
-                    if aborted { s.resyncsAborted += 1 } else if succeeded { s.resyncsSucceeded += 1 } else { s.resyncsFailed += 1 }
-                }
-                if aborted { log(.warning, "resync aborted (stopping)") } else if succeeded { log(.info, "resync finished (complete)") } else {
-                    log(.warning, "resync finished with errors")
+                count(aborted ? "aborted" : succeeded ? "succeeded" : "failed")
+                if aborted { log(.warning, "\(what) aborted (stopping)") } else if succeeded { log(.info, "\(what) finished (complete)") } else {
+                    log(.warning, "\(what) finished with errors")
                 }
             } catch {
                 let aborted = Task.isCancelled || error is CancellationError
-                metrics.update { s in if aborted { s.resyncsAborted += 1 } else { s.resyncsFailed += 1 } }
-                log(aborted ? .warning : .error, aborted ? "resync aborted (stopping)" : "resync failed: \(error)")
+                count(aborted ? "aborted" : "failed")
+                log(aborted ? .warning : .error, aborted ? "\(what) aborted (stopping)" : "\(what) failed: \(error)")
             }
             metrics.update { $0.resyncRunning = false }
             renewal?.cancel()
@@ -151,9 +175,9 @@ public actor ResyncController {
 
     private func finished() {
         current = nil
-        if let reason = pending, !stopped {
+        if let next = pending, !stopped {
             pending = nil
-            start(reason)
+            start(next.reason, incremental: next.incremental)
         }
     }
 
@@ -186,16 +210,18 @@ public final class LiveService: Sendable {
     private let state = Locked<(server: HTTPServer?, workers: [Task<Void, Never>], timers: [Task<Void, Never>])>((nil, [], []))
 
     /// - Parameter resync: one full resync; returns whether it completed without errors.
+    /// - Parameter incremental: one incremental pass, run every `settings.incrementalInterval`.
     public init(integration: Integration, mapping: PortAppConfig, configuration: ResolvedConfiguration, sink: any EntitySink,
                 mappingOptions: MappingOptions = MappingOptions(), settings: LiveSettings,
                 log: @escaping LiveLog = { _, _ in },
-                resync: @escaping ResyncController.Run) throws(Diagnostics) {
+                resync: @escaping ResyncController.Run, incremental: ResyncController.Run? = nil) throws(Diagnostics) {
         self.settings = settings
         self.log = log
         self.sink = sink
         blueprints = integration.blueprints
         let metrics = self.metrics
-        resyncs = ResyncController(metrics: metrics, log: log, gate: settings.redis.map { RedisResyncGate(settings: $0) }, run: resync)
+        resyncs = ResyncController(metrics: metrics, log: log, gate: settings.redis.map { RedisResyncGate(settings: $0) }, run: resync,
+                                   incremental: incremental)
         var clientConfiguration = HTTPClient.Configuration(for: integration, secretStore: configuration.secretStore)
         clientConfiguration.observer = metrics
         // Refetches share each API host's budget with the resyncs, are served before them and,
@@ -302,6 +328,9 @@ public final class LiveService: Sendable {
         }
         if let interval = settings.scheduledInterval, settings.listener != .webhooksOnly {
             timers.append(Self.every(interval, immediately: false) { await resyncs.trigger("scheduled") })
+        }
+        if let interval = settings.incrementalInterval, settings.listener != .webhooksOnly {
+            timers.append(Self.every(interval, immediately: false) { await resyncs.trigger("scheduled", incremental: true) })
         }
         state.withLock { $0 = (server, workers, timers) }
     }

@@ -83,6 +83,8 @@ public final class WebhookMetrics: HTTPRequestObserver, Sendable {
         public var resyncsSucceeded = 0
         public var resyncsFailed = 0
         public var resyncsAborted = 0
+        /// Incremental passes by outcome (started, succeeded, failed, aborted).
+        public var incrementalPasses: [String: Int] = [:]
         /// Triggers that arrived while a resync ran, folded into the one pending after it.
         public var resyncTriggersCoalesced = 0
         /// POST /resync refused, by reason (unauthorized, disabled).
@@ -171,6 +173,9 @@ public final class WebhookMetrics: HTTPRequestObserver, Sendable {
         out += "tide_resyncs_total{outcome=\"succeeded\"} \(s.resyncsSucceeded)\n"
         out += "tide_resyncs_total{outcome=\"failed\"} \(s.resyncsFailed)\n"
         out += "tide_resyncs_total{outcome=\"aborted\"} \(s.resyncsAborted)\n"
+        var passes = Dictionary(uniqueKeysWithValues: ["started", "succeeded", "failed", "aborted"].map { ($0, 0) })
+        passes.merge(s.incrementalPasses) { $1 }
+        family("tide_incremental_passes_total", "counter", "Incremental passes (between full resyncs) by outcome.", "outcome", passes)
         header("tide_resync_running", "gauge", "Whether a resync is running.")
         out += "tide_resync_running \(s.resyncRunning ? 1 : 0)\n"
         header("tide_resync_duration_seconds", "histogram", "How long resyncs took, whatever their outcome.")
