@@ -39,12 +39,6 @@ public final class ResourcePass {
         Dictionary(resource.selector.fields.map { ($0.name, $0.json) }) { $1 }
     }
 
-    /// The selector as canonical JSON text (keys sorted): what a resource's cursors are kept under.
-    public var selectorText: String {
-        let fields = selector.sorted { $0.key < $1.key }
-        return "{" + fields.map { "\(JSON($0.key).serialized()):\($0.value)" }.joined(separator: ",") + "}"
-    }
-
     /// The kind compiled once for this pass.
     func compiledKind() throws(Diagnostics) -> CompiledKind {
         if let compiled { return compiled }
@@ -236,5 +230,14 @@ public enum ResourcePassError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .refused(let reason): reason
         }
+    }
+}
+
+extension ResourceConfig {
+    /// The selector as canonical JSON text (keys sorted, values as written): what the resource's
+    /// incremental cursors are kept under, so that a changed selector starts without them.
+    public var cursorSelector: String {
+        let fields = Dictionary(selector.fields.map { ($0.name, $0.json) }) { $1 }.sorted { $0.key < $1.key }
+        return "{" + fields.map { "\(JSON($0.key).serialized()):\($0.value)" }.joined(separator: ",") + "}"
     }
 }

@@ -219,7 +219,7 @@ public struct Resync: Sendable {
             return
         }
         let pass = ResourcePass(resource: resource, mapping: mapping, session: session, sink: sink, options: mappingOptions)
-        let scope = (resource: progress.label, selector: pass.selectorText)
+        let scope = (resource: progress.label, selector: resource.cursorSelector)
         var cursors: SyncCursors?
         if mode == .incremental, let incremental = kind.incremental {
             var starts: [String: Date] = [:]

@@ -56,6 +56,14 @@ public struct TestCase: Sendable {
     public var expectedErrors: [ExpectedError]
     /// false: no resync; the catalog starts empty.
     public var resync: Bool
+    /// `incremental:`: the resync is an incremental pass starting at `at`, from these cursors.
+    public var incremental: Incremental?
+
+    public struct Incremental: Sendable {
+        public var at: Date
+        /// By resource (`kind[index]`), by run key (JSON text), the last pass's start.
+        public var cursors: [(resource: String, runs: [(key: String, start: Date)])]
+    }
     public var webhooks: [WebhookExpectation]
 
     /// Reads and validates a case; every problem is reported at once with its position. A shared
@@ -138,6 +146,27 @@ public struct TestCase: Sendable {
             ExpectedError(kind: $0["kind"]?.string ?? "", message: $0["message"]?.string)
         }
         resync = reader.bool(specified: "resync")
+        incremental = nil
+        if let node = root["incremental"] {
+            func time(_ node: YAMLNode?) -> Date? {
+                guard let text = node?.string else { return nil }
+                let formatter = ISO8601DateFormatter()
+                if let date = formatter.date(from: text) { return date }
+                formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+                if let date = formatter.date(from: text) { return date }
+                diagnostics.append(Diagnostic(at: node?.location, "\"\(text)\" is not an ISO 8601 date-time", rule: "test-case",
+                                              hint: "write it as 2026-12-06T12:00:00Z"))
+                return nil
+            }
+            let at = time(node["at"]) ?? Date(timeIntervalSince1970: 0)
+            let cursors = (node["cursors"]?.pairs ?? []).map { resource in
+                (resource: resource.key.scalar?.text ?? "",
+                 runs: (resource.value.pairs ?? []).compactMap { run in
+                     time(run.value).map { (key: run.key.jsonText(), start: $0) }
+                 })
+            }
+            incremental = Incremental(at: at, cursors: cursors)
+        }
         webhooks = []
         for (index, item) in (expect?["webhooks"]?.items ?? []).enumerated() {
             let event = item["event"]

@@ -62,6 +62,13 @@ public enum TestCaseSpec {
                   "Events to send through the webhook server after the resync (if any), with the upserts and deletes each must cause."),
     ]))
 
+    static let incremental = SpecType.object(ObjectSpec(
+        "Run an incremental pass (as tide run --incremental) instead of a full resync, from cursors seeded in the scratch catalog.", fields: [
+        FieldSpec("at", .string(), required: true, "When the pass starts, as an ISO 8601 date-time (2026-12-06T12:00:00Z): fixes what .cursor renders, so that requests match the fixtures."),
+        FieldSpec("cursors", .map(.map(.string())),
+                  "Cursors before the pass, by resource (kind[index], as the run report names it) and run (the partition's value, the parent's incremental.key, or \"\" for a kind read in one run): the start of the last pass that read the run, as an ISO 8601 date-time. A run without one is read whole."),
+    ]))
+
     /// The whole file.
     public static let root = SpecType.object(ObjectSpec("A `tide test` case: a resync against fixtures, webhook events, and the expected result.", fields: [
         FieldSpec("name", .string(), "Name shown in reports; the file name when absent."),
@@ -72,6 +79,7 @@ public enum TestCaseSpec {
         FieldSpec("mapping", .either([.string(), .json]),
                   "The port-app-config to resync with: a path relative to this file, or the configuration inline; default: the integration's."),
         FieldSpec("kinds", .array(.string()), "Resync only the resources of these kinds (webhook events apply to these kinds only too)."),
+        FieldSpec("incremental", incremental, "Make the resync an incremental pass, from these cursors."),
         FieldSpec("resync", .boolean, default: "true",
                   "Resync first; false starts from an empty catalog, for cases about webhook events only."),
         FieldSpec("selectors", .map(.map(.json)),

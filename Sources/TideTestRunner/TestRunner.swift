@@ -215,8 +215,24 @@ public enum TestRunner {
             sink = CatalogSink(catalog: catalog, datasource: datasource)
             if testCase.resync {
                 // The same assembly `tide run` executes, into a scratch catalog.
-                let assembly = RunAssembly(integration: integration, mapping: mapping, configuration: configuration, sink: sink)
-                summary = try await assembly.resync().run(observer: observer)
+                var assembly = RunAssembly(integration: integration, mapping: mapping, configuration: configuration, sink: sink)
+                assembly.cursors = sink
+                var resync = assembly.resync()
+                if let incremental = testCase.incremental {
+                    // The cursors as an earlier pass would have left them, under each resource's selector.
+                    for seeded in incremental.cursors {
+                        guard let index = mapping.resources.firstIndex(where: { "\($0.kind)[\($0.index)]" == seeded.resource }) else {
+                            throw TestCaseFailure(message: "incremental.cursors names \(seeded.resource), which is no resource of the mapping (\(mapping.resources.map { "\($0.kind)[\($0.index)]" }.joined(separator: ", ")))")
+                        }
+                        for (key, start) in seeded.runs {
+                            try await sink.saveCursors(resource: seeded.resource, selector: mapping.resources[index].cursorSelector,
+                                                       runs: [key], start: start)
+                        }
+                    }
+                    resync.mode = .incremental
+                    resync.cursorTime = incremental.at
+                }
+                summary = try await resync.run(observer: observer)
             } else {
                 try await sink.prepare(blueprints: integration.blueprints)
             }
@@ -348,4 +364,10 @@ final class CollectingObserver: ResyncObserver {
     func pageWritten(_ progress: KindProgress) {}
     func kindFinished(_ progress: KindProgress) {}
     func note(_ message: String) { collected.withLock { $0.append(message) } }
+}
+
+/// A case that asks for something its mapping cannot give (a cursor for a resource it lacks).
+struct TestCaseFailure: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
 }
