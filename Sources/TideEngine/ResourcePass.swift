@@ -234,10 +234,12 @@ public enum ResourcePassError: Error, Sendable, CustomStringConvertible {
 }
 
 extension ResourceConfig {
-    /// The selector as canonical JSON text (keys sorted, values as written): what the resource's
-    /// incremental cursors are kept under, so that a changed selector starts without them.
+    /// The selector as canonical JSON text (keys sorted, values as written, `query` among them):
+    /// what the resource's incremental cursors are kept under, so that a changed selector starts
+    /// without them (records it selects now may never have been written).
     public var cursorSelector: String {
-        let fields = Dictionary(selector.fields.map { ($0.name, $0.json) }) { $1 }.sorted { $0.key < $1.key }
+        let written = [("query", JSON(selector.query.source).serialized())] + selector.fields.map { ($0.name, $0.json) }
+        let fields = Dictionary(written) { $1 }.sorted { $0.key < $1.key }
         return "{" + fields.map { "\(JSON($0.key).serialized()):\($0.value)" }.joined(separator: ",") + "}"
     }
 }

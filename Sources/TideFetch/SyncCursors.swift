@@ -34,7 +34,10 @@ public struct SyncCursors: Sendable, Equatable {
     public static func cursor(lastSyncStart: Date, lookback: Int, passStart: Date) -> JSON {
         let since = lastSyncStart.addingTimeInterval(-Double(lookback))
         let epoch = since.timeIntervalSince1970.rounded(.down)
-        let minutes = max(1, Int((passStart.timeIntervalSince(since) / 60).rounded(.up)))
+        // Whole seconds first: a cursor an exact number of minutes back must not round up a minute
+        // for a fraction of a nanosecond.
+        let seconds = passStart.timeIntervalSince(since).rounded()
+        let minutes = max(1, Int((seconds / 60).rounded(.up)))
         return JSON(orderedObject: [
             ("lastSyncStart", JSON(iso8601(lastSyncStart))),
             ("since", JSON(iso8601(since))),
