@@ -40,6 +40,23 @@ import TideCore
         #expect(compared == cases.count)
     }
 
+    /// Ocean 0.56's incremental settings: enabled, and the interval written as minutes, 15m or 1h.
+    @Test func incrementalSyncSettingsAreReadAsOceanWritesThem() throws {
+        let defaults = try OceanEnvironment([:])
+        #expect(!defaults.incrementalSyncEnabled && defaults.incrementalSyncMinutes == 15)
+        var minutes: [Int] = []
+        for written in ["30", "30m", "1h", " 2h "] {
+            let environment = try OceanEnvironment(["OCEAN__INTEGRATION__INCREMENTAL_SYNC_ENABLED": "true",
+                                                    "OCEAN__INTEGRATION__INCREMENTAL_SYNC_INTERVAL": written, "TIDE_STATE": "/var/tide/state.json"])
+            #expect(environment.incrementalSyncEnabled && environment.state == "/var/tide/state.json")
+            minutes.append(environment.incrementalSyncMinutes)
+        }
+        #expect(minutes == [30, 30, 60, 120])
+        for bad in ["0", "soon", "15s", "-5m"] {
+            #expect(throws: Diagnostics.self) { try OceanEnvironment(["OCEAN__INTEGRATION__INCREMENTAL_SYNC_INTERVAL": bad]) }
+        }
+    }
+
     @Test func unreadableValuesAreErrorsNamingTheVariable() {
         let bad = ["OCEAN__EVENT_LISTENER__TYPE": "KAFKA", "APPLICATION__PORT": "eighty",
                    "TIDE_ALLOW_UNSIGNED_WEBHOOKS": "maybe", "OCEAN__SCHEDULED_RESYNC_INTERVAL": "-5"]
