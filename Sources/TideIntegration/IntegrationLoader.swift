@@ -105,7 +105,8 @@ extension Integration {
                 return KindParents.Link(kind: kind.name, parent: from, location: kind.partitions?.location, field: "partitions.fromKind")
             }
             return KindParents.Link(kind: kind.name, parent: kind.parent, location: kind.parentLocation ?? kind.location)
-        }) + kinds.flatMap(\.partitionProblems) + kinds.flatMap(\.responseProblems) + refetchParentProblems
+        }) + kinds.flatMap(\.partitionProblems) + kinds.flatMap(\.responseProblems) + kinds.flatMap(\.selectorProblems)
+            + refetchParentProblems
         var seen: [String: SourceLocation] = [:]
         for field in configuration {
             guard let location = field.nameLocation else { continue }
@@ -159,6 +160,30 @@ extension Integration {
 
     static func suggestion(_ name: String, _ candidates: [String]) -> String {
         DidYouMean.closest(to: name, in: candidates).map { " (did you mean \"\($0)\"?)" } ?? ""
+    }
+}
+
+extension KindDefinition {
+    /// A selector default whose JSON type is not the field's `type`: `default: "false"` for a
+    /// boolean is the string "false", which jq reads as true.
+    var selectorProblems: [Diagnostic] {
+        selector.compactMap { field -> Diagnostic? in
+            guard let text = field.defaultValue, let value = try? JSON(parsing: text), !value.isNull else { return nil }
+            let fits: Bool
+            switch field.type {
+            case "string": fits = value.kind == .string
+            case "integer": fits = value.numberValue.map { $0 == $0.rounded() } ?? false
+            case "number": fits = value.kind == .number
+            case "boolean": fits = value.kind == .bool
+            case "array": fits = value.kind == .array
+            case "object": fits = value.kind == .object
+            default: return nil
+            }
+            guard !fits else { return nil }
+            let unquoted = value.stringValue.map { " (unquoted: \($0))" } ?? ""
+            return Diagnostic(at: field.location, "selector field \"\(field.name)\" of kind \"\(name)\" is \(field.type), but its default \(text) is not",
+                              rule: "selector-default", hint: "write the default as a YAML \(field.type)\(unquoted)")
+        }
     }
 }
 

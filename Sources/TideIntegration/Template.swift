@@ -166,3 +166,18 @@ public struct TemplateError: Error, Sendable, CustomStringConvertible {
     }
 }
 
+
+extension Integration {
+    /// `http.baseUrl` as it renders for `configJSON`, moved to `origin` (a replay server on
+    /// loopback) with its path kept: fixtures hold the paths the API receives, `/api/v4/projects`
+    /// under a base URL of `https://gitlab.example.com/api/v4`. The origin alone when the base
+    /// URL does not render.
+    public func baseURL(movedTo origin: String, configJSON: String) -> String {
+        let config = (try? JSON(parsing: configJSON)) ?? JSON(object: [:])
+        guard let template = try? CompiledTemplate(http.baseURL),
+              let rendered = try? template.renderString(JSON(object: ["config": config])),
+              let path = URLComponents(string: rendered)?.percentEncodedPath, !path.isEmpty else { return origin }
+        let trimmed = path.hasSuffix("/") ? String(path.dropLast()) : path
+        return origin + (trimmed.hasPrefix("/") || trimmed.isEmpty ? trimmed : "/" + trimmed)
+    }
+}

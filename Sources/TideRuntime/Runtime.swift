@@ -77,7 +77,6 @@ public enum Runtime {
                 let file = try FixtureFile.load(contentsOf: (fixtures as NSString).appendingPathComponent("fixtures.yml"))
                 let started = try await FixtureServer.start(file.fixtures)
                 replay = started
-                integration.http.baseURL = TemplateSource(started.baseURL)
                 let replayConfig = (fixtures as NSString).appendingPathComponent("config.yml")
                 if configFile == nil, FileManager.default.fileExists(atPath: replayConfig) { configFile = replayConfig }
                 reporter.info("replaying \(fixtures) from \(started.baseURL)")
@@ -91,6 +90,9 @@ public enum Runtime {
         do { configuration = try ConfigurationResolver(overrides: plan.config, file: configFile).resolve(for: integration) } catch {
             throw fail(2, error.description)
         }
+        // The replay answers at its own origin, under the API's own path (fixtures hold the paths the
+        // API receives).
+        if let replay { integration.http.baseURL = TemplateSource(integration.baseURL(movedTo: replay.baseURL, configJSON: configuration.json)) }
         reporter.use(configuration.secretStore)
         if !configuration.secretStore.redactor.shortSecrets.isEmpty {
             reporter.warning("a sensitive setting's value is shorter than \(Redactor.substringMinimum) characters: it is masked only where it stands as a whole word; a real credential is longer")

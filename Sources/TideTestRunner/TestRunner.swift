@@ -196,7 +196,7 @@ public enum TestRunner {
         defer { try? scratchSchema?.dropSchema() }
 
         var integration = original
-        integration.http.baseURL = TemplateSource(server.baseURL)
+        integration.http.baseURL = TemplateSource(original.baseURL(movedTo: server.baseURL, configJSON: configuration.json))
         let observer = CollectingObserver()
         var summary: ResyncSummary?
         let catalog: Catalog

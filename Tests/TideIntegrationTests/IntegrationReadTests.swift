@@ -104,4 +104,50 @@ import TideMapping
         #expect(integration.warnings.map(\.rule) == ["ocean-yaml-boolean"])
         #expect(integration.blueprints.isEmpty)
     }
+
+    /// A selector default of another JSON type than the field's: `"false"` for a boolean is a
+    /// string, which jq reads as true (a request that silently asks the opposite).
+    @Test func aSelectorDefaultOfTheWrongTypeIsAnError() throws {
+        let text = """
+            name: typed
+            http: {baseUrl: https://api.example.com/api/v4}
+            kinds:
+              item:
+                selector:
+                  archived: {type: boolean, default: "false"}
+                  size: {type: integer, default: 2.5}
+                  state: {type: string, default: opened}
+                  ids: {type: array, default: [1, 2]}
+                  limit: {type: number, default: 10}
+                request: {path: /items}
+
+            """
+        let directory = try Self.directory(["integration.yml": text])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let found = Integration.read(directory: directory).diagnostics.filter { $0.rule == "selector-default" }
+        #expect(found.map(\.message) == [
+            "selector field \"archived\" of kind \"item\" is boolean, but its default \"false\" is not",
+            "selector field \"size\" of kind \"item\" is integer, but its default 2.5 is not",
+        ])
+        #expect(found.map { $0.location?.line } == [6, 7])
+        #expect(found.first?.hint == "write the default as a YAML boolean (unquoted: false)")
+    }
+
+    /// A replay (tide test, --replay) answers at its own origin under the API's own path, so
+    /// fixtures hold the paths the API receives.
+    @Test func theReplayKeepsTheBaseURLsPath() throws {
+        var compared = 0
+        for (base, expected) in [("https://api.example.com/api/v4", "http://127.0.0.1:9/api/v4"),
+                                 ("https://api.example.com/api/v4/", "http://127.0.0.1:9/api/v4"),
+                                 ("https://api.example.com", "http://127.0.0.1:9"),
+                                 ("{{ .config.host }}/rest", "http://127.0.0.1:9/rest"),
+                                 ("{{ .config.missing }}", "http://127.0.0.1:9")] {
+            let directory = try Self.directory(["integration.yml": "name: x\nhttp: {baseUrl: \"\(base)\"}\nkinds:\n  item: {request: {path: /items}}\n"])
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let integration = try Integration.load(directory: directory)
+            #expect(integration.baseURL(movedTo: "http://127.0.0.1:9", configJSON: #"{"host": "https://jira.example.com"}"#) == expected, "\(base)")
+            compared += 1
+        }
+        #expect(compared == 5)
+    }
 }

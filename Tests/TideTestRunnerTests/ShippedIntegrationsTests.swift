@@ -28,7 +28,7 @@ import TideTestRunner
             matchers[name] = coverage.matchers
             #expect(coverage.untested.isEmpty, "\(name): \(coverage.untested.joined(separator: "\n"))")
         }
-        #expect(matchers["jira"] ?? 0 > 0 && matchers["github"] ?? 0 > 0 && matchers["pagerduty"] ?? 0 > 0, "\(matchers)")
+        #expect(matchers["jira"] ?? 0 > 0 && matchers["github"] ?? 0 > 0 && matchers["pagerduty"] ?? 0 > 0 && matchers["gitlab"] ?? 0 > 0, "\(matchers)")
     }
 
     @Test(arguments: cases)
