@@ -106,7 +106,7 @@ extension Integration {
             }
             return KindParents.Link(kind: kind.name, parent: kind.parent, location: kind.parentLocation ?? kind.location)
         }) + kinds.flatMap(\.partitionProblems) + kinds.flatMap(\.responseProblems) + kinds.flatMap(\.selectorProblems)
-            + refetchParentProblems
+            + refetchParentProblems + refetchKeyProblems
         var seen: [String: SourceLocation] = [:]
         for field in configuration {
             guard let location = field.nameLocation else { continue }
@@ -160,6 +160,27 @@ extension Integration {
 
     static func suggestion(_ name: String, _ candidates: [String]) -> String {
         DidYouMean.closest(to: name, in: candidates).map { " (did you mean \"\($0)\"?)" } ?? ""
+    }
+}
+
+extension Integration {
+    /// A refetch sets selector values the kind's request reads: a key the kind does not declare
+    /// would be set and never read, and the refetch would read the whole kind.
+    var refetchKeyProblems: [Diagnostic] {
+        var found: [Diagnostic] = []
+        for event in webhooks.flatMap(\.events) where event.action == .refetch {
+            for kind in event.kinds.compactMap({ kind($0) }) {
+                let declared: [String] = kind.selector.map(\.name)
+                for key in event.refetch where !declared.contains(key.name) {
+                    let suggestion: String = Self.suggestion(key.name, declared)
+                    let hint: String = declared.isEmpty ? "declare it under the kind's selector: and read it in the request"
+                        : "the kind declares " + declared.joined(separator: ", ")
+                    let message: String = "event \"\(event.name)\" refetches with \"\(key.name)\", which is not a selector field of kind \"\(kind.name)\"" + suggestion
+                    found.append(Diagnostic(at: key.expression.location ?? event.location, message, rule: Self.unknownSelectorFieldRule, hint: hint))
+                }
+            }
+        }
+        return found
     }
 }
 

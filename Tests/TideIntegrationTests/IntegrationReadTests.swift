@@ -150,4 +150,33 @@ import TideMapping
         }
         #expect(compared == 5)
     }
+
+    /// A refetch key the kind does not declare would be set and never read: the refetch would
+    /// read the whole kind. Named where it is written, with the field meant.
+    @Test func aRefetchKeyTheKindDoesNotDeclareIsAnError() throws {
+        let text = """
+            name: keys
+            http: {baseUrl: https://api.example.com}
+            kinds:
+              item:
+                selector:
+                  iid: {type: integer}
+                request: {path: /items, query: {iid: "{{ .selector.iid }}"}}
+            webhooks:
+              - path: /webhook
+                events:
+                  - match: "true"
+                    kinds: [item]
+                    action: refetch
+                    refetch: {iidd: .item.iid, iid: .item.iid}
+
+            """
+        let directory = try Self.directory(["integration.yml": text])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let found = Integration.read(directory: directory).diagnostics.filter { $0.rule == "unknown-selector-field" }
+        #expect(found.count == 1)
+        #expect(found.first?.message.contains("refetches with \"iidd\", which is not a selector field of kind \"item\" (did you mean \"iid\"?)") == true,
+                "\(found.map(\.message))")
+        #expect(found.first?.location?.line == 14)
+    }
 }
