@@ -1,6 +1,7 @@
 import Foundation
 import TideCore
 import TideFetch
+import TideIntegration
 import TideJQ
 import TideMapping
 import TideModel
@@ -105,9 +106,16 @@ public final class ResourcePass {
     @discardableResult
     func sync(progress: inout KindProgress, observer: any ResyncObserver, cursors: SyncCursors? = nil) async -> [String] {
         let fetcher: any PageSource
-        do { fetcher = try KindFetcher.forResync(compiled: compiledKind(), selector: selector, cursors: cursors) } catch {
-            progress.failure = error.description
-            return []
+        if let kind = session.integration.kind(resource.kind), Self.readsShared(resource, kind: kind, session: session),
+           let shared = session.sharedReader(of: resource.kind) {
+            // Read once this resync for this resource and the kinds it is the parent or the
+            // partition source of.
+            fetcher = shared
+        } else {
+            do { fetcher = try KindFetcher.forResync(compiled: compiledKind(), selector: selector, cursors: cursors) } catch {
+                progress.failure = error.description
+                return []
+            }
         }
         // Records built by jq (not a plain path into the body) may share values with each other or
         // with the fetcher's parent record: those are mapped here, one page after the other.
@@ -192,6 +200,14 @@ public final class ResourcePass {
         progress.runs = fetcher.runs
         for note in fetcher.notes { observer.note(note) }
         return fetcher.completedRuns
+    }
+
+    /// Whether this resource can take its pages from its kind's shared read: it reads the kind as
+    /// the kind's defaults do, in one run of its own (no parent, no partitions), and not from
+    /// cursors (an incremental kind's request depends on them).
+    static func readsShared(_ resource: ResourceConfig, kind: KindDefinition, session: FetchSession) -> Bool {
+        kind.parent == nil && kind.partitions == nil && kind.incremental == nil
+            && session.readsAsDefaults(kind: kind.name, selector: Dictionary(resource.selector.fields.map { ($0.name, $0.json) }) { $1 })
     }
 
     /// Below this many records per thread a page is mapped on one thread: handing work out would

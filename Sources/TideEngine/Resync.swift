@@ -175,6 +175,8 @@ public struct Resync: Sendable {
     func syncAll(client: HTTPClient, passStart: Date, observer: any ResyncObserver) async throws -> [KindProgress] {
         let clock = ContinuousClock()
         let session = try FetchSession(integration: integration, config: configuration, client: client)
+        session.recordings.share(sharedKinds(session))
+        defer { session.recordings.close() }
         let resources = mapping.resources
         let width = max(1, min(resourcesAtOnce, resources.count))
         return try await withThrowingTaskGroup(of: (Int, KindProgress).self) { group in
@@ -201,6 +203,21 @@ public struct Resync: Sendable {
             }
             return finished.compactMap { $0 }
         }
+    }
+
+    /// Kinds this pass would read more than once with their selector defaults — as the parent of
+    /// several kinds, as a partition source, or for a resource that sets no selector field of its
+    /// own — and so reads once for all (`KindRecordings`).
+    func sharedKinds(_ session: FetchSession) -> Set<String> {
+        var readers: [String: Int] = [:]
+        for resource in mapping.resources {
+            guard let kind = integration.kind(resource.kind) else { continue }
+            if mode == .incremental, kind.incremental == nil { continue }
+            if let parent = kind.parent { readers[parent, default: 0] += 1 }
+            if let source = kind.partitions?.fromKind { readers[source, default: 0] += 1 }
+            if ResourcePass.readsShared(resource, kind: kind, session: session) { readers[kind.name, default: 0] += 1 }
+        }
+        return Set(readers.filter { $0.value > 1 }.keys)
     }
 
     /// One resource through its `ResourcePass`, after checking that the integration has its kind;

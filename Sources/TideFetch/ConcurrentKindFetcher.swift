@@ -306,7 +306,7 @@ struct BindingText: Sendable {
 /// `partitions.fromKind`, per value of `partitions.values`, or per date window.
 struct BindingSource {
     private let plan: Kind
-    private var fetcher: KindFetcher?
+    private var fetcher: (any PageSource)?
     private var valueProgram: JQProgram?
     private var pending: [BindingText] = []
     private var seen: Set<String> = []
@@ -348,7 +348,8 @@ struct BindingSource {
         pending.reverse()
     }
 
-    private static func fetcher(_ session: FetchSession, _ kind: String, of child: String, readFor: FetchError.ReadFor) throws -> KindFetcher {
+    private static func fetcher(_ session: FetchSession, _ kind: String, of child: String, readFor: FetchError.ReadFor) throws -> any PageSource {
+        if let shared = session.recordings.reader(of: kind, session: session) { return shared }
         do { return try KindFetcher(session: session, kind: kind) } catch {
             var failure = FetchError(.evaluation, message: error.description)
             failure.whileFetchingParentsOf = child
@@ -461,6 +462,20 @@ final class CompiledPool: Sendable {
     }
 
     func put(_ compiled: UncheckedSendable<CompiledKind>) { idle.withLock { $0.append(compiled) } }
+}
+
+extension FetchSession {
+    /// Whether a resource with `selector` reads `kind` exactly as its defaults do (the way parents
+    /// and partition sources are read), so that it can share their one read.
+    public func readsAsDefaults(kind: String, selector: [String: String]) -> Bool {
+        selectorObject(session: self, kind: kind, selector: selector).serialized()
+            == selectorObject(session: self, kind: kind, selector: [:]).serialized()
+    }
+
+    /// A reader of `kind`'s shared read for a resource, when the kind is shared this resync.
+    public func sharedReader(of kind: String) -> (any PageSource)? {
+        recordings.reader(of: kind, session: self)
+    }
 }
 
 /// The resource's selector as templates see it, as `KindFetcher` builds it: the kind's fields

@@ -47,7 +47,7 @@ public final class KindFetcher: PageSource {
     let session: FetchSession
     let program: KindProgram
     let context: JSON
-    let parentFetcher: KindFetcher?
+    let parentFetcher: (any PageSource)?
     /// The parent record of a fetcher bound to one run.
     private var boundParent: JSON?
     /// The partition's value as JSON text, for a fetcher bound to one partition.
@@ -134,7 +134,17 @@ public final class KindFetcher: PageSource {
             parentFetcher = nil
             boundParent = binding.parent
         } else {
-            parentFetcher = try compiled.parent.map { parent throws(Diagnostics) in try KindFetcher(compiled: parent) }
+            // A parent kind this resync reads once for every child shares that read.
+            let session = compiled.session
+            if let parent = compiled.parent {
+                if let shared = session.recordings.reader(of: parent.kind, session: session) {
+                    parentFetcher = shared
+                } else {
+                    parentFetcher = try KindFetcher(compiled: parent)
+                }
+            } else {
+                parentFetcher = nil
+            }
         }
     }
 
