@@ -130,6 +130,11 @@ public enum Runtime {
         var assembly = RunAssembly(integration: integration, mapping: mapping, configuration: configuration, sink: sink,
                                    mappingOptions: options)
         assembly.cursors = sink as? CatalogSink
+        // A dry run of an incremental pass reads the catalog's cursors (and saves none), so it
+        // shows what the pass would ask for.
+        if plan.dryRun, plan.effectiveIncremental, Catalog.isPostgreSQL(plan.catalog) || FileManager.default.fileExists(atPath: plan.catalog) {
+            assembly.cursors = try? openCatalog(plan.catalog, datasource: plan.environment.datasource(for: integration), fail: fail)
+        }
         if listener != .once, !plan.dryRun {
             let resync = assembly.resync(), pass = assembly.resync(mode: .incremental)
             try await serve(plan, assembly: assembly, listener: listener, reporter: reporter, resync: {

@@ -32,6 +32,27 @@ import TideTesting
         #expect(again.stderr.contains("Nothing stale to delete."))
     }
 
+    /// `--incremental` after a full resync: GitHub's issues are asked for from each repository's
+    /// cursor (the replay's fixtures answer whatever `since` says), nothing is deleted, the
+    /// cursors move; the environment variable does the same, and a dry run reads the cursors
+    /// without moving them.
+    @Test func anIncrementalPassAfterAFullResync() async throws {
+        let github = Self.root + "/integrations/github"
+        let full = try await TideProcess.run(["run", github, "--replay", "--catalog", catalog])
+        #expect(full.status == 0, "\(full.stderr)")
+        let pass = try await TideProcess.run(["run", github, "--replay", "--incremental", "--catalog", catalog])
+        #expect(pass.status == 0, "\(pass.stderr)")
+        #expect(pass.stderr.contains("Incremental pass completed"))
+        #expect(pass.stderr.contains("Incremental pass: nothing is deleted (full resyncs reconcile); 5 cursors moved."), "\(pass.stderr)")
+        #expect(pass.stderr.contains("Not read incrementally"), "resources whose kind has no incremental: are listed")
+        let byEnvironment = try await TideProcess.run(["run", github, "--replay", "--catalog", catalog, "--dry-run"],
+                                                      environment: ["OCEAN__INTEGRATION__INCREMENTAL_SYNC_ENABLED": "true"])
+        #expect(byEnvironment.status == 0, "\(byEnvironment.stderr)")
+        #expect(byEnvironment.stderr.contains("Dry run: nothing was written or deleted."))
+        #expect(byEnvironment.lines.allSatisfy { $0.contains("githubIssue") }, "only the incremental kind's entities: \(byEnvironment.stdout)")
+        #expect(byEnvironment.lines.count == 3)
+    }
+
     @Test func dryRunPrintsEntitiesWritesNothingAndHidesSecrets() async throws {
         let secret = "tok-\(UUID().uuidString)"
         let result = try await TideProcess.run(
