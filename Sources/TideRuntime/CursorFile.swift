@@ -65,7 +65,7 @@ public final class CursorFile: CursorStore, Sendable {
         do {
             let folder = url.deletingLastPathComponent()
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            let data = try JSONSerialization.data(withJSONObject: file, options: [.sortedKeys, .prettyPrinted])
+            let data = try JSONSerialization.data(withJSONObject: file, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
             try data.write(to: url, options: .atomic)
         } catch {
             throw Failure(description: "cannot write the cursor file \(path): \(Runtime.describe(fileError: error)); pass --state PATH to a writable place")

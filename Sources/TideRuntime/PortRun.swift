@@ -81,7 +81,7 @@ public struct PortRun: Sendable {
         let reports = mode == .full
         func report(_ state: PortIntegrationLifecycle.ResyncStatus, start: Date? = nil, end: Date? = nil) async throws {
             guard reports else { return }
-            try await report(state, start: start, end: end)
+            try await lifecycle.report(state, start: start, end: end)
         }
         try await report(.running, start: start)
         let mapping: PortAppConfig?

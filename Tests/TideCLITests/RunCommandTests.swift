@@ -112,6 +112,34 @@ import TideTesting
         #expect(calls.contains { $0.hasPrefix("POST /v1/blueprints/jiraIssue/entities/bulk") })
     }
 
+    /// With Port as the sink, the cursors go to the state file (`--state`), not to Port: a full
+    /// resync writes them, an incremental pass reads them (GitHub's issues from each repository's
+    /// cursor), reports no resync state to Port (a full resync's), and moves them.
+    @Test func withPortTheCursorsLiveInTheStateFile() async throws {
+        let port = try await PortStandIn.start()
+        let environment = [
+            "OCEAN__PORT__CLIENT_ID": port.options.clientID, "OCEAN__PORT__CLIENT_SECRET": port.options.clientSecret,
+            "OCEAN__PORT__BASE_URL": port.baseURL, "OCEAN__INTEGRATION__IDENTIFIER": "github-test",
+        ]
+        let state = folder.appendingPathComponent("state/cursors.json").path
+        let github = Self.root + "/integrations/github"
+        let full = try await TideProcess.run(["run", github, "--replay", "--state", state], environment: environment)
+        #expect(full.status == 0, "\(full.stderr)")
+        let states = port.resyncStates
+        let afterFull = try String(contentsOfFile: state, encoding: .utf8)
+        let pass = try await TideProcess.run(["run", github, "--replay", "--incremental"], environment: environment.merging(["TIDE_STATE": state]) { $1 })
+        let statesAfterPass = port.resyncStates
+        await port.stop()
+        #expect(pass.status == 0, "\(pass.stderr)")
+        #expect(pass.stderr.contains("5 cursors moved"), "\(pass.stderr)")
+        #expect(states == ["running", "completed"], "\(states)")
+        #expect(statesAfterPass == states, "an incremental pass reports no resync state")
+        #expect(afterFull.contains("github/github-test") && afterFull.contains("issue[2]") && afterFull.contains("700105"))
+        let afterPass = try String(contentsOfFile: state, encoding: .utf8)
+        #expect(afterPass != afterFull, "the cursors moved")
+        #expect(!FileManager.default.fileExists(atPath: catalog), "no catalog was made")
+    }
+
     @Test func anUnknownIntegrationDirectoryIsAnInputError() async throws {
         let result = try await TideProcess.run(["run", folder.path + "/nope", "--catalog", catalog])
         #expect(result.status == 2)
