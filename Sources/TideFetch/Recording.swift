@@ -36,6 +36,9 @@ public final class FetchRecording: Sendable {
         case setHeader(name: String, value: String)
         /// Removes the links of this relation from the `Link` header.
         case dropLink(rel: String)
+        /// The string at the path is a next page's URL: written relative to the API's base, as a
+        /// replay serves the API at another address.
+        case rebaseURL(path: [PathStep])
     }
 
     /// What a recorded response must become, and why (said in the fixture's name).
@@ -156,6 +159,12 @@ extension KindFetcher {
             } else {
                 recording.problem("kind \"\(kind)\": pagination.total (\(expression.source)) is neither a path in the body nor a header, so it cannot be lowered to the pages recorded")
             }
+        }
+
+        // An absolute next URL is the API's address, which a replay does not have.
+        if case .nextURL(let expression) = pagination.strategy, !run.finished,
+           let paths = FetchRecording.paths(of: expression.source, in: input), paths.count == 1 {
+            recording.add(.init(kind: kind, request: key, edits: [.rebaseURL(path: paths[0])], note: ""))
         }
 
         guard !run.finished, number >= limit else { return }
