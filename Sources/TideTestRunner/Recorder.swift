@@ -386,6 +386,9 @@ struct CaseText {
             if subset { lines.append("  subset: true") }
             lines.append("  entities:")
             for entity in entities { lines.append("    - " + entity.text(pretty: false)) }
+        } else {
+            // A probe: nothing expected, only the replay's entities and requests wanted.
+            lines.append("expect: {subset: true}")
         }
         return lines.joined(separator: "\n") + "\n"
     }
