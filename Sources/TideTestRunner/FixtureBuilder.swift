@@ -86,7 +86,8 @@ struct FixtureBuilder {
             var body = RecordedJSON.parse(exchange.responseBody)
             var entryNotes: [String] = []
             for edit in edits[key] ?? [] {
-                if !edit.note.isEmpty { entryNotes.append(edit.note) }
+                // The same request read for two purposes (a kind, and another's partitions) is cut once.
+                if !edit.note.isEmpty, !entryNotes.contains(edit.note) { entryNotes.append(edit.note) }
                 for change in edit.edits { apply(change, body: &body, headers: &headers, url: exchange.url) }
             }
             let response: RecordedEntry.Body
@@ -218,6 +219,7 @@ struct FixtureBuilder {
             let entry = entries[index]
             let query = entry.query.isEmpty ? "" : "?" + entry.query.map { "\($0.name)=\($0.value)" }.joined(separator: "&")
             var name = "\(entry.method) \(entry.path)\(query)"
+            if let body = entry.body { name += " " + body.text(pretty: false) }
             if name.count > 120 { name = String(name.prefix(117)) + "…" }
             if !entry.notes.isEmpty { name += " (" + entry.notes.joined(separator: "; ") + ")" }
             used[name, default: 0] += 1

@@ -155,8 +155,17 @@ public enum Recorder {
         report.scrubbedValues = scrubber.fakes.count
 
         // Written beside the destination, checked, then moved.
-        let staging = fixturesDirectory.deletingLastPathComponent().appendingPathComponent(".tide-record-\(UUID().uuidString)")
-        defer { try? manager.removeItem(at: staging) }
+        let parent = fixturesDirectory.deletingLastPathComponent()
+        let parentExisted = manager.fileExists(atPath: parent.path)
+        let staging = parent.appendingPathComponent(".tide-record-\(UUID().uuidString)")
+        var moved = false
+        defer {
+            try? manager.removeItem(at: staging)
+            // A folder made only to hold the staging one goes with it.
+            if !moved, !parentExisted, (try? manager.contentsOfDirectory(atPath: parent.path))?.isEmpty == true {
+                try? manager.removeItem(at: parent)
+            }
+        }
         let stagedFixtures = staging.appendingPathComponent("fixtures")
         let stagedCase = staging.appendingPathComponent("case.yml")
         let mappingPath = options.mappingFile.map { URL(fileURLWithPath: $0).standardized.path }
@@ -263,6 +272,7 @@ public enum Recorder {
         } catch {
             throw RecordError("cannot move the recording into place: \(error.localizedDescription)", hint: "nothing was left behind; check the folders are writable")
         }
+        moved = true
         report.files = files(below: fixturesDirectory).map(\.path) + [testFile.path]
         report.fixtures = entries.count
         return report

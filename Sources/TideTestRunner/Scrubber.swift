@@ -159,10 +159,10 @@ final class Scrubber {
         repeat {
             let code = String(hash(original, salt: "string\(attempt)") & 0xFFFF_FFFF, radix: 16)
             let tag = String(repeating: "0", count: 8 - code.count) + code
-            if original.wholeMatch(of: /[^@\s]+@[^@\s]+\.[A-Za-z]{2,}/) != nil {
-                fake = "user-\(tag)@example.com"
-            } else if original.hasPrefix("http://") || original.hasPrefix("https://") {
+            if original.hasPrefix("http://") || original.hasPrefix("https://") {
                 fake = "https://example.com/scrubbed/\(tag)"
+            } else if original.wholeMatch(of: /[^@\s\/?]+@[^@\s\/?]+\.[A-Za-z]{2,}/) != nil {
+                fake = "user-\(tag)@example.com"
             } else if original.wholeMatch(of: /\+?[0-9 ()\-.]{6,}/) != nil {
                 fake = "+1 555 0" + String(hash(original, salt: "phone\(attempt)") % 1_000_000)
             } else {

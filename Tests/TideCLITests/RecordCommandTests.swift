@@ -260,6 +260,10 @@ struct RecordCommandTests {
         let projectsBody = try String(contentsOf: fixtures.appendingPathComponent("bodies/projects-1.json"), encoding: .utf8)
         let fake = try #require(usersBody.firstMatch(of: /user-[0-9a-f]{8}@example\.com/)).output
         #expect(projectsBody.contains(String(fake)))
+        // A URL stays a URL, the base64 form of the token is masked, and the echoed credential is a placeholder.
+        #expect(usersBody.contains("https://example.com/scrubbed/"), "\(usersBody)")
+        #expect(projectsBody.contains(#""trace": "***""#), "\(projectsBody)")
+        #expect(usersBody.contains("Bearer recorded-token-placeholder"), "\(usersBody)")
 
         // `tide test` passes on the recording, with the counts the truncated runs give.
         let test = try await TideProcess.run(["test", integration.path])
