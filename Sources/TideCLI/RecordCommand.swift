@@ -62,7 +62,7 @@ struct RecordCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Leave out the built-in scrubbing rules (e-mail addresses, displayName, avatarUrls, phone…); secrets are replaced regardless.")
     var noDefaultScrub = false
 
-    @Option(name: .long, help: ArgumentHelp("Entities the case lists at most; past it a sample of each blueprint (subset: true) and every count (default 100).", valueName: "N"))
+    @Option(name: .long, help: ArgumentHelp("Entities the case lists at most; past it a sample of each blueprint (subset: true) and every count.", valueName: "N"))
     var maxEntities = 100
 
     @OptionGroup var format: FormatOption
