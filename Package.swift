@@ -77,7 +77,7 @@ let package = Package(
         // Webhook expectations go through TideWebhooks' real server, over TideHTTP's client.
         .target(name: "TideTestRunner", dependencies: ["TideCore", "TideJQ", "TideModel", "TideMapping",
                                                        "TideIntegration", "TideEngine", "TideCatalog", "TideReplay",
-                                                       "TideWebhooks", "TideHTTP", "TideRuntime", "TideServer"]),
+                                                       "TideWebhooks", "TideHTTP", "TideRuntime", "TideServer", "TideFetch"]),
         // Every kind of run assembled in one place: the environment, the plan, sinks, the live
         // service, replay, signals and shutdown. Commands translate flags into a RunPlan.
         .target(name: "TideRuntime", dependencies: ["TideCore", "TideJQ", "TideModel", "TideMapping", "TideIntegration", "TideEngine", "TideHTTP",

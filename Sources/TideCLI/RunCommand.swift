@@ -154,7 +154,10 @@ struct RunCommand: AsyncParsableCommand {
         }
     }
 
-    func parsedOverrides() throws -> [String: String] {
+    func parsedOverrides() throws -> [String: String] { try Self.overrides(config) }
+
+    /// `--config name=value` pairs by name (a later one wins), for every command that takes them.
+    static func overrides(_ config: [String]) throws -> [String: String] {
         var values: [String: String] = [:]
         for pair in config {
             guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {

@@ -9,7 +9,7 @@ public struct TideCommand: AsyncParsableCommand {
         commandName: "tide",
         abstract: "Run data integrations written in YAML into a Port catalog.",
         version: TideVersion.current,
-        subcommands: [RunCommand.self, MapCommand.self, CatalogCommand.self, LintCommand.self, SchemaCommand.self, TestCommand.self, NewCommand.self, DocsCommand.self]
+        subcommands: [RunCommand.self, MapCommand.self, CatalogCommand.self, LintCommand.self, SchemaCommand.self, TestCommand.self, RecordCommand.self, NewCommand.self, DocsCommand.self]
     )
     public init() {}
 }

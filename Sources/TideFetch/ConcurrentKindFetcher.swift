@@ -192,7 +192,7 @@ public final class ConcurrentKindFetcher: PageSource {
         // Not in an incremental pass: it reads what changed, which no count of the whole matches,
         // and deletes nothing.
         let counting = plan.cursors != nil ? nil : plan.partitions?.count.map { count in
-            Task { () throws(FetchError) -> Double in try await countWhole(count, plan: plan) }
+            Task { () throws(FetchError) -> Counted in try await countWhole(count, plan: plan) }
         }
         defer { counting?.cancel() }
         var records = 0
@@ -218,8 +218,18 @@ public final class ConcurrentKindFetcher: PageSource {
             while let read = try await group.next() { records += read }
         }
         guard let counting else { return }
-        let expected = try await counting.value
+        let counted = try await counting.value
+        let expected = counted.value
         guard Double(records) < expected else { return }
+        // Under `tide record` the partitions were cut short on purpose: the recorded count is
+        // lowered to what they gave, so that neither the recording nor its replay reads the kind
+        // again unpartitioned. (A count that is not a path in its body cannot be lowered: then the
+        // kind is read again, as without a recording, and the replay does the same.)
+        if let recording = FetchRecording.current, let edit = counted.recordingEdit(records) {
+            recording.add(FetchRecording.PageEdit(kind: plan.kind, request: counted.key, edits: [edit],
+                                                  note: "count lowered to \(records), the records the recorded partitions hold"))
+            return
+        }
         let note = "kind \"\(plan.kind)\": its partitions gave \(records) records but the API counts \(formatted(expected)) in all, so it is read once more unpartitioned (nothing is deleted for a record no partition held)"
         shared.withLock { $0.notes.append(note) }
         let (_, completed) = try await run(BindingText(parent: nil, partition: nil), plan: plan, pool: pool, projection: projection, channel: channel)
@@ -259,10 +269,22 @@ public final class ConcurrentKindFetcher: PageSource {
         return (read, fetcher.completedRuns)
     }
 
+    /// What `partitions.count` gave, and (for `tide record`) where its value sits in the response.
+    private struct Counted: Sendable {
+        var value: Double
+        var key: FetchRecording.RequestKey
+        var path: [FetchRecording.PathStep]?
+
+        func recordingEdit(_ records: Int) -> FetchRecording.Edit? {
+            path.map { .setBody(path: $0, json: String(records)) }
+        }
+    }
+
     /// The API's count of the whole set, through `partitions.count`.
-    private static func countWhole(_ count: Partitions.Count, plan: Plan) async throws(FetchError) -> Double {
+    private static func countWhole(_ count: Partitions.Count, plan: Plan) async throws(FetchError) -> Counted {
         let selector = selectorObject(session: plan.session, kind: plan.kind, selector: plan.selector)
-        let (response, request) = try await plan.session.send(count.request, context: [("selector", selector), ("partition", .null)])
+        let sent = try await plan.session.sendKeepingRequest(count.request, context: [("selector", selector), ("partition", .null)])
+        let (response, request) = (sent.response, sent.line)
         func failure(_ message: String) -> FetchError {
             var error = FetchError(.evaluation, message: "partitions.count of kind \"\(plan.kind)\": \(message)",
                                    hint: "check partitions.count's request and value against the API's response")
@@ -279,7 +301,13 @@ public final class ConcurrentKindFetcher: PageSource {
         guard let number = value?.numberValue ?? value?.stringValue.flatMap(Double.init) else {
             throw failure("\(count.value.source) gave \(value.map { plan.session.redactor.excerpt($0.serialized(), limit: 80) } ?? "nothing"), not a number")
         }
-        return number
+        var path: [FetchRecording.PathStep]?
+        if FetchRecording.current != nil, value?.numberValue != nil {
+            let input = JSON(object: ["body": body, "headers": JSON(object: [:]), "page": .null, "parent": .null])
+            if let paths = FetchRecording.paths(of: count.value.source, in: input), paths.count == 1 { path = paths[0] }
+        }
+        return Counted(value: number, key: FetchRecording.RequestKey(method: sent.request.method.rawValue, url: sent.request.url, body: sent.request.body),
+                       path: path)
     }
 
     private static func formatted(_ number: Double) -> String {

@@ -327,6 +327,9 @@ public final class KindFetcher: PageSource {
         let base = response.url.isEmpty ? request.url : response.url
         do { try advance(&run, records: records.count, input: input, response: response, base: base) } catch { throw fail(error) }
         run.pagesRead = number
+        if FetchRecording.current != nil {
+            recordingCut(&run, number: number, request: request, response: response, input: input)
+        }
         readAhead(run)
         return FetchedPage(records: records, number: number, parent: run.parent,
                            request: "\(request.method) \(session.redactor.redactURL(request.url))")
@@ -361,7 +364,7 @@ public final class KindFetcher: PageSource {
 
     /// The request for `run`'s current page, with credentials for the API's own origin, and the
     /// login scheme to send it with.
-    private func makeRequest(for run: PaginationRun) throws(FetchError) -> (request: HTTPRequest, login: LoginAuth?) {
+    func makeRequest(for run: PaginationRun) throws(FetchError) -> (request: HTTPRequest, login: LoginAuth?) {
         let context = self.context.setting("parent", to: run.parent ?? .null).setting("page", to: program.pagination.pageState(run).json)
             .setting("cursor", to: run.syncCursor ?? .null)
         var rendered = try program.request.render(context)
@@ -384,7 +387,8 @@ public final class KindFetcher: PageSource {
     /// that ends the run early (empty, or `stop`) cancels the rest.
     private func readAhead(_ run: PaginationRun) {
         guard !run.finished, let total = run.knownTotal, let readAhead = program.pagination.readAhead else { return }
-        let maxPages = program.definition.pagination.maxPages ?? Int.max
+        // Under `tide record`, never past the pages a run keeps.
+        let maxPages = min(program.definition.pagination.maxPages ?? Int.max, FetchRecording.current?.pagesPerRun ?? Int.max)
         while ahead.count < Self.pagesAhead {
             // The pages already ahead are the run's next ones in order; this one follows them.
             var next = run

@@ -60,6 +60,12 @@ extension FetchSession {
     /// - Returns: the response (2xx; other statuses are thrown after the client's retries) and the
     ///   request line with secrets redacted, for messages.
     public func send(_ definition: RequestDefinition, context members: [(String, JSON)]) async throws(FetchError) -> (response: HTTPResponse, request: String) {
+        let sent = try await sendKeepingRequest(definition, context: members)
+        return (sent.response, sent.line)
+    }
+
+    /// `send(_:context:)`, also giving the request as sent (what `tide record` matches exchanges with).
+    func sendKeepingRequest(_ definition: RequestDefinition, context members: [(String, JSON)]) async throws(FetchError) -> (response: HTTPResponse, line: String, request: HTTPRequest) {
         var compiler = Compiler()
         let compiled = CompiledRequest(definition, http: integration.http, compiler: &compiler)
         if !compiler.diagnostics.isEmpty {
@@ -77,7 +83,8 @@ extension FetchSession {
         var login: LoginAuth?
         if sendCredentials, case .login(let scheme) = auth { login = scheme }
         do {
-            return (try await send(&request, login: login), line)
+            let response = try await send(&request, login: login)
+            return (response, line, request)
         } catch {
             var error = error
             if error.request == nil { error.request = line }

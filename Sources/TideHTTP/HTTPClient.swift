@@ -249,6 +249,8 @@ public final class HTTPClient: Sendable {
                 let retryable = (policy.retryableStatuses.contains(response.status) || request.alsoRetriedStatuses.contains(response.status))
                     && request.mayRetry
                 if !retryable || attempts >= policy.maxAttempts {
+                    // The answer the caller acts on (retried attempts are not: replay needs only this).
+                    Self.exchangeRecorder?.exchangeFinished(HTTPExchange(request: request, response: result))
                     if failed && request.throwsOnErrorStatus {
                         throw statusError(request, response, attempts: attempts)
                     }
@@ -257,6 +259,7 @@ public final class HTTPClient: Sendable {
                 let error = statusError(request, response, attempts: attempts)
                 if policy.honourServerDelay, let asked = RetryPolicy.serverDelay(in: response.headers) {
                     if asked > policy.maxTotalWait - waited {
+                        Self.exchangeRecorder?.exchangeFinished(HTTPExchange(request: request, response: result))
                         // Fail now: sleeping far beyond the budget would look like a hang.
                         if !request.throwsOnErrorStatus { return result }
                         throw error.adding(detail:
@@ -327,6 +330,44 @@ extension HTTPClient {
     /// The observer of requests sent from this task and its children by clients configured without
     /// one: a resync's clients are built deep inside the engine, and this reaches them all.
     @TaskLocal public static var observer: (any HTTPRequestObserver)?
+}
+
+/// One request as it was finally sent and the response the caller got (after retries; each
+/// redirect hop is an exchange of its own). Request headers are left out on purpose: they carry
+/// credentials, and nothing that records exchanges needs them.
+public struct HTTPExchange: Sendable {
+    public var method: String
+    /// The absolute URL, query included.
+    public var url: String
+    public var requestBody: [UInt8]?
+    public var status: Int
+    public var responseHeaders: HTTPHeaders
+    public var responseBody: [UInt8]
+
+    public init(method: String, url: String, requestBody: [UInt8]?, status: Int, responseHeaders: HTTPHeaders, responseBody: [UInt8]) {
+        self.method = method
+        self.url = url
+        self.requestBody = requestBody
+        self.status = status
+        self.responseHeaders = responseHeaders
+        self.responseBody = responseBody
+    }
+
+    init(request: HTTPRequest, response: HTTPResponse) {
+        self.init(method: request.method.rawValue, url: request.url, requestBody: request.body, status: response.status,
+                  responseHeaders: response.headers, responseBody: response.body)
+    }
+}
+
+/// Sees every final exchange of the clients in its task (`tide record`); unlike
+/// `HTTPRequestObserver` it sees URLs and bodies, so only a recorder that scrubs them may be one.
+public protocol HTTPExchangeRecorder: Sendable {
+    func exchangeFinished(_ exchange: HTTPExchange)
+}
+
+extension HTTPClient {
+    /// The recorder of exchanges sent from this task and its children; nil (the default) records nothing.
+    @TaskLocal public static var exchangeRecorder: (any HTTPExchangeRecorder)?
 }
 
 extension AttemptOutcome {

@@ -17,6 +17,8 @@ public struct Integration: Sendable {
     public var kinds: [KindDefinition]
     /// Live-event endpoints, in file order.
     public var webhooks: [WebhookDefinition] = []
+    /// `record:`, for `tide record`.
+    public var record = RecordSettings()
     /// `.port/resources/port-app-config.yml`, the default mapping.
     public var defaultMapping: PortAppConfig?
     /// `.port/resources/blueprints.json`.
@@ -26,6 +28,31 @@ public struct Integration: Sendable {
 
     public func kind(_ name: String) -> KindDefinition? { kinds.first { $0.name == name } }
     public var sensitiveFields: [String] { configuration.filter(\.sensitive).map(\.name) }
+}
+
+/// `record:`: how `tide record` reads the live API and what it scrubs.
+public struct RecordSettings: Sendable {
+    public struct ScrubRule: Sendable {
+        public enum Target: Sendable {
+            /// Every member with this name, at any depth.
+            case key(String)
+            /// A jq path over each response body.
+            case path(JQExpression)
+        }
+        public var target: Target
+        public var location: SourceLocation?
+        public init(_ target: Target, location: SourceLocation? = nil) {
+            self.target = target
+            self.location = location
+        }
+    }
+
+    /// Pages kept per pagination run.
+    public var pages: Int = 2
+    public var scrub: [ScrubRule] = []
+    /// Whether the built-in rules (e-mail addresses, members named like personal data) apply too.
+    public var defaults = true
+    public init() {}
 }
 
 public struct ConfigurationField: Sendable {

@@ -263,9 +263,23 @@ struct IntegrationBuilder {
             http: http(reader.child("http")),
             kinds: kinds,
             webhooks: (root["webhooks"]?.items ?? []).map(webhook),
+            record: record(root["record"]),
             defaultMapping: nil,
             blueprints: [],
             warnings: [])
+    }
+
+    func record(_ node: YAMLNode?) -> RecordSettings {
+        var settings = RecordSettings()
+        guard let node else { return settings }
+        let reader = specReader(node, IntegrationSpec.record)
+        settings.pages = reader.int(specified: "pages")
+        settings.defaults = reader.bool(specified: "defaults")
+        settings.scrub = (node["scrub"]?.items ?? []).compactMap { item in
+            if let key = item["key"]?.string { return RecordSettings.ScrubRule(.key(key), location: item.location) }
+            return expression(item["path"]).map { RecordSettings.ScrubRule(.path($0), location: item.location) }
+        }
+        return settings
     }
 
     func webhook(_ node: YAMLNode) -> WebhookDefinition {

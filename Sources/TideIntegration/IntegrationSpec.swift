@@ -283,6 +283,20 @@ public enum IntegrationSpec {
         FieldSpec("register", webhookRegistration, "Register this webhook at the third party on start."),
     ]))
 
+    static let scrubRule = SpecType.object(ObjectSpec(
+        "A field `tide record` replaces with a made-up value in what it writes. Give key or path.", fields: [
+        FieldSpec("key", .string(), "Every object member with this name, at any depth of request and response bodies (emailAddress, login)."),
+        FieldSpec("path", jq, "jq path over each response body giving the values to replace (.values[].owner.name)."),
+    ], exactlyOneOf: ["key", "path"]))
+
+    static let record = SpecType.object(ObjectSpec(
+        "How `tide record` turns a live run into fixtures and a test case: how much it reads, and which fields it replaces with made-up values besides secrets.", fields: [
+        FieldSpec("pages", .integer(minimum: 1, maximum: 100), default: "2", "Pages kept per pagination run (per kind, parent record or partition); --pages overrides it."),
+        FieldSpec("scrub", .array(scrubRule), "Fields replaced, besides the built-in ones, with the same made-up value wherever one value appears."),
+        FieldSpec("defaults", .boolean, default: "true",
+                  "Whether the built-in rules apply too: e-mail addresses anywhere, and members named like personal data (email, displayName, avatarUrl(s), phone, firstName, lastName, fullName and their snake_case forms)."),
+    ]))
+
     /// The whole file.
     public static let root = SpecType.object(ObjectSpec("A Tide integration.", fields: [
         FieldSpec("name", .string(), required: true, "Integration type, as Ocean's OCEAN__INTEGRATION__TYPE."),
@@ -294,5 +308,6 @@ public enum IntegrationSpec {
         FieldSpec("http", http, required: true, "The API."),
         FieldSpec("kinds", .map(kind), required: true, "Kinds of records, by name."),
         FieldSpec("webhooks", .array(webhook), "Live events: endpoints that verify, match and apply third-party events."),
+        FieldSpec("record", record, "Settings of `tide record`, which runs the integration once against the live API and writes fixtures and a test case."),
     ]))
 }

@@ -26,6 +26,12 @@ struct IntegrationLinter {
         http()
         for kind in integration.kinds { self.kind(kind) }
         webhooks()
+        // `record.scrub` paths compile, as the recorder wraps them in path(…).
+        for (index, rule) in integration.record.scrub.enumerated() {
+            if case .path(let expression) = rule.target {
+                jq(JQExpression("path(\(expression.source)\n)", location: expression.location), field: "record.scrub[\(index)].path")
+            }
+        }
         diagnostics += batch.check()
     }
 

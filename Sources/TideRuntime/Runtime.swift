@@ -52,21 +52,7 @@ public enum Runtime {
         }
 
         plan.environment.applyLimits()
-        // Loaded once, and everything that can be known without the network is checked on what
-        // was loaded, before the first request: the loader's own findings (structure, names,
-        // parents, the mapping's kinds) come out as lint findings, with their positions.
-        let read = Integration.read(directory: plan.directory)
-        let checked = plan.mapping == nil ? read : Integration.read(directory: plan.directory, mapping: plan.mapping)
-        let findings = Linter.lint(checked)
-        for finding in findings { reporter.finding(finding) }
-        if findings.contains(where: { $0.severity == .error }) {
-            throw fail(2, "tide run: fix the errors above first (`tide lint \(plan.directory)` lists them)")
-        }
-        var integration: Integration
-        // (With --mapping, the default mapping was not linted, but must still load.)
-        do { integration = try read.loaded() } catch { throw fail(2, error.description) }
-        // The operator's request budget, over the integration's: every client of the run reads it here.
-        integration.http.apply(plan.effectiveHTTP)
+        var integration = try loadChecked(plan, reporter: reporter)
 
         // --replay: the integration's recorded responses stand in for its API.
         var configFile = plan.configFile
@@ -86,26 +72,11 @@ public enum Runtime {
         }
         defer { if let replay { Task { await replay.stop() } } }
 
-        let configuration: ResolvedConfiguration
-        do { configuration = try ConfigurationResolver(overrides: plan.config, file: configFile).resolve(for: integration) } catch {
-            throw fail(2, error.description)
-        }
+        let configuration = try resolveConfiguration(plan, integration: integration, configFile: configFile, reporter: reporter)
         // The replay answers at its own origin, under the API's own path (fixtures hold the paths the
         // API receives).
         if let replay { integration.http.baseURL = TemplateSource(integration.baseURL(movedTo: replay.baseURL, configJSON: configuration.json)) }
-        reporter.use(configuration.secretStore)
-        if !configuration.secretStore.redactor.shortSecrets.isEmpty {
-            reporter.warning("a sensitive setting's value is shorter than \(Redactor.substringMinimum) characters: it is masked only where it stands as a whole word; a real credential is longer")
-        }
-
-        let mapping: PortAppConfig
-        if let file = plan.mapping {
-            do { mapping = try PortAppConfig.load(contentsOf: file) } catch { throw fail(2, error.description) }
-        } else if let defaultMapping = integration.defaultMapping {
-            mapping = defaultMapping
-        } else {
-            throw fail(2, "\(plan.directory) has no .port/resources/port-app-config.yml; pass --mapping FILE")
-        }
+        let mapping = try loadMapping(plan, integration: integration, reporter: reporter)
         guard !mapping.resources.isEmpty else {
             reporter.error("the mapping has no resources, so there is nothing to resync (Ocean skips an empty mapping too)")
             return
@@ -151,6 +122,64 @@ public enum Runtime {
         }
         reporter.finished(summary, catalog: plan.dryRun ? nil : Catalog.displayed(plan.catalog))
         if !summary.succeeded { throw RunFailure(status: 1) }
+    }
+
+    /// Every run's first step: the integration loaded and checked as `tide lint` checks it (the
+    /// loader's findings and the linter's, reported with their positions), with the operator's
+    /// request budget applied. Nothing is requested.
+    public static func loadChecked(_ plan: RunPlan, reporter: any RunReporter, command: String = "run") throws(RunFailure) -> Integration {
+        func fail(_ status: Int32, _ message: String) -> RunFailure {
+            reporter.error(message)
+            return RunFailure(status: status)
+        }
+        // Loaded once, and everything that can be known without the network is checked on what
+        // was loaded, before the first request: the loader's own findings (structure, names,
+        // parents, the mapping's kinds) come out as lint findings, with their positions.
+        let read = Integration.read(directory: plan.directory)
+        let checked = plan.mapping == nil ? read : Integration.read(directory: plan.directory, mapping: plan.mapping)
+        let findings = Linter.lint(checked)
+        for finding in findings { reporter.finding(finding) }
+        if findings.contains(where: { $0.severity == .error }) {
+            throw fail(2, "tide \(command): fix the errors above first (`tide lint \(plan.directory)` lists them)")
+        }
+        var integration: Integration
+        // (With --mapping, the default mapping was not linted, but must still load.)
+        do { integration = try read.loaded() } catch { throw fail(2, error.description) }
+        // The operator's request budget, over the integration's: every client of the run reads it here.
+        integration.http.apply(plan.effectiveHTTP)
+
+        return integration
+    }
+
+    /// The configuration from the plan's flags, the environment and `configFile`, its secrets
+    /// handed to the reporter first.
+    public static func resolveConfiguration(_ plan: RunPlan, integration: Integration, configFile: String?,
+                                            reporter: any RunReporter) throws(RunFailure) -> ResolvedConfiguration {
+        let configuration: ResolvedConfiguration
+        do { configuration = try ConfigurationResolver(overrides: plan.config, file: configFile).resolve(for: integration) } catch {
+            reporter.error(error.description)
+            throw RunFailure(status: 2)
+        }
+        reporter.use(configuration.secretStore)
+        if !configuration.secretStore.redactor.shortSecrets.isEmpty {
+            reporter.warning("a sensitive setting's value is shorter than \(Redactor.substringMinimum) characters: it is masked only where it stands as a whole word; a real credential is longer")
+        }
+        return configuration
+    }
+
+    /// `--mapping FILE`, else the integration's default port-app-config.
+    public static func loadMapping(_ plan: RunPlan, integration: Integration, reporter: any RunReporter) throws(RunFailure) -> PortAppConfig {
+        if let file = plan.mapping {
+            do { return try PortAppConfig.load(contentsOf: file) } catch {
+                reporter.error(error.description)
+                throw RunFailure(status: 2)
+            }
+        }
+        guard let defaultMapping = integration.defaultMapping else {
+            reporter.error("\(plan.directory) has no .port/resources/port-app-config.yml; pass --mapping FILE")
+            throw RunFailure(status: 2)
+        }
+        return defaultMapping
     }
 
     static func openCatalog(_ path: String, datasource: Datasource, fail: (Int32, String) -> RunFailure) throws(RunFailure) -> CatalogSink {

@@ -33,6 +33,11 @@ public struct TestCaseResult: Sendable {
     /// Webhook events sent.
     public var eventCount: Int = 0
     public var elapsed: Duration
+    /// The entities the catalog held at the end, each as JSON text in the shape `expect.entities`
+    /// compares (what `tide record` writes into the case it makes).
+    public var actualEntities: [String] = []
+    /// Fixtures no request used, by name, whether or not the case allows them.
+    public var unusedFixtures: [String] = []
 
     public var passed: Bool { status == .passed }
 }
@@ -261,6 +266,7 @@ public enum TestRunner {
             return "\n    nearest fixture: \(place)\(fixture.name): " + reasons.joined(separator: "; ")
         }
         let unused = server.unusedFixtures
+        result.unusedFixtures = unused.map(\.name)
         // A pagination that loops was fed by a fixture that answered more than once: name it.
         let repeatedAnswers = server.callCounts.filter { $0.value > 1 }.sorted { $0.key < $1.key }.map { name, count in
             "\(testCase.fixtureLocations[name].map { "\($0): " } ?? "")\(name) answered \(count) requests"
@@ -325,6 +331,7 @@ public enum TestRunner {
         do {
             let stored = try catalog.entities()
             result.entityCount = stored.count
+            result.actualEntities = stored.map { EntityComparison.json($0).serialized() }
             if let expected = testCase.expectedEntities,
                let diff = EntityComparison.diff(expected: expected.compactMap { try? JSON(parsing: $0) }, actual: stored, subset: testCase.subset) {
                 let what = testCase.subset ? "the listed entities differ" : "the entities differ"
