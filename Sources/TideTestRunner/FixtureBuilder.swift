@@ -15,7 +15,7 @@ struct RecordedEntry {
 
     var name = ""
     var method: String
-    /// Percent-decoded, below the API's base path.
+    /// Percent-decoded, as the API received it (the base URL's path included).
     var path: String
     var query: [(name: String, value: String)]
     var body: RecordedJSON?
@@ -116,7 +116,8 @@ struct FixtureBuilder {
     func request(_ method: String, url: String, body: [UInt8]?) -> (method: String, path: String, query: [(name: String, value: String)], body: RecordedJSON?)? {
         guard let parts = Self.split(url), parts.origin == base.origin,
               parts.path == base.path || parts.path.hasPrefix(base.path + "/") || base.path.isEmpty else { return nil }
-        var path = String(parts.path.dropFirst(base.path.count)).removingPercentEncodingLeniently(plusIsSpace: false)
+        // The whole path, base path included: a replay serves under http.baseUrl's own path.
+        var path = parts.path.removingPercentEncodingLeniently(plusIsSpace: false)
         if !path.hasPrefix("/") { path = "/" + path }
         path = scrubber.scrub(path)
         var query: [(name: String, value: String)] = []
@@ -176,12 +177,13 @@ struct FixtureBuilder {
         return out
     }
 
-    /// `link` as a path below the replay's root when it is below the API's base; else as it was.
+    /// `link` as a path from the replay's origin (the base path kept) when it is below the API's
+    /// base; else as it was.
     func rebase(_ link: String, against url: String) -> String {
         let absolute = URLText.resolve(link, against: url)
         guard let parts = Self.split(absolute), parts.origin == base.origin,
               base.path.isEmpty || parts.path == base.path || parts.path.hasPrefix(base.path + "/") else { return link }
-        var path = String(parts.path.dropFirst(base.path.count))
+        var path = parts.path
         if !path.hasPrefix("/") { path = "/" + path }
         return path + (parts.query.map { "?" + $0 } ?? "")
     }
@@ -212,7 +214,8 @@ struct FixtureBuilder {
     // MARK: Writing
 
     /// Names the entries (unique, saying what the recording changed) and gives their bodies files.
-    static func name(_ entries: inout [RecordedEntry]) {
+    /// Body files are named from the path below `basePath` (`users-1.json` for `/api/v1/users`).
+    static func name(_ entries: inout [RecordedEntry], basePath: String = "") {
         var used: [String: Int] = [:]
         var files: [String: Int] = [:]
         for index in entries.indices {
@@ -225,7 +228,8 @@ struct FixtureBuilder {
             used[name, default: 0] += 1
             if used[name]! > 1 { name += " #\(used[name]!)" }
             entries[index].name = name
-            let slug = entry.path.split(separator: "/").suffix(2).joined(separator: "-")
+            let below = !basePath.isEmpty && entry.path.hasPrefix(basePath + "/") ? String(entry.path.dropFirst(basePath.count)) : entry.path
+            let slug = below.split(separator: "/").suffix(2).joined(separator: "-")
                 .map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "-" }
             let stem = slug.isEmpty ? "root" : String(slug.prefix(60))
             files[stem, default: 0] += 1

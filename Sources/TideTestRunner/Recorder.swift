@@ -147,7 +147,7 @@ public enum Recorder {
         }
         // Values replaced anywhere are replaced everywhere else too (the second pass needs them all).
         entries = entries.map { $0.propagated(scrubber) }
-        FixtureBuilder.name(&entries)
+        FixtureBuilder.name(&entries, basePath: base.path)
         settings = settings.map { ($0.0, $0.1.rewritten { value, _, _ in
             if case .string(let text) = value { return .string(scrubber.propagate(text)) }
             return nil
@@ -280,7 +280,7 @@ public enum Recorder {
 
     // MARK: Parts
 
-    /// The live API's base: its origin, and the path prefix a replay leaves out.
+    /// The live API's base: its origin, and the path below which requests are recorded.
     static func liveBase(_ integration: Integration, configuration: ResolvedConfiguration) throws(RecordError) -> LiveBase {
         do {
             let template = try CompiledTemplate(integration.http.baseURL)
