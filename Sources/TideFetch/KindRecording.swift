@@ -166,9 +166,12 @@ final class KindRecording: Sendable {
             enum Outcome { case page(Page, FileHandle?), end, failed(FetchError), wait }
             let outcome = state.withLock { state -> Outcome in
                 if index < state.pages.count { return .page(state.pages[index], state.file) }
+                // Closed before the read finished (the resync cancelled, which also fails the read's
+                // request): what is missing is unknown, never an end.
+                if state.closed, !(state.finished && state.failure == nil) {
+                    return .failed(FetchError(.cancelled, message: "reading kind \"\(self.kind)\" stopped before its last page"))
+                }
                 if let failure = state.failure { return .failed(failure) }
-                // Closed before the read finished: what is missing is unknown, never an end.
-                if state.closed { return .failed(FetchError(.cancelled, message: "reading kind \"\(self.kind)\" stopped before its last page")) }
                 return state.finished ? .end : .wait
             }
             switch outcome {
@@ -220,12 +223,13 @@ final class KindRecording: Sendable {
     var bytesOnDisk: Int64 { state.current.fileSize }
 
     func close() {
-        producer.current?.cancel()
+        // Closed first, so a reader that wakes on the cancelled request's failure sees why.
         let (file, path, waiting) = state.withLock { state -> (FileHandle?, String?, [CheckedContinuation<Void, Never>]) in
             state.closed = true
             defer { state.waiting = []; state.file = nil }
             return (state.file, state.path, state.waiting)
         }
+        producer.current?.cancel()
         for continuation in waiting { continuation.resume() }
         try? file?.close()
         if let path { try? FileManager.default.removeItem(atPath: path) }

@@ -45,6 +45,8 @@ import TideTesting
       baseUrl: "{{ .config.host }}"
     kinds:
       issue:
+        selector:
+          label: {type: string, description: Unread by the request; resources that set it read the kind on their own.}
         request: {path: /search}
         records: .issues
         pagination: {type: cursor, cursor: .nextPageToken, param: pageToken, stop: .isLast}
@@ -127,18 +129,19 @@ import TideTesting
     }
 
     /// Resources fetched side by side give what one after the other gives: the same entities in
-    /// every blueprint, the same per-kind counts in mapping order, the same reconciliation.
+    /// every blueprint, the same per-kind counts in mapping order, the same reconciliation. (Each
+    /// sets its own selector value, so each reads the kind itself rather than sharing one read.)
     @Test func resourcesSideBySideChangeNothing() async throws {
         let mapping = """
         resources:
           - kind: issue
-            selector: {query: 'true'}
+            selector: {query: 'true', label: a}
             port: {entity: {mappings: {identifier: .key, blueprint: '"oddIssue"', title: .fields.summary}}}
           - kind: issue
-            selector: {query: '(.fields.status.name? // "") == "In Progress"'}
+            selector: {query: '(.fields.status.name? // "") == "In Progress"', label: b}
             port: {entity: {mappings: {identifier: .key, blueprint: '"oddDoing"', properties: {status: .fields.status.name}}}}
           - kind: issue
-            selector: {query: 'true'}
+            selector: {query: 'true', label: c}
             port: {entity: {mappings: {identifier: '.key + "-copy"', blueprint: '"oddCopy"', relations: {assignee: .fields.assignee.accountId}}}}
         """
         func run(_ width: Int) async throws -> [String] {

@@ -101,24 +101,35 @@ import TideTesting
     }
 
     /// Closed while a reader waits (the resync cancelled): the reader fails; it never sees an
-    /// early end, which would read as "no more parents".
+    /// early end, which would read as "no more parents". The second page is held by the server
+    /// until the test is done, so the reader is waiting whatever the machine's load.
     @Test func closingBeforeTheEndFailsAWaitingReader() async throws {
-        var slow = Self.fixtures()
-        var delayed = page([3, 4])
-        delayed.delay = .seconds(5)
-        slow[1] = Fixture(match: get("/repos", ["offset": "2"]), response: delayed)
-        let harness = try await Harness.start(integrationYAML(kinds: Self.kinds), fixtures: slow)
-        harness.session.recordings.share(["repo"])
-        let reader = try #require(harness.session.sharedReader(of: "repo"))
+        let held = Locked(true)
+        let server = try await TestHTTPServer.start { request in
+            if request.queryValue("offset") == "2" {
+                while held.current { try? await Task.sleep(for: .milliseconds(10)) }
+            }
+            return page([1, 2])
+        }
+        let integration = try loadIntegration(integrationYAML(kinds: Self.kinds))
+        let config = ["host": jsonString(server.baseURL)]
+        let client = HTTPClient(configuration: FetchSession.clientConfiguration(for: integration, config: config))
+        let session = try FetchSession(integration: integration, config: config, client: client)
+        session.recordings.share(["repo"])
+        let reader = try #require(session.sharedReader(of: "repo"))
         let first = try await reader.next()
         #expect(first?.records.count == 2)
-        Task {
-            try await Task.sleep(for: .milliseconds(200))
-            harness.session.recordings.close()
+        try await eventually("the second page asked for") { server.requests.contains { $0.queryValue("offset") == "2" } }
+        let closing = Task {
+            try await Task.sleep(for: .milliseconds(100))
+            session.recordings.close()
         }
         var failure: FetchError?
         do { _ = try await reader.next() } catch { failure = error }
         #expect(failure?.reason == .cancelled, "\(String(describing: failure))")
-        await harness.stop()
+        _ = await closing.result
+        held.withLock { $0 = false }
+        await client.shutdown()
+        await server.stop()
     }
 }
