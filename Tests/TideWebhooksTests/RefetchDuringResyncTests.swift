@@ -60,16 +60,17 @@ import TideTesting
     """
 
     @Test func refetchesAreServedWhileAResyncSaturatesTheBudget() async throws {
-        // Each partition's page takes 8 s, longer than any refetch here may wait: while the first
-        // three are in flight, no bulk slot comes free. A refetch (no region, one id) answers at once.
+        // Each partition's page is held by the API until the refetches are applied: while the
+        // first three are in flight, no bulk slot comes free, however loaded the machine is. A
+        // refetch (no region, one id) answers at once.
+        let held = Locked(true)
         let api = try await TestHTTPServer.start { request in
             if let id = request.queryValue("id") {
                 return .json(#"{"items": [{"id": "\#(id)", "name": "refetched"}]}"#)
             }
             let region = request.queryValue("region") ?? "?"
-            var response = TestResponse.json(#"{"items": [{"id": "\#(region)-1", "name": "from \#(region)"}]}"#)
-            response.delay = .seconds(8)
-            return response
+            while held.current { try? await Task.sleep(for: .milliseconds(10)) }
+            return TestResponse.json(#"{"items": [{"id": "\#(region)-1", "name": "from \#(region)"}]}"#)
         }
         let secret = "busy-token-not-real"
         let served = try await ServedIntegration.start(name: "busy", integration: Self.integration, mapping: Self.mapping,
@@ -98,12 +99,12 @@ import TideTesting
             try await eventually("live-\(index) written") { (try? catalog.entity(blueprint: "item", identifier: "live-\(index)")) != nil }
             applied += 1
         }
-        // Served through the share kept for live requests: no bulk request had finished (none
-        // more had started), so the refetches did not wait for the resync. Without the share
-        // (liveShare: 0) they would wait for a bulk page to end, and more bulk requests would
-        // have started by then.
+        // Served through the share kept for live requests while every bulk slot stayed taken (no
+        // bulk page can end before they are applied). Without the share (liveShare: 0) a refetch
+        // would wait for a bulk slot that never comes free, and this test would time out.
         #expect(applied == 2)
         #expect(bulkRequests() == 3, "bulk requests started before the refetches were applied: \(bulkRequests())")
+        held.withLock { $0 = false }
         resync.cancel()
         _ = try? await resync.value
     }
