@@ -135,7 +135,7 @@ let package = Package(
         .testTarget(name: "TideFetchTests", dependencies: ["TideFetch", "TideIntegration", "TideHTTP", "TideJQ", "TideTesting", "TideCore",
                                                           .product(name: "Crypto", package: "swift-crypto"),
                                                           .product(name: "_CryptoExtras", package: "swift-crypto")]),
-        .testTarget(name: "TideEngineTests", dependencies: ["TideReplay", "TideEngine", "TideFetch", "TideCatalog", "TideIntegration", "TideMapping", "TideModel", "TideTesting"]),
+        .testTarget(name: "TideEngineTests", dependencies: ["TideReplay", "TideCore", "TideEngine", "TideFetch", "TideCatalog", "TideIntegration", "TideMapping", "TideModel", "TideTesting"]),
         .testTarget(name: "TideLintTests", dependencies: ["TideLint", "TideYAML", "TideCore"], resources: [.copy("Corpus")]),
         .testTarget(name: "TidePortTests", dependencies: ["TidePort", "TideRuntime", "TideEngine", "TideCatalog", "TideModel", "TideIntegration", "TideTesting", "TideCore", "TideHTTP", "TideMapping"]),
         .testTarget(name: "TideWebhooksTests", dependencies: ["TideWebhooks", "TideServer", "TideEngine", "TideCatalog", "TideIntegration", "TideTesting", "TideHTTP", "TideCore", "TideJQ", "TideMapping", "TideModel"]),

@@ -1,4 +1,5 @@
 import Foundation
+import TideCore
 import Testing
 import TideCatalog
 import TideEngine
@@ -151,11 +152,18 @@ import TideTesting
             try mapping.write(to: folder.appendingPathComponent(".port/resources/port-app-config.yml"), atomically: true, encoding: .utf8)
             try #"[{"identifier": "oddIssue", "schema": {"properties": {}}, "relations": {}}, {"identifier": "oddDoing", "schema": {"properties": {}}, "relations": {}}, {"identifier": "oddCopy", "schema": {"properties": {}}, "relations": {}}]"#
                 .write(to: folder.appendingPathComponent(".port/resources/blueprints.json"), atomically: true, encoding: .utf8)
+            // The first request is held until another one arrives (at most 5 s), so that side by
+            // side the resources' requests overlap however loaded the machine is; one after the
+            // other, nothing else arrives and it is answered after the 5 s.
+            let inFlight = Locked(0), first = Locked(true)
             let server = try await TestHTTPServer.start { request in
-                // Answers late, so that side by side the resources' requests really overlap.
-                var response = TestResponse.json(Self.page(Int(request.queryValue("pageToken")?.dropFirst(5) ?? "0") ?? 0, pages: 3))
-                response.delay = .milliseconds(30)
-                return response
+                inFlight.withLock { $0 += 1 }
+                defer { inFlight.withLock { $0 -= 1 } }
+                if first.withLock({ state in defer { state = false }; return state }) {
+                    let deadline = ContinuousClock.now + .seconds(5)
+                    while inFlight.current < 2, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(5)) }
+                }
+                return TestResponse.json(Self.page(Int(request.queryValue("pageToken")?.dropFirst(5) ?? "0") ?? 0, pages: 3))
             }
             let integration = try Integration.load(directory: folder.path)
             let config = try ConfigurationResolver(overrides: ["host": server.baseURL], environment: [:]).resolve(for: integration)
