@@ -139,7 +139,7 @@ let package = Package(
         .testTarget(name: "TideLintTests", dependencies: ["TideLint", "TideYAML", "TideCore"], resources: [.copy("Corpus")]),
         .testTarget(name: "TidePortTests", dependencies: ["TidePort", "TideRuntime", "TideEngine", "TideCatalog", "TideModel", "TideIntegration", "TideTesting", "TideCore", "TideHTTP", "TideMapping"]),
         .testTarget(name: "TideWebhooksTests", dependencies: ["TideWebhooks", "TideServer", "TideEngine", "TideCatalog", "TideIntegration", "TideTesting", "TideHTTP", "TideCore", "TideJQ", "TideMapping", "TideModel"]),
-        .testTarget(name: "TideTestRunnerTests", dependencies: ["TideTestRunner", "TideReplay"]),
+        .testTarget(name: "TideTestRunnerTests", dependencies: ["TideTestRunner", "TideReplay", "TideCore", "TideIntegration", "TideMapping", "TideFetch"]),
         .testTarget(name: "TideRedisTests", dependencies: ["TideRedis", "TideWebhooks", "TideTesting", "TideCore", "TideCatalog", "TideHTTP", "TideModel"]),
         .testTarget(name: "TideIntegrationTests", dependencies: ["TideIntegration", "TideJQ", "TideCore", "TideMapping"]),
     ]
