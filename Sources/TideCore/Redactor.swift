@@ -49,6 +49,11 @@ public struct Redactor: Sendable, Hashable {
     /// The forms a secret takes in output: itself, percent-encoded, JSON-escaped, base64.
     static func forms(of secret: String) -> [String] {
         var forms = [secret, percentEncode(secret), JSONText.escaped(secret)]
+        // Percent-encoded as other encoders do it: `/` kept (Python's quote, encodeURI), or every
+        // byte but letters and digits encoded (Foundation's .alphanumerics). tide record found an
+        // API echoing a token in the latter form unmasked.
+        forms.append(percentEncode(secret, keeping: Self.unreserved.union([UInt8(ascii: "/")])))
+        forms.append(percentEncode(secret, keeping: []))
         forms.append(JSONText.escaped(secret).replacingAll("/", with: "\\/"))
         let base64 = Data(secret.utf8).base64EncodedString()
         forms.append(base64)
@@ -232,14 +237,19 @@ public struct Redactor: Sendable, Hashable {
         return redact(rebuilt)
     }
 
-    /// Percent-encodes everything but RFC 3986 unreserved characters, as a URL builder would.
-    static func percentEncode(_ text: String) -> String {
+    /// RFC 3986 unreserved characters besides letters and digits.
+    static let unreserved: Set<UInt8> = [UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~")]
+
+    /// Percent-encodes everything but letters, digits and `keeping` (by default RFC 3986
+    /// unreserved characters, as a URL builder would).
+    static func percentEncode(_ text: String, keeping: Set<UInt8> = unreserved) -> String {
         var out = ""
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
-                 UInt8(ascii: "_"), UInt8(ascii: "~"):
+                 UInt8(ascii: "0")...UInt8(ascii: "9"):
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            case _ where keeping.contains(byte):
                 out.unicodeScalars.append(Unicode.Scalar(byte))
             default:
                 let hex = Array("0123456789ABCDEF".utf8)

@@ -34,6 +34,20 @@ import TideCore
         #expect(compared == forms.count)
     }
 
+    /// Encoders disagree on what to leave: RFC 3986 keeps `-._~`, Python's quote keeps `/` too,
+    /// Foundation's .alphanumerics keeps only letters and digits. Every form is masked.
+    @Test func aSecretIsMaskedHoweverItWasPercentEncoded() {
+        let secret = "lrn-8c1f.0e9b/7a6d+5c4b_3a29"
+        let redactor = Redactor(secrets: [secret])
+        let keeps: [CharacterSet] = [CharacterSet(charactersIn: "-._~"), CharacterSet(charactersIn: "-._~/"), CharacterSet()]
+        var forms: Set<String> = []
+        for kept in keeps { forms.insert(secret.addingPercentEncoding(withAllowedCharacters: kept.union(.alphanumerics))!) }
+        #expect(forms.count == 3)
+        for form in forms {
+            #expect(redactor.redact("?sig=\(form)&page=2") == "?sig=***&page=2", "\(form)")
+        }
+    }
+
     @Test func excerptsAreCutAfterRedactionSoNoPrefixLeaks() {
         let secret = Data("me@example.com:api-token-0123456789".utf8).base64EncodedString()
         let redactor = Redactor(secrets: [secret])
