@@ -54,6 +54,8 @@ public struct Redactor: Sendable, Hashable {
         // API echoing a token in the latter form unmasked.
         forms.append(percentEncode(secret, keeping: Self.unreserved.union([UInt8(ascii: "/")])))
         forms.append(percentEncode(secret, keeping: []))
+        // Hex digits in lower case are as valid (RFC 3986 §2.1) and some encoders write them.
+        for form in forms where form.contains("%") { forms.append(Self.lowercasingEscapes(form)) }
         forms.append(JSONText.escaped(secret).replacingAll("/", with: "\\/"))
         let base64 = Data(secret.utf8).base64EncodedString()
         forms.append(base64)
@@ -235,6 +237,23 @@ public struct Redactor: Sendable, Hashable {
         }
         rebuilt += url[fragmentStart...]
         return redact(rebuilt)
+    }
+
+    /// `%2F` → `%2f`: only the hex digits of escapes change.
+    static func lowercasingEscapes(_ text: String) -> String {
+        var out = "", afterPercent = 0
+        for character in text {
+            if character == "%" {
+                afterPercent = 2
+                out.append(character)
+            } else if afterPercent > 0 {
+                afterPercent -= 1
+                out += character.lowercased()
+            } else {
+                out.append(character)
+            }
+        }
+        return out
     }
 
     /// RFC 3986 unreserved characters besides letters and digits.

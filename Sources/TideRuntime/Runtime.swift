@@ -75,7 +75,7 @@ public enum Runtime {
         let configuration = try resolveConfiguration(plan, integration: integration, configFile: configFile, reporter: reporter)
         // The replay answers at its own origin, under the API's own path (fixtures hold the paths the
         // API receives).
-        if let replay { integration.http.baseURL = TemplateSource(integration.baseURL(movedTo: replay.baseURL, configJSON: configuration.json)) }
+        if let replay { integration = integration.replayed(at: replay.baseURL, configJSON: configuration.json) }
         let mapping = try loadMapping(plan, integration: integration, reporter: reporter)
         guard !mapping.resources.isEmpty else {
             reporter.error("the mapping has no resources, so there is nothing to resync (Ocean skips an empty mapping too)")

@@ -200,8 +200,8 @@ public enum TestRunner {
         var scratchSchema: Catalog?
         defer { try? scratchSchema?.dropSchema() }
 
-        var integration = original
-        integration.http.baseURL = TemplateSource(original.baseURL(movedTo: server.baseURL, configJSON: configuration.json))
+        // Every request the integration makes goes to the fixture server, paths kept.
+        var integration = original.replayed(at: server.baseURL, configJSON: configuration.json)
         let observer = CollectingObserver()
         var summary: ResyncSummary?
         let catalog: Catalog

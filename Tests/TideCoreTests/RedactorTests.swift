@@ -43,9 +43,14 @@ import TideCore
         var forms: Set<String> = []
         for kept in keeps { forms.insert(secret.addingPercentEncoding(withAllowedCharacters: kept.union(.alphanumerics))!) }
         #expect(forms.count == 3)
+        // The same with lower-case hex digits (%2f), which RFC 3986 allows and some encoders write.
+        for form in Array(forms) { forms.insert(form.replacing(/%[0-9A-F]{2}/) { $0.output.lowercased() }) }
+        #expect(forms.count == 6)
         for form in forms {
             #expect(redactor.redact("?sig=\(form)&page=2") == "?sig=***&page=2", "\(form)")
         }
+        // Text that only looks like an escape is left alone.
+        #expect(redactor.redact("100%2fine and %2F") == "100%2fine and %2F")
     }
 
     @Test func excerptsAreCutAfterRedactionSoNoPrefixLeaks() {

@@ -179,4 +179,38 @@ import TideMapping
                 "\(found.map(\.message))")
         #expect(found.first?.location?.line == 14)
     }
+
+    /// A replay moves an absolute OAuth 2.0 token endpoint to the fixture server too (path and
+    /// query kept), so an offline run never calls it live; a relative login path stays relative.
+    @Test func theReplayMovesAnAbsoluteTokenEndpoint() throws {
+        let text = """
+            name: oauth
+            configuration:
+              - {name: tenant, type: string}
+            http:
+              baseUrl: https://api.example.com/v2
+              auth:
+                - when: .config.tenant != null
+                  type: oauth2
+                  tokenUrl: "https://login.example.com/{{ .config.tenant }}/oauth2/token?api-version=1"
+                  clientId: id
+                  clientSecret: secret
+                - type: login
+                  request: {method: POST, path: /session}
+                  token: .token
+            kinds:
+              item: {request: {path: /items}}
+
+            """
+        let directory = try Self.directory(["integration.yml": text])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let replayed = try Integration.load(directory: directory).replayed(at: "http://127.0.0.1:9", configJSON: #"{"tenant": "t1"}"#)
+        #expect(replayed.http.baseURL.text == "http://127.0.0.1:9/v2")
+        var urls: [String?] = []
+        for scheme in replayed.http.auth {
+            guard case .login(let login) = scheme.method else { continue }
+            urls.append(login.request.url?.text)
+        }
+        #expect(urls == ["http://127.0.0.1:9/t1/oauth2/token?api-version=1", nil])
+    }
 }
