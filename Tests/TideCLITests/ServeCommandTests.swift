@@ -9,6 +9,9 @@ import TideTesting
 /// `tide run` serving webhooks as an operator starts it: the real binary, its flags and
 /// environment, under `ulimit -n 256`, stopped with SIGTERM.
 @Suite struct ServeCommandTests {
+    /// A descriptor limit below 300 connections, as in the issue.
+    static let descriptorLimit = 256
+
     static let token = "ctl-\(UUID().uuidString)"
 
     /// One webhook whose secret is a setting this test never sets.
@@ -44,49 +47,6 @@ import TideTesting
         return directory
     }
 
-    /// A running `tide run` with its standard error in a file.
-    final class Served {
-        let process = Process()
-        let stderr: URL
-        private(set) var port = 0
-
-        init(_ arguments: [String], environment: [String: String]) throws {
-            stderr = FileManager.default.temporaryDirectory.appendingPathComponent("tide-serve-\(UUID().uuidString).err")
-            _ = FileManager.default.createFile(atPath: stderr.path, contents: nil)
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            // A descriptor limit below 300 connections, as in the issue.
-            process.arguments = ["-c", #"ulimit -n 256 && exec "$0" "$@""#, try TideBinary.url.path] + arguments
-            var base = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TIDE_") && !$0.key.hasPrefix("OCEAN__") }
-            base.merge(environment) { $1 }
-            process.environment = base
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = try FileHandle(forWritingTo: stderr)
-            process.standardInput = FileHandle.nullDevice
-            try TideProcess.launch(process)
-        }
-
-        var log: String { (try? String(contentsOf: stderr, encoding: .utf8)) ?? "" }
-
-        func waitListening() async throws {
-            try await eventually("tide listening") {
-                let text = log
-                guard let range = text.range(of: #"listening on http://127\.0\.0\.1:\d+"#, options: .regularExpression) else {
-                    #expect(process.isRunning, "\(text)")
-                    return !process.isRunning
-                }
-                port = Int(text[range].split(separator: ":").last!)!
-                return true
-            }
-        }
-
-        /// SIGTERM, then the exit status.
-        func stop() async throws -> Int32 {
-            process.terminate()
-            try await eventually("tide stopped") { !process.isRunning }
-            return process.terminationStatus
-        }
-    }
-
     func send(_ port: Int, _ method: String, _ path: String, body: String = "", headers: [String: String] = [:]) async throws -> HTTPResponse {
         let client = HTTPClient(configuration: .init(retry: .never))
         defer { Task { await client.shutdown() } }
@@ -98,8 +58,9 @@ import TideTesting
 
     @Test func closedByDefaultUnderALowDescriptorLimit() async throws {
         let directory = try Self.integration()
-        let served = try Served(["run", directory, "--catalog", directory + "/catalog.sqlite", "--event-listener", "WEBHOOK",
-                                 "--listen", "127.0.0.1:0"], environment: ["TIDE_CONTROL_TOKEN": Self.token])
+        let served = try ServedTide(["run", directory, "--catalog", directory + "/catalog.sqlite", "--event-listener", "WEBHOOK",
+                                 "--listen", "127.0.0.1:0"], environment: ["TIDE_CONTROL_TOKEN": Self.token],
+                                    descriptorLimit: Self.descriptorLimit)
         try await served.waitListening()
         let port = served.port
         let log = served.log
@@ -130,9 +91,10 @@ import TideTesting
     @Test func theOperatorsOptOutIsAWarningOnEveryStart() async throws {
         let directory = try Self.integration()
         for run in 1...2 {
-            let served = try Served(["run", directory, "--catalog", directory + "/catalog.sqlite", "--event-listener", "WEBHOOKS_ONLY",
+            let served = try ServedTide(["run", directory, "--catalog", directory + "/catalog.sqlite", "--event-listener", "WEBHOOKS_ONLY",
                                      "--listen", "127.0.0.1:0"] + (run == 1 ? ["--allow-unsigned-webhooks"] : []),
-                                    environment: run == 2 ? ["TIDE_ALLOW_UNSIGNED_WEBHOOKS": "true"] : [:])
+                                    environment: run == 2 ? ["TIDE_ALLOW_UNSIGNED_WEBHOOKS": "true"] : [:],
+                                    descriptorLimit: Self.descriptorLimit)
             try await served.waitListening()
             #expect(served.log.contains("WARNING webhook /webhook accepts UNSIGNED events"), "run \(run): \(served.log)")
             let body = #"{"action": "updated", "item": {"id": "open-\#(run)", "name": "x"}}"#

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
 import TideCatalog
 import TideCore
@@ -73,55 +70,15 @@ import TideTesting
         }
     }
 
-    /// A running `tide run … --events redis://…`, its standard error in a file.
-    final class Replica: @unchecked Sendable {
-        let process = Process()
-        let stderr: URL
-        private(set) var port = 0
-
-        init(_ arguments: [String], environment: [String: String]) throws {
-            stderr = FileManager.default.temporaryDirectory.appendingPathComponent("tide-replica-\(UUID().uuidString).err")
-            _ = FileManager.default.createFile(atPath: stderr.path, contents: nil)
-            process.executableURL = try TideBinary.url
-            process.arguments = arguments
-            var base = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TIDE_") && !$0.key.hasPrefix("OCEAN__") }
-            base.merge(environment) { $1 }
-            process.environment = base
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = try FileHandle(forWritingTo: stderr)
-            process.standardInput = FileHandle.nullDevice
-            try TideProcess.launch(process)
-        }
-
-        var log: String { (try? String(contentsOf: stderr, encoding: .utf8)) ?? "" }
-
-        func waitListening() async throws {
-            try await eventually("tide listening") {
-                let text = log
-                guard let range = text.range(of: #"listening on http://127\.0\.0\.1:\d+"#, options: .regularExpression) else {
-                    #expect(process.isRunning, "\(text)")
-                    return !process.isRunning
-                }
-                port = Int(text[range].split(separator: ":").last!)!
-                return true
-            }
-        }
-
-        func kill() {
-            if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-        }
-    }
-
     static func start(_ directory: String, catalog: String, events: String, namespace: String, baseURL: String,
-                      viaEnvironment: Bool) async throws -> Replica {
+                      viaEnvironment: Bool) async throws -> ServedTide {
         var arguments = ["run", directory, "--catalog", catalog, "--event-listener", "WEBHOOKS_ONLY", "--listen", "127.0.0.1:0",
                          "--config", "baseUrl=\(baseURL)"]
         var environment = ["OCEAN__INTEGRATION__IDENTIFIER": namespace]
         if viaEnvironment { environment["TIDE_EVENTS"] = events } else { arguments += ["--events", events] }
         // The secret through the environment (as sensitive settings are), not the command line.
         environment["OCEAN__INTEGRATION__CONFIG__SECRET"] = secret
-        let replica = try Replica(arguments, environment: environment)
+        let replica = try ServedTide(arguments, environment: environment)
         try await replica.waitListening()
         return replica
     }
