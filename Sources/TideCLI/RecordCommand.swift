@@ -32,17 +32,7 @@ struct RecordCommand: AsyncParsableCommand {
         """
     )
 
-    @Argument(help: ArgumentHelp("The integration directory (with integration.yml).", valueName: "DIR"))
-    var directory: String
-
-    @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("A configuration value; repeatable.", valueName: "name=value"))
-    var config: [String] = []
-
-    @Option(name: .long, help: ArgumentHelp("A YAML or JSON file of configuration values.", valueName: "FILE"))
-    var configFile: String?
-
-    @Option(name: .long, help: ArgumentHelp("A port-app-config.yml to use instead of the integration's default (the case names it).", valueName: "FILE"))
-    var mapping: String?
+    @OptionGroup var integration: IntegrationOptions
 
     @Option(name: .long, help: ArgumentHelp("Pages kept per pagination run (default: the integration's record.pages, else 2).", valueName: "N"))
     var pages: Int?
@@ -70,7 +60,6 @@ struct RecordCommand: AsyncParsableCommand {
     mutating func validate() throws {
         if let pages, !(1...100).contains(pages) { throw ValidationError("--pages takes a number of pages from 1 to 100; got \(pages)") }
         if maxEntities < 0 { throw ValidationError("--max-entities takes 0 or more; got \(maxEntities)") }
-        _ = try RunCommand.overrides(config)
         if scrub.contains(where: \.isEmpty) { throw ValidationError("--scrub takes a member name") }
     }
 
@@ -80,10 +69,7 @@ struct RecordCommand: AsyncParsableCommand {
             Terminal.error("tide record: \(error.description)")
             throw ExitCode(2)
         }
-        var plan = RunPlan(directory: directory, environment: environment)
-        plan.mapping = mapping
-        plan.config = try RunCommand.overrides(config)
-        plan.configFile = configFile
+        var plan = try integration.plan(in: environment)
         plan.dryRun = true
 
         let secrets = SecretBox()
@@ -94,7 +80,7 @@ struct RecordCommand: AsyncParsableCommand {
         do throws(RunFailure) {
             plan.environment.applyLimits()
             integration = try Runtime.loadChecked(plan, reporter: reporter, command: "record")
-            configuration = try Runtime.resolveConfiguration(plan, integration: integration, configFile: configFile, reporter: reporter)
+            configuration = try Runtime.resolveConfiguration(plan, integration: integration, configFile: plan.configFile, reporter: reporter)
             portAppConfig = try Runtime.loadMapping(plan, integration: integration, reporter: reporter)
         } catch {
             throw ExitCode(error.status)
@@ -104,7 +90,7 @@ struct RecordCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
 
-        let root = URL(fileURLWithPath: directory)
+        let root = URL(fileURLWithPath: plan.directory)
         var options = RecordOptions(fixturesDirectory: output ?? root.appendingPathComponent("fixtures/recorded").path,
                                     testFile: test ?? root.appendingPathComponent("tests/recorded.yml").path)
         options.pages = pages
@@ -112,7 +98,7 @@ struct RecordCommand: AsyncParsableCommand {
         options.scrubKeys = scrub
         options.defaultScrub = !noDefaultScrub
         options.maxEntities = maxEntities
-        options.mappingFile = mapping
+        options.mappingFile = plan.mapping
         let mappingOptions = MappingOptions(allowEnvironment: environment.allowJQEnvironment)
         let report: RecordReport
         do throws(RecordError) {
@@ -123,7 +109,7 @@ struct RecordCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let json = try format.isJSON(legacy: false, spelling: "")
-        print(json ? Self.json(report) : Self.text(report, directory: directory))
+        print(json ? Self.json(report) : Self.text(report, directory: plan.directory))
     }
 
     static func text(_ report: RecordReport, directory: String) -> String {

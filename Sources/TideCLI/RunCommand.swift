@@ -22,23 +22,13 @@ struct RunCommand: AsyncParsableCommand {
         """
     )
 
-    @Argument(help: ArgumentHelp("The integration directory (with integration.yml).", valueName: "DIR"))
-    var directory: String
-
-    @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("A configuration value; repeatable.", valueName: "name=value"))
-    var config: [String] = []
-
-    @Option(name: .long, help: ArgumentHelp("A YAML or JSON file of configuration values.", valueName: "FILE"))
-    var configFile: String?
+    @OptionGroup var integration: IntegrationOptions
 
     @Option(name: .long, help: ArgumentHelp("The catalog: a file (default .tide/catalog.sqlite), or a postgresql://USER@HOST:PORT/DB URL for a catalog many processes share (or TIDE_CATALOG).", valueName: "PATH|URL"))
     var catalog: String?
 
     @Option(name: .long, help: ArgumentHelp("Live events through Redis streams shared by replicas: redis://[:PASSWORD@]HOST[:PORT][/DB] (or TIDE_EVENTS); each replica verifies webhooks, answers 202 once the event is in Redis, and one replica applies it. Also lets one replica at a time resync. Default: in this process.", valueName: "URL"))
     var events: String?
-
-    @Option(name: .long, help: ArgumentHelp("A port-app-config.yml to use instead of the integration's default.", valueName: "FILE"))
-    var mapping: String?
 
     @Option(name: .long, help: ArgumentHelp("Where entities go: port or catalog (default: port when OCEAN__PORT__CLIENT_ID and OCEAN__PORT__CLIENT_SECRET are set, else catalog).", valueName: "SINK"))
     var sink: SinkChoice?
@@ -124,10 +114,7 @@ struct RunCommand: AsyncParsableCommand {
             Terminal.error(unreadable ?? "the environment cannot be read")
             throw ExitCode(2)
         }
-        var plan = RunPlan(directory: directory, environment: environment)
-        plan.mapping = mapping
-        plan.config = try parsedOverrides()
-        plan.configFile = configFile
+        var plan = try integration.plan(in: environment)
         plan.catalog = catalog ?? environment.catalog ?? Catalog.defaultRelativePath
         plan.events = events ?? environment.events
         plan.sink = sink.map { $0 == .port ? .port : .catalog }
@@ -152,20 +139,6 @@ struct RunCommand: AsyncParsableCommand {
             output.flush()
             throw ExitCode(error.status)
         }
-    }
-
-    func parsedOverrides() throws -> [String: String] { try Self.overrides(config) }
-
-    /// `--config name=value` pairs by name (a later one wins), for every command that takes them.
-    static func overrides(_ config: [String]) throws -> [String: String] {
-        var values: [String: String] = [:]
-        for pair in config {
-            guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
-                throw ValidationError("--config takes name=value, got \"\(pair)\"")
-            }
-            values[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
-        }
-        return values
     }
 }
 
