@@ -39,22 +39,27 @@ import TideTesting
         return fixtures
     }
 
-    @Test(arguments: [16 << 20, 1])
-    func everyReaderGetsEveryPageFromOneRead(memoryLimit: Int) async throws {
-        let harness = try await Harness.start(integrationYAML(kinds: Self.kinds), fixtures: Self.fixtures())
-        harness.session.recordings.share(["repo"], memoryLimit: memoryLimit)
-        // The resource's own read, and the two children's parent listings (one side by side, one
-        // inside a plain fetcher), all at once.
+    /// The repository resource's own read and the two children's parent listings (one side by
+    /// side, one inside a plain fetcher), drained at once: their outcomes in that order.
+    static func readAtOnce(_ harness: Harness) async throws -> [Outcome] {
         let repoReader = try #require(harness.session.sharedReader(of: "repo"))
-        let pullSource = try harness.resyncSource("pull"), issueSource = try harness.resyncSource("issue")
-        let sources = [UncheckedSendable<any PageSource>(repoReader), UncheckedSendable(pullSource), UncheckedSendable(issueSource)]
-        let outcomes = await withTaskGroup(of: (Int, UncheckedSendable<Outcome>).self) { group in
+        let sources = [UncheckedSendable<any PageSource>(repoReader), UncheckedSendable(try harness.resyncSource("pull")),
+                       UncheckedSendable(try harness.resyncSource("issue"))]
+        let collected = await withTaskGroup(of: (Int, UncheckedSendable<Outcome>).self) { group in
             for (index, source) in sources.enumerated() { group.addTask { (index, UncheckedSendable(await drain(source.value))) } }
             var outcomes: [Int: Outcome] = [:]
             for await (index, outcome) in group { outcomes[index] = outcome.value }
             return UncheckedSendable(outcomes)
         }.value
-        let (r, p, i) = (outcomes[0]!, outcomes[1]!, outcomes[2]!)
+        return sources.indices.map { collected[$0]! }
+    }
+
+    @Test(arguments: [16 << 20, 1])
+    func everyReaderGetsEveryPageFromOneRead(memoryLimit: Int) async throws {
+        let harness = try await Harness.start(integrationYAML(kinds: Self.kinds), fixtures: Self.fixtures())
+        harness.session.recordings.share(["repo"], memoryLimit: memoryLimit)
+        let outcomes = try await Self.readAtOnce(harness)
+        let (r, p, i) = (outcomes[0], outcomes[1], outcomes[2])
         // A reader that starts after the read finished still gets it all.
         let lateReader = try #require(harness.session.sharedReader(of: "repo"))
         let late = await drain(lateReader)
@@ -80,16 +85,7 @@ import TideTesting
     @Test func aFailedReadFailsEveryReader() async throws {
         let harness = try await Harness.start(integrationYAML(kinds: Self.kinds), fixtures: Self.fixtures(failing: true))
         harness.session.recordings.share(["repo"])
-        let repoReader = try #require(harness.session.sharedReader(of: "repo"))
-        let sources = [UncheckedSendable<any PageSource>(repoReader), UncheckedSendable(try harness.resyncSource("pull")),
-                       UncheckedSendable(try harness.resyncSource("issue"))]
-        let collected = await withTaskGroup(of: (Int, UncheckedSendable<Outcome>).self) { group in
-            for (index, source) in sources.enumerated() { group.addTask { (index, UncheckedSendable(await drain(source.value))) } }
-            var outcomes: [Int: Outcome] = [:]
-            for await (index, outcome) in group { outcomes[index] = outcome.value }
-            return UncheckedSendable(outcomes)
-        }.value
-        let outcomes = [collected[0]!, collected[1]!, collected[2]!]
+        let outcomes = try await Self.readAtOnce(harness)
         for outcome in outcomes {
             #expect(outcome.error?.request?.contains("/repos?offset=2") == true, "\(String(describing: outcome.error))")
         }
