@@ -78,10 +78,7 @@ struct RecordPaginationTests {
         }
         #expect(scanned == 4) // fixtures.yml, two bodies, the case
 
-        let test = try await folder.replay()
-        #expect(test.status == 0, "\(test.stdout)\(test.stderr)")
-        #expect(test.lines.last == "1 of 1 case passed", "\(test.stdout)")
-        #expect(try folder.testCase.contains(#""acmeItem": 4"#))
+        try await folder.expectReplayPasses(counting: #""acmeItem": 4"#)
     }
 
     // MARK: GraphQL
@@ -137,10 +134,7 @@ struct RecordPaginationTests {
         #expect(index.contains("hasNextPage is false"), "\(index)")
         #expect(index.contains(#""after": "c1""#), "\(index)")
 
-        let test = try await folder.replay()
-        #expect(test.status == 0, "\(test.stdout)\(test.stderr)")
-        #expect(test.lines.last == "1 of 1 case passed", "\(test.stdout)")
-        #expect(try folder.testCase.contains(#""acmeIssue": 4"#))
+        try await folder.expectReplayPasses(counting: #""acmeIssue": 4"#)
     }
 
     // MARK: A total in a header
@@ -178,10 +172,7 @@ struct RecordPaginationTests {
         #expect(try folder.bodies().count == 2)
 
         // Replayed, the read-ahead asks for nothing unrecorded: unused or unmatched fixtures would fail the case.
-        let test = try await folder.replay()
-        #expect(test.status == 0, "\(test.stdout)\(test.stderr)")
-        #expect(test.lines.last == "1 of 1 case passed", "\(test.stdout)")
-        #expect(try folder.testCase.contains(#""acmeUser": 4"#))
+        try await folder.expectReplayPasses(counting: #""acmeUser": 4"#)
     }
 
     // MARK: The emptied next page
@@ -225,9 +216,6 @@ struct RecordPaginationTests {
         }
         #expect(records.sorted() == [0, 2, 2], "\(records)")
 
-        let test = try await folder.replay()
-        #expect(test.status == 0, "\(test.stdout)\(test.stderr)")
-        #expect(test.lines.last == "1 of 1 case passed", "\(test.stdout)")
-        #expect(try folder.testCase.contains(#""acmeItem": 4"#))
+        try await folder.expectReplayPasses(counting: #""acmeItem": 4"#)
     }
 }

@@ -47,6 +47,15 @@ struct RecordingFolder {
         try await TideProcess.run(["test", integration.path])
     }
 
+    /// `tide test` on what was recorded passes its one case, which holds `count` (`"acmeUser": 4`).
+    func expectReplayPasses(counting count: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws {
+        let test = try await replay()
+        #expect(test.status == 0, "\(test.stdout)\(test.stderr)", sourceLocation: sourceLocation)
+        #expect(test.lines.last == "1 of 1 case passed", "\(test.stdout)", sourceLocation: sourceLocation)
+        let written = try testCase
+        #expect(written.contains(count), "\(written)", sourceLocation: sourceLocation)
+    }
+
     var fixturesIndex: String { get throws { try String(contentsOf: fixtures.appendingPathComponent("fixtures.yml"), encoding: .utf8) } }
     var testCase: String { get throws { try String(contentsOf: integration.appendingPathComponent("tests/recorded.yml"), encoding: .utf8) } }
 
