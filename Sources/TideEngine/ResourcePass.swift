@@ -36,9 +36,7 @@ public final class ResourcePass {
     }
 
     /// The resource's selector values as JSON text, as the mapping wrote them.
-    public var selector: [String: String] {
-        Dictionary(resource.selector.fields.map { ($0.name, $0.json) }) { $1 }
-    }
+    public var selector: [String: String] { resource.selectorValues }
 
     /// The kind compiled once for this pass.
     func compiledKind() throws(Diagnostics) -> CompiledKind {
@@ -207,7 +205,7 @@ public final class ResourcePass {
     /// cursors (an incremental kind's request depends on them).
     static func readsShared(_ resource: ResourceConfig, kind: KindDefinition, session: FetchSession) -> Bool {
         kind.parent == nil && kind.partitions == nil && kind.incremental == nil
-            && session.readsAsDefaults(kind: kind.name, selector: Dictionary(resource.selector.fields.map { ($0.name, $0.json) }) { $1 })
+            && session.readsAsDefaults(kind: kind.name, selector: resource.selectorValues)
     }
 
     /// Below this many records per thread a page is mapped on one thread: handing work out would
@@ -250,12 +248,18 @@ public enum ResourcePassError: Error, Sendable, CustomStringConvertible {
 }
 
 extension ResourceConfig {
+    /// The selector's fields as JSON text by name, as the mapping wrote them (a later one wins).
+    public var selectorValues: [String: String] {
+        Dictionary(selector.fields.map { ($0.name, $0.json) }) { $1 }
+    }
+
     /// The selector as canonical JSON text (keys sorted, values as written, `query` among them):
     /// what the resource's incremental cursors are kept under, so that a changed selector starts
     /// without them (records it selects now may never have been written).
     public var cursorSelector: String {
-        let written = [("query", JSON(selector.query.source).serialized())] + selector.fields.map { ($0.name, $0.json) }
-        let fields = Dictionary(written) { $1 }.sorted { $0.key < $1.key }
+        var values = selectorValues
+        values["query"] = JSON(selector.query.source).serialized()
+        let fields = values.sorted { $0.key < $1.key }
         return "{" + fields.map { "\(JSON($0.key).serialized()):\($0.value)" }.joined(separator: ",") + "}"
     }
 }

@@ -365,8 +365,9 @@ public final class KindFetcher: PageSource {
     /// The request for `run`'s current page, with credentials for the API's own origin, and the
     /// login scheme to send it with.
     func makeRequest(for run: PaginationRun) throws(FetchError) -> (request: HTTPRequest, login: LoginAuth?) {
-        let context = self.context.setting("parent", to: run.parent ?? .null).setting("page", to: program.pagination.pageState(run).json)
-            .setting("cursor", to: run.syncCursor ?? .null)
+        var context = self.context.setting("parent", to: run.parent ?? .null).setting("page", to: program.pagination.pageState(run).json)
+        // Absent, `.cursor` reads as null: only an incremental pass's runs set it.
+        if let cursor = run.syncCursor { context = context.setting("cursor", to: cursor) }
         var rendered = try program.request.render(context)
         program.pagination.apply(run, to: &rendered)
         // Credentials go only to the API's own origin (http.baseUrl's), never to a host a next

@@ -1,3 +1,4 @@
+import Foundation
 import TideCatalog
 import TideIntegration
 import TideWebhooks
@@ -64,18 +65,11 @@ public struct RunPlan: Sendable {
     /// The file that keeps the cursors when the sink is Port: `--state`, `TIDE_STATE`, or
     /// `state.json` in the default catalog's folder.
     public var effectiveState: String {
-        state ?? environment.state ?? (Catalog.isPostgreSQL(catalog) ? Catalog.defaultRelativePath : catalog)
-            .replacingLastPathComponent(with: "state.json")
+        state ?? environment.state
+            ?? ((Catalog.isPostgreSQL(catalog) ? Catalog.defaultRelativePath : catalog) as NSString).deletingLastPathComponent
+            .appendingPathComponent("state.json")
     }
 
     /// Where entities go.
     public var effectiveSink: SinkChoice { sink ?? (environment.port != nil ? .port : .catalog) }
-}
-
-extension String {
-    /// This path with its last component replaced (`.tide/catalog.sqlite` → `.tide/state.json`).
-    fileprivate func replacingLastPathComponent(with name: String) -> String {
-        guard let slash = lastIndex(of: "/") else { return name }
-        return String(self[...slash]) + name
-    }
 }

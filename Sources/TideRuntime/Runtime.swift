@@ -103,8 +103,9 @@ public enum Runtime {
         assembly.cursors = sink as? CatalogSink
         // A dry run of an incremental pass reads the catalog's cursors (and saves none), so it
         // shows what the pass would ask for.
-        if plan.dryRun, plan.effectiveIncremental, Catalog.isPostgreSQL(plan.catalog) || FileManager.default.fileExists(atPath: plan.catalog) {
-            assembly.cursors = try? openCatalog(plan.catalog, datasource: plan.environment.datasource(for: integration), fail: fail)
+        // No catalog there yet: no cursors, every run read whole.
+        if plan.dryRun, plan.effectiveIncremental, let catalog = try? Catalog.open(plan.catalog, create: false) {
+            assembly.cursors = CatalogSink(catalog: catalog, datasource: plan.environment.datasource(for: integration))
         }
         if listener != .once, !plan.dryRun {
             let resync = assembly.resync(), pass = assembly.resync(mode: .incremental)
