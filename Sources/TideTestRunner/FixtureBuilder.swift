@@ -195,20 +195,15 @@ struct FixtureBuilder {
 
     /// An absolute URL's origin (lower-cased, default port left out), path (as sent) and query.
     static func split(_ url: String) -> (origin: String, path: String, query: String?)? {
-        guard let scheme = url.range(of: "://") else { return nil }
-        let rest = url[scheme.upperBound...]
-        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
-        var authority = rest[..<authorityEnd].lowercased()
-        let schemeName = url[..<scheme.lowerBound].lowercased()
+        guard let parts = URLText.Parts(url), let scheme = parts.scheme?.lowercased(), var authority = parts.authority?.lowercased() else {
+            return nil
+        }
         if let at = authority.lastIndex(of: "@") { authority = String(authority[authority.index(after: at)...]) }
-        if (schemeName == "https" && authority.hasSuffix(":443")) || (schemeName == "http" && authority.hasSuffix(":80")) {
+        // The default port left out, as the live base is written.
+        if (scheme == "https" && authority.hasSuffix(":443")) || (scheme == "http" && authority.hasSuffix(":80")) {
             authority = String(authority[..<authority.lastIndex(of: ":")!])
         }
-        let tail = rest[authorityEnd...].prefix { $0 != "#" }
-        let question = tail.firstIndex(of: "?")
-        let path = String(tail[..<(question ?? tail.endIndex)])
-        let query = question.map { String(tail[tail.index(after: $0)...]) }
-        return ("\(schemeName)://\(authority)", path.isEmpty ? "/" : path, query)
+        return ("\(scheme)://\(authority)", parts.path.isEmpty ? "/" : parts.path, parts.query)
     }
 
     // MARK: Writing
