@@ -175,8 +175,8 @@ public struct Resync: Sendable {
     func syncAll(client: HTTPClient, passStart: Date, observer: any ResyncObserver) async throws -> [KindProgress] {
         let clock = ContinuousClock()
         let session = try FetchSession(integration: integration, config: configuration, client: client)
-        session.recordings.share(sharedKinds(session))
-        defer { session.recordings.close() }
+        session.sharedReads.share(sharedKinds(session))
+        defer { session.sharedReads.close() }
         let resources = mapping.resources
         let width = max(1, min(resourcesAtOnce, resources.count))
         return try await withThrowingTaskGroup(of: (Int, KindProgress).self) { group in
@@ -207,7 +207,7 @@ public struct Resync: Sendable {
 
     /// Kinds this pass would read more than once with their selector defaults — as the parent of
     /// several kinds, as a partition source, or for a resource that sets no selector field of its
-    /// own — and so reads once for all (`KindRecordings`).
+    /// own — and so reads once for all (`SharedKindReads`).
     func sharedKinds(_ session: FetchSession) -> Set<String> {
         var readers: [String: Int] = [:]
         for resource in mapping.resources {

@@ -377,7 +377,7 @@ struct BindingSource {
     }
 
     private static func fetcher(_ session: FetchSession, _ kind: String, of child: String, readFor: FetchError.ReadFor) throws -> any PageSource {
-        if let shared = session.recordings.reader(of: kind, session: session) { return shared }
+        if let shared = session.sharedReads.reader(of: kind, session: session) { return shared }
         do { return try KindFetcher(session: session, kind: kind) } catch {
             var failure = FetchError(.evaluation, message: error.description)
             failure.whileFetchingParentsOf = child
@@ -502,7 +502,7 @@ extension FetchSession {
 
     /// A reader of `kind`'s shared read for a resource, when the kind is shared this resync.
     public func sharedReader(of kind: String) -> (any PageSource)? {
-        recordings.reader(of: kind, session: self)
+        sharedReads.reader(of: kind, session: self)
     }
 }
 

@@ -34,9 +34,9 @@ public final class FetchSession: Sendable {
     let baseURLFields: [String]
     /// Credentials go to http.baseUrl's origin only; requests also to `http.allowedHosts`.
     public let originPolicy: OriginPolicy
-    /// Kinds read once for all their readers during one resync (see `KindRecordings`); none
+    /// Kinds read once for all their readers during one resync (see `SharedKindReads`); none
     /// unless the resync says which.
-    public let recordings = KindRecordings()
+    public let sharedReads = SharedKindReads()
 
     /// Checks the integration's templates and jq (every compile error reported at once, with its
     /// position), resolves the configuration and picks the auth scheme.

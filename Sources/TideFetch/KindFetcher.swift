@@ -137,7 +137,7 @@ public final class KindFetcher: PageSource {
             // A parent kind this resync reads once for every child shares that read.
             let session = compiled.session
             if let parent = compiled.parent {
-                if let shared = session.recordings.reader(of: parent.kind, session: session) {
+                if let shared = session.sharedReads.reader(of: parent.kind, session: session) {
                     parentFetcher = shared
                 } else {
                     parentFetcher = try KindFetcher(compiled: parent)

@@ -57,7 +57,7 @@ import TideTesting
     @Test(arguments: [16 << 20, 1])
     func everyReaderGetsEveryPageFromOneRead(memoryLimit: Int) async throws {
         let harness = try await Harness.start(integrationYAML(kinds: Self.kinds), fixtures: Self.fixtures())
-        harness.session.recordings.share(["repo"], memoryLimit: memoryLimit)
+        harness.session.sharedReads.share(["repo"], memoryLimit: memoryLimit)
         let outcomes = try await Self.readAtOnce(harness)
         let (r, p, i) = (outcomes[0], outcomes[1], outcomes[2])
         // A reader that starts after the read finished still gets it all.
@@ -70,13 +70,13 @@ import TideTesting
         #expect(i.ids == ["100", "101", "200", "201", "300", "301", "400", "401", "500", "501"])
         let repoRequests = harness.server.requests.filter { $0.path == "/repos" }.count
         #expect(repoRequests == 3, "one read of three pages, not four reads: \(repoRequests)")
-        #expect(harness.session.recordings.started == ["repo"])
+        #expect(harness.session.sharedReads.started == ["repo"])
         if memoryLimit == 1 {
-            #expect(harness.session.recordings.bytesOnDisk > 0, "pages past the limit went to the file")
+            #expect(harness.session.sharedReads.bytesOnDisk > 0, "pages past the limit went to the file")
         } else {
-            #expect(harness.session.recordings.bytesOnDisk == 0)
+            #expect(harness.session.sharedReads.bytesOnDisk == 0)
         }
-        harness.session.recordings.close()
+        harness.session.sharedReads.close()
         await harness.stop()
     }
 
@@ -84,7 +84,7 @@ import TideTesting
     /// the same request, so nothing of them can be deleted.
     @Test func aFailedReadFailsEveryReader() async throws {
         let harness = try await Harness.start(integrationYAML(kinds: Self.kinds), fixtures: Self.fixtures(failing: true))
-        harness.session.recordings.share(["repo"])
+        harness.session.sharedReads.share(["repo"])
         let outcomes = try await Self.readAtOnce(harness)
         for outcome in outcomes {
             #expect(outcome.error?.request?.contains("/repos?offset=2") == true, "\(String(describing: outcome.error))")
@@ -92,7 +92,7 @@ import TideTesting
         #expect(outcomes[0].ids == ["1", "2"])
         #expect(outcomes[1].error?.whileFetchingParentsOf == "pull" && outcomes[2].error?.whileFetchingParentsOf == "issue")
         #expect(harness.server.requests.filter { $0.path == "/repos" }.count == 2)
-        harness.session.recordings.close()
+        harness.session.sharedReads.close()
         await harness.stop()
     }
 
@@ -111,14 +111,14 @@ import TideTesting
         let config = ["host": jsonString(server.baseURL)]
         let client = HTTPClient(configuration: FetchSession.clientConfiguration(for: integration, config: config))
         let session = try FetchSession(integration: integration, config: config, client: client)
-        session.recordings.share(["repo"])
+        session.sharedReads.share(["repo"])
         let reader = try #require(session.sharedReader(of: "repo"))
         let first = try await reader.next()
         #expect(first?.records.count == 2)
         try await eventually("the second page asked for") { server.requests.contains { $0.queryValue("offset") == "2" } }
         let closing = Task {
             try await Task.sleep(for: .milliseconds(100))
-            session.recordings.close()
+            session.sharedReads.close()
         }
         var failure: FetchError?
         do { _ = try await reader.next() } catch { failure = error }

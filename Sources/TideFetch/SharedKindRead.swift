@@ -12,8 +12,8 @@ import TideJQ
 /// not read yet. Pages are kept in memory up to `memoryLimit` bytes, then in a temporary file, so a
 /// large parent kind costs disk, not memory. A failed read fails every reader at the page it
 /// reached, as a failed page fails one reader.
-public final class KindRecordings: Sendable {
-    private let state = Locked<(shared: Set<String>, recordings: [String: KindRecording], memoryLimit: Int)>(([], [:], 16 << 20))
+public final class SharedKindReads: Sendable {
+    private let state = Locked<(shared: Set<String>, sharedReads: [String: SharedKindRead], memoryLimit: Int)>(([], [:], 16 << 20))
 
     public init() {}
 
@@ -30,35 +30,35 @@ public final class KindRecordings: Sendable {
     public var sharedKinds: Set<String> { state.current.shared }
 
     /// A reader of `kind`'s shared read, or nil when the kind is not shared.
-    func reader(of kind: String, session: FetchSession) -> RecordedPageSource? {
-        let recording = state.withLock { state -> KindRecording? in
+    func reader(of kind: String, session: FetchSession) -> SharedPageSource? {
+        let read = state.withLock { state -> SharedKindRead? in
             guard state.shared.contains(kind) else { return nil }
-            if let existing = state.recordings[kind] { return existing }
-            let made = KindRecording(kind: kind, session: session, memoryLimit: state.memoryLimit)
-            state.recordings[kind] = made
+            if let existing = state.sharedReads[kind] { return existing }
+            let made = SharedKindRead(kind: kind, session: session, memoryLimit: state.memoryLimit)
+            state.sharedReads[kind] = made
             return made
         }
-        return recording.map { RecordedPageSource(recording: $0) }
+        return read.map { SharedPageSource(read: $0) }
     }
 
     /// The shared kinds whose one read has started.
-    public var started: [String] { state.current.recordings.keys.sorted() }
+    public var started: [String] { state.current.sharedReads.keys.sorted() }
 
     /// Bytes of page text that went to temporary files, over every shared kind.
-    public var bytesOnDisk: Int64 { state.current.recordings.values.reduce(0) { $0 + $1.bytesOnDisk } }
+    public var bytesOnDisk: Int64 { state.current.sharedReads.values.reduce(0) { $0 + $1.bytesOnDisk } }
 
     /// Stops the reads still running and removes their files: the resync is over.
     public func close() {
-        let recordings = state.withLock { state -> [KindRecording] in
-            defer { state.recordings = [:] }
-            return Array(state.recordings.values)
+        let sharedReads = state.withLock { state -> [SharedKindRead] in
+            defer { state.sharedReads = [:] }
+            return Array(state.sharedReads.values)
         }
-        for recording in recordings { recording.close() }
+        for read in sharedReads { read.close() }
     }
 }
 
 /// One kind's pages, read once by its own task.
-final class KindRecording: Sendable {
+final class SharedKindRead: Sendable {
     let kind: String
     private struct Page: Sendable {
         /// The records as a JSON array's text, in memory; nil when they are in the file.
@@ -130,7 +130,7 @@ final class KindRecording: Sendable {
         for continuation in waiting { continuation.resume() }
     }
 
-    /// Appends `text` to the recording's file (made on first use); nil when it cannot be written,
+    /// Appends `text` to the read's file (made on first use); nil when it cannot be written,
     /// and the page then stays in memory.
     private func store(_ text: String, _ state: inout State) -> (offset: Int64, length: Int)? {
         if state.file == nil {
@@ -242,19 +242,19 @@ final class KindRecording: Sendable {
 }
 
 /// One reader of a shared read: its pages in order, as a fetcher of the kind would give them.
-final class RecordedPageSource: PageSource {
-    let recording: KindRecording
+final class SharedPageSource: PageSource {
+    let read: SharedKindRead
     private var index = 0
     private var finished = false
 
-    init(recording: KindRecording) { self.recording = recording }
+    init(read: SharedKindRead) { self.read = read }
 
-    var kind: String { recording.kind }
+    var kind: String { read.kind }
 
     func next() async throws(FetchError) -> FetchedPage? {
         guard !finished else { return nil }
         do {
-            guard let page = try await recording.page(index) else {
+            guard let page = try await read.page(index) else {
                 finished = true
                 return nil
             }
@@ -266,7 +266,7 @@ final class RecordedPageSource: PageSource {
         }
     }
 
-    /// The recording holds whole records (other readers need all of them).
+    /// The read holds whole records (other readers need all of them).
     func parseOnly(recordPaths: JSONProjection) {}
     var recordsAreIndependent: Bool { true }
     var runs: RunCounts? { nil }
